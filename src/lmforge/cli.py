@@ -1,0 +1,121 @@
+"""The `lmforge` command: one Typer app; each subcommand is a thin call into a stage."""
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lmforge import __version__
+from lmforge.commands import models, runs
+from lmforge.commands.common import console, err_console, unavailable
+from lmforge.config import QuickstartConfig, load_config
+from lmforge.errors import LMForgeError
+
+app = typer.Typer(
+    name="lmforge",
+    help="One toolkit for the life of a language model: data, train, rag, eval, serve, bench, run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+
+# Stages whose issues have not landed yet: each says so plainly instead of pretending.
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+for _name, _issue, _summary in (
+    ("data", 5, "Curate corpora: clean, filter, deduplicate and format, locally or on Ray."),
+    ("train", 6, "Fine-tune and align: SFT, LoRA/QLoRA, DPO, reward model, RL, merge."),
+    ("rag", 7, "Retrieval: ingest, chunk, embed, index, hybrid search, rerank, answer."),
+    ("eval", 8, "Evaluate: benchmarks, metrics, sandboxed code, LLM judge, regression gates."),
+    ("serve", 4, "Serve an OpenAI-compatible API with streaming, auth and metrics."),
+    ("bench", 3, "Benchmark a stage against its peers on the same work."),
+    ("run", 10, "Run a pipeline YAML that chains stages through run manifests."),
+):
+    app.command(
+        _name, help=f"{_summary} (not available yet: issue #{_issue})", context_settings=PASSTHROUGH
+    )(unavailable(_name, _issue))
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"lmforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """lmforge: curate -> train -> retrieve -> evaluate -> serve, with one config style."""
+
+
+@app.command()
+def doctor() -> None:
+    """Check Python, torch, CPU/CUDA, extras, offline assets and disk; say how to fix each."""
+    from lmforge.doctor import run_checks
+
+    checks = run_checks()
+    table = Table(title="lmforge doctor")
+    for col in ("check", "status", "detail", "fix"):
+        table.add_column(col)
+    style = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for c in checks:
+        table.add_row(
+            escape(c.name), f"[{style[c.status]}]{c.status}[/]", escape(c.detail), escape(c.fix)
+        )
+    console.print(table)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+def quickstart(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML mirroring the flags."),
+    model: str | None = typer.Option(None, help="Model: 'default', an HF dir or a .gguf file."),
+    prompt: str | None = typer.Option(None, help="The user turn to answer."),
+    system: str | None = typer.Option(None, help="Optional system message."),
+    max_new_tokens: int | None = typer.Option(None, help="Tokens to generate at most."),
+    threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)."),
+    runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
+) -> None:
+    """Prepare the default model, answer one chat turn, print the answer and tokens/s."""
+    from lmforge.pipeline.quickstart import chat_once
+    from lmforge.runs import start_run
+
+    cfg = load_config(
+        QuickstartConfig,
+        config,
+        {
+            "model": model,
+            "prompt": prompt,
+            "system": system,
+            "max_new_tokens": max_new_tokens,
+            "threads": threads,
+        },
+    )
+    status = console.status("loading the model (the first run converts the GGUF, ~1 minute)...")
+    with start_run("quickstart", cfg, runs_dir) as run, status:
+        result = chat_once(cfg, run)
+    console.print(f"[bold]user:[/] {cfg.prompt}")
+    console.print(f"[bold]assistant:[/] {result['answer']}")
+    console.print(
+        f"{result['new_tokens']} tokens in {result['generate_s']} s = "
+        f"[bold]{result['tokens_per_s']} tokens/s[/] ({result['threads']} threads); run {run.id}"
+    )
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2; bugs keep their traceback."""
+    try:
+        app()
+    except LMForgeError as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

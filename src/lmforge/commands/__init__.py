@@ -1,0 +1,1 @@
+"""One module per CLI command group; each command is a thin call into its stage."""

@@ -1,0 +1,1 @@
+"""`lmforge run` and `lmforge quickstart`: chain stages through run manifests."""

@@ -1,0 +1,53 @@
+"""`lmforge quickstart`: prepare the default model and hold one chat turn with it.
+
+Later stages add themselves here (curate, fine-tune, index, evaluate, benchmark); for now it
+proves the install end to end: GGUF -> cached safetensors -> chat template -> generation.
+"""
+
+import time
+from typing import Any
+
+from lmforge.config import QuickstartConfig
+from lmforge.models import load_model, render_chat
+from lmforge.runs import Run
+
+
+def chat_once(cfg: QuickstartConfig, run: Run) -> dict[str, Any]:
+    """Generate one greedy answer to `cfg.prompt`; return the answer and throughput figures."""
+    import torch
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    lm = load_model(cfg.model)
+    run.time("load_s", time.perf_counter() - t0)
+    run.add_input(lm.path, role="model")
+
+    messages = [{"role": "user", "content": cfg.prompt}]
+    if cfg.system:
+        messages.insert(0, {"role": "system", "content": cfg.system})
+    prompt = render_chat(lm.tokenizer, messages)
+    ids = lm.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids
+    t1 = time.perf_counter()
+    with torch.inference_mode():
+        out = lm.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=cfg.max_new_tokens,
+            do_sample=False,
+            pad_token_id=lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id,
+        )
+    seconds = time.perf_counter() - t1
+    new = out[0, ids.shape[1] :]
+    answer = lm.tokenizer.decode(new, skip_special_tokens=True).strip()
+    result = {
+        "answer": answer,
+        "prompt_tokens": int(ids.shape[1]),
+        "new_tokens": int(new.numel()),
+        "generate_s": round(seconds, 3),
+        "tokens_per_s": round(new.numel() / seconds, 2) if seconds > 0 else 0.0,
+        "threads": torch.get_num_threads(),
+        "model_path": str(lm.path),
+    }
+    run.log_metrics(**{k: v for k, v in result.items() if k != "answer"})
+    return result
