@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lmforge import __version__
-from lmforge.commands import models, runs
+from lmforge.commands import guard, models, runs
 from lmforge.commands.common import console, err_console, unavailable
 from lmforge.config import QuickstartConfig, load_config
 from lmforge.errors import LMForgeError
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
+app.add_typer(guard.app, name="guard")
 
 # Stages whose issues have not landed yet: each says so plainly instead of pretending.
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}

