@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lmforge import __version__
-from lmforge.commands import eval, guard, models, rag, runs
+from lmforge.commands import data, eval, guard, models, rag, runs
 from lmforge.commands.common import console, err_console, unavailable
 from lmforge.config import QuickstartConfig, load_config
 from lmforge.errors import LMForgeError
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
+app.add_typer(data.app, name="data")
 app.add_typer(eval.app, name="eval")
 app.add_typer(rag.app, name="rag")
 app.add_typer(guard.app, name="guard")
@@ -28,7 +29,6 @@ app.add_typer(guard.app, name="guard")
 # Stages whose issues have not landed yet: each says so plainly instead of pretending.
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 PLANNED: list[tuple[str, int, str]] = [
-    ("data", 5, "Curate corpora: clean, filter, deduplicate and format, locally or on Ray."),
     ("train", 6, "Fine-tune and align: SFT, LoRA/QLoRA, DPO, reward model, RL, merge."),
     ("serve", 4, "Serve an OpenAI-compatible API with streaming, auth and metrics."),
     ("bench", 3, "Benchmark a stage against its peers on the same work."),
