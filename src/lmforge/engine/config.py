@@ -1,0 +1,49 @@
+"""`EngineConfig`: everything that decides how the engine lays out memory and batches work.
+
+The YAML file under `examples/engine/` mirrors it key for key; `lmforge bench engine` flags of the
+same names override it.
+"""
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from lmforge.config import StageConfig
+
+
+class EngineConfig(StageConfig):
+    """The inference engine: model, KV cache budget, batching limits, quantization."""
+
+    model: str = Field("default", description="Model: 'default' or a local HF directory.")
+    device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda'.")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Activation/KV dtype (fp32 is what matches transformers exactly)."
+    )
+    quantization: Literal["none", "int8", "int4"] = Field(
+        "none", description="Weight-only quantization of the linear layers."
+    )
+    int4_group_size: int = Field(64, description="Group size of int4 scales (32, 64, 128 or 256).")
+    block_size: int = Field(16, ge=1, le=1024, description="Tokens per KV cache block.")
+    kv_cache_gb: float | None = Field(
+        None, gt=0, description="KV cache size in GB (wins over kv_cache_fraction)."
+    )
+    kv_cache_fraction: float = Field(
+        0.25, gt=0, le=0.95, description="KV cache size as a fraction of free RAM/VRAM."
+    )
+    max_num_seqs: int = Field(64, ge=1, description="Most requests running at once.")
+    max_num_batched_tokens: int = Field(
+        512, ge=1, description="Token budget of one step (decodes + prefill chunks)."
+    )
+    max_model_len: int | None = Field(
+        None, ge=1, description="Longest prompt+output (default: the model's max positions)."
+    )
+    enable_prefix_caching: bool = Field(True, description="Reuse KV blocks of shared prefixes.")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+
+    @model_validator(mode="after")
+    def _check_group(self) -> "EngineConfig":
+        if self.int4_group_size not in (32, 64, 128, 256):
+            raise ValueError(
+                f"int4_group_size must be 32, 64, 128 or 256, got {self.int4_group_size}"
+            )
+        return self

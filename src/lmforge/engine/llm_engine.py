@@ -1,0 +1,262 @@
+"""The synchronous engine: requests in, one scheduled forward per `step()`, outputs out.
+
+`LLMEngine` is the single owner of the scheduler, block manager and model runner; `LLM` (batch
+generation) and `AsyncLLMEngine` (streaming, for the server) are thin drivers around `step()`.
+"""
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from lmforge.engine.block_manager import BlockManager
+from lmforge.engine.config import EngineConfig
+from lmforge.engine.detokenizer import Detokenizer
+from lmforge.engine.loader import load_llama
+from lmforge.engine.model_runner import ModelRunner
+from lmforge.engine.outputs import EngineStats, RequestOutput
+from lmforge.engine.quant import quantize, weight_bytes
+from lmforge.engine.sampler import sample
+from lmforge.engine.sampling_params import SamplingParams
+from lmforge.engine.scheduler import Scheduler
+from lmforge.engine.sequence import Sequence, Status
+from lmforge.errors import LMForgeError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(slots=True)
+class Request:
+    seq: Sequence
+    detok: Detokenizer
+    generator: torch.Generator | None
+    stop_ids: frozenset[int]
+    first_token: float | None = None
+    last_token: float | None = None
+    itl: list[float] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    top: list[list[tuple[int, float]]] = field(default_factory=list)
+    stop_reason: str | int | None = None
+
+
+def eos_ids(path: Any, tokenizer: Any) -> frozenset[int]:
+    """EOS ids from generation_config.json (int or list) and the tokenizer."""
+    ids: set[int] = set()
+    gen = path / "generation_config.json"
+    if gen.is_file():
+        eos = json.loads(gen.read_text()).get("eos_token_id")
+        ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return frozenset(ids)
+
+
+class LLMEngine:
+    def __init__(self, config: EngineConfig | None = None, **overrides: Any) -> None:
+        from transformers import AutoTokenizer
+
+        from lmforge.models.loader import resolve_model_dir
+
+        cfg = (config or EngineConfig()).model_copy(update=overrides)
+        cfg = EngineConfig.model_validate(cfg.model_dump())  # re-validate the overrides
+        self.config = cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        want = (
+            cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        )
+        if want == "cuda" and not torch.cuda.is_available():
+            raise LMForgeError(
+                "EngineConfig.device='cuda' but torch sees no CUDA device; use 'cpu'"
+            )
+        if cfg.quantization != "none" and want != "cpu":
+            raise LMForgeError(
+                f"quantization={cfg.quantization!r} uses CPU kernels; set device='cpu'"
+            )
+        self.device = torch.device(want)
+        self.path = resolve_model_dir(cfg.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        from transformers import AutoConfig
+
+        hf = AutoConfig.from_pretrained(self.path)
+        limit = getattr(hf, "max_position_embeddings", 2048)
+        window = (
+            getattr(hf, "sliding_window", None) if getattr(hf, "use_sliding_window", True) else None
+        )
+        self.max_model_len = min(x for x in (cfg.max_model_len, limit, window) if x)
+        dtype = DTYPES[cfg.dtype]
+        model, _ = load_llama(self.path, self.max_model_len, dtype)
+        self.quant_report = (
+            quantize(model, cfg.quantization, cfg.int4_group_size)
+            if cfg.quantization != "none"
+            else {}
+        )
+        self.model = model.to(self.device)
+        self.weight_bytes = weight_bytes(self.model)
+        self.runner = ModelRunner(
+            self.model, cfg.block_size, dtype, self.device, cfg.kv_cache_gb, cfg.kv_cache_fraction
+        )
+        self.blocks = BlockManager(
+            self.runner.num_blocks, cfg.block_size, cfg.enable_prefix_caching
+        )
+        self.scheduler = Scheduler(self.blocks, cfg.max_num_seqs, cfg.max_num_batched_tokens)
+        self.eos = eos_ids(self.path, self.tokenizer)
+        self.requests: dict[str, Request] = {}
+        self._prompt_tokens = self._gen_tokens = self._steps = 0
+
+    # ---- requests --------------------------------------------------------------------------
+    def add_request(
+        self,
+        prompt: str | list[int],
+        params: SamplingParams | None = None,
+        request_id: str | None = None,
+        arrival: float | None = None,
+    ) -> str:
+        """Queue a request; raise LMForgeError now if it could never fit. Returns its id."""
+        params = params or SamplingParams()
+        rid = request_id or uuid.uuid4().hex
+        if rid in self.requests:
+            raise LMForgeError(f"request id {rid!r} is already in use")
+        ids = (
+            self.tokenizer.encode(prompt, add_special_tokens=False)
+            if isinstance(prompt, str)
+            else list(prompt)
+        )
+        if not ids:
+            raise LMForgeError(f"request {rid}: empty prompt; give at least one token")
+        vocab = self.model.spec.vocab_size
+        if not all(0 <= t < vocab for t in ids):
+            raise LMForgeError(f"request {rid}: prompt token ids must be in [0, {vocab})")
+        need = len(ids) + params.max_tokens
+        if need > self.max_model_len:
+            raise LMForgeError(
+                f"request {rid}: prompt ({len(ids)} tokens) + max_tokens ({params.max_tokens}) = "
+                f"{need} exceeds max_model_len {self.max_model_len}; shorten prompt or max_tokens"
+            )
+        capacity = self.runner.num_blocks * self.config.block_size
+        if need > capacity:
+            raise LMForgeError(
+                f"request {rid}: needs {need} tokens of KV cache but the whole cache holds "
+                f"{capacity} ({self.runner.num_blocks} blocks); raise kv_cache_gb"
+            )
+        seq = Sequence(rid, ids, params, arrival or time.perf_counter())
+        gen = None
+        if params.seed is not None:
+            gen = torch.Generator(device=self.device).manual_seed(params.seed)
+        stop_ids = frozenset(params.stop_token_ids) | (
+            frozenset() if params.ignore_eos else self.eos
+        )
+        detok = Detokenizer(
+            self.tokenizer,
+            ids,
+            params.skip_special_tokens,
+            list(params.stop),
+            params.include_stop_str_in_output,
+        )
+        self.requests[rid] = Request(seq, detok, gen, stop_ids)
+        self.scheduler.add(seq)
+        return rid
+
+    def abort_request(self, request_id: str) -> RequestOutput | None:
+        """Stop a request now and free its blocks; returns its final output (None if unknown)."""
+        req = self.requests.get(request_id)
+        if req is None:
+            return None
+        self.scheduler.finish(req.seq, "abort")
+        return self._finish_output(req, [])
+
+    def has_unfinished(self) -> bool:
+        return self.scheduler.has_work()
+
+    # ---- the step --------------------------------------------------------------------------
+    def step(self) -> list[RequestOutput]:
+        """Schedule, run one forward, sample, detokenize; return outputs of requests that moved."""
+        batch = self.scheduler.schedule()
+        if not batch:
+            return []
+        self._steps += 1
+        logits = self.runner.run(batch)  # reorders `batch`
+        sampling = [it.seq for it in batch if it.samples]
+        for it in batch:
+            s = it.seq
+            self._prompt_tokens += max(
+                0, min(len(s.prompt_ids), s.num_computed + it.num_tokens) - s.num_computed
+            )
+            s.num_computed += it.num_tokens
+            self.blocks.register(s)
+        gens = {
+            s.request_id: r.generator
+            for s in sampling
+            if (r := self.requests[s.request_id]).generator
+        }
+        now = time.perf_counter()
+        outs = []
+        for seq, smp in zip(sampling, sample(logits, sampling, gens), strict=True):
+            outs.append(self._append(self.requests[seq.request_id], smp, now))
+        return outs
+
+    def _append(self, req: Request, smp: Any, now: float) -> RequestOutput:
+        seq, p = req.seq, req.seq.params
+        seq.output_ids.append(smp.token)
+        self._gen_tokens += 1
+        if req.first_token is None:
+            req.first_token = now
+        else:
+            req.itl.append(now - (req.last_token or now))
+        req.last_token = now
+        if smp.logprob is not None:
+            req.logprobs.append(smp.logprob)
+            req.top.append(smp.top or [])
+        reason = None
+        if smp.token in req.stop_ids:
+            reason, req.stop_reason = "stop", smp.token
+        elif (stop := req.detok.add(smp.token)) is not None:
+            reason, req.stop_reason = "stop", stop
+        elif len(seq.output_ids) >= p.max_tokens or len(seq) >= self.max_model_len:
+            reason = "length"
+        if reason:
+            self.scheduler.finish(seq, reason)
+            return self._finish_output(req, [smp.token])
+        return self._output(req, [smp.token], req.detok.delta(final=False))
+
+    def _finish_output(self, req: Request, delta_ids: list[int]) -> RequestOutput:
+        del self.requests[req.seq.request_id]
+        return self._output(req, delta_ids, req.detok.delta(final=True))
+
+    def _output(self, req: Request, delta_ids: list[int], delta_text: str) -> RequestOutput:
+        seq = req.seq
+        return RequestOutput(
+            request_id=seq.request_id,
+            prompt_token_ids=seq.prompt_ids,
+            text=req.detok.text,
+            token_ids=list(seq.output_ids),
+            delta_text=delta_text,
+            delta_token_ids=delta_ids,
+            finished=seq.status is Status.FINISHED,
+            finish_reason=seq.finish_reason,
+            stop_reason=req.stop_reason,
+            logprobs=list(req.logprobs) if seq.params.logprobs is not None else None,
+            top_logprobs=list(req.top) if seq.params.logprobs is not None else None,
+            ttft=req.first_token - seq.arrival if req.first_token else None,
+            itl=list(req.itl),
+            num_cached_tokens=seq.num_cached,
+            num_preemptions=seq.num_preemptions,
+        )
+
+    def stats(self) -> EngineStats:
+        return EngineStats(
+            num_running=len(self.scheduler.running),
+            num_waiting=len(self.scheduler.waiting),
+            kv_usage=self.blocks.usage,
+            num_blocks=self.runner.num_blocks,
+            block_size=self.config.block_size,
+            prefix_cache_hits=self.blocks.hits,
+            prefix_cache_queries=self.blocks.queries,
+            prompt_tokens=self._prompt_tokens,
+            generation_tokens=self._gen_tokens,
+            num_preemptions=self.scheduler.num_preemptions,
+            num_steps=self._steps,
+        )

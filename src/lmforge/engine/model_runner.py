@@ -1,0 +1,144 @@
+"""Owns the model and the KV cache tensors; turns a scheduled step into one forward pass.
+
+The KV cache is sized from a budget (GB, or a fraction of free RAM/VRAM) into a number of blocks
+once at start. Each step builds flat input ids/positions, the slot of every new token, and the
+attention metadata; it projects to logits only the rows that sample (the last token of each
+sequence that reaches its end), which is most of the saving on long prefills.
+"""
+
+import psutil
+import torch
+from torch import Tensor
+
+from lmforge.engine.attention import AttnMeta, DecodeGroup, PrefillSpan
+from lmforge.engine.llama import LlamaForCausalLM
+from lmforge.engine.scheduler import Scheduled
+from lmforge.errors import LMForgeError
+
+
+def free_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return psutil.virtual_memory().available
+
+
+def decode_groups(lengths: list[int], slack: float = 1.25) -> list[list[int]]:
+    """Split indices sorted by length into groups whose padded size stays within `slack` x."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    total = 0
+    for i in order:
+        cur = groups[-1] if groups else None
+        if cur and (len(cur) + 1) * lengths[i] <= slack * (total + lengths[i]):
+            cur.append(i)
+            total += lengths[i]
+        else:
+            groups.append([i])
+            total = lengths[i]
+    return groups
+
+
+class ModelRunner:
+    def __init__(
+        self,
+        model: LlamaForCausalLM,
+        block_size: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        kv_cache_gb: float | None,
+        kv_cache_fraction: float,
+    ) -> None:
+        self.model = model
+        self.block_size = block_size
+        self.device = device
+        s = model.spec
+        per_block = 2 * s.num_layers * block_size * s.num_kv_heads * s.head_dim * dtype.itemsize
+        budget = kv_cache_gb * 1e9 if kv_cache_gb else kv_cache_fraction * free_memory(device)
+        self.num_blocks = int(budget // per_block)
+        if self.num_blocks < 1:
+            raise LMForgeError(
+                f"KV cache budget {budget / 1e9:.3f} GB < one block ({per_block} bytes); "
+                "raise kv_cache_gb or kv_cache_fraction"
+            )
+        shape = (self.num_blocks, block_size, s.num_kv_heads, s.head_dim)
+        self.kv = [
+            (
+                torch.zeros(shape, dtype=dtype, device=device),
+                torch.zeros(shape, dtype=dtype, device=device),
+            )
+            for _ in range(s.num_layers)
+        ]
+        self.kv_bytes = per_block * self.num_blocks
+
+    def copy_blocks(self, copies: list[tuple[int, int]]) -> None:
+        for src, dst in copies:
+            for kc, vc in self.kv:
+                kc[dst].copy_(kc[src])
+                vc[dst].copy_(vc[src])
+
+    def order(self, batch: list[Scheduled]) -> list[list[int]]:
+        """Reorder `batch` in place: decodes grouped by context length, then prefills.
+
+        Returns the decode groups as index ranges into the new order.
+        """
+        decodes = [it for it in batch if _is_decode(it)]
+        prefills = [it for it in batch if not _is_decode(it)]
+        groups = decode_groups([it.seq.num_computed + 1 for it in decodes])
+        batch[:] = [decodes[i] for g in groups for i in g] + prefills
+        out, at = [], 0
+        for g in groups:
+            out.append(list(range(at, at + len(g))))
+            at += len(g)
+        return out
+
+    def _meta(
+        self, batch: list[Scheduled], groups: list[list[int]]
+    ) -> tuple[Tensor, Tensor, AttnMeta, list[int]]:
+        bs, dev = self.block_size, self.device
+        ids: list[int] = []
+        pos: list[int] = []
+        slots: list[int] = []
+        rows: list[int] = []
+        prefills: list[PrefillSpan] = []
+        n_dec = sum(len(g) for g in groups)
+        for k, item in enumerate(batch):
+            s, start, n = item.seq, item.seq.num_computed, item.num_tokens
+            assert len(s.block_table) * bs >= start + n, "scheduler gave too few blocks"
+            if k >= n_dec:
+                table = torch.tensor(s.block_table[: -(-(start + n) // bs)], device=dev)
+                prefills.append(PrefillSpan(len(ids), len(ids) + n, start, table))
+            for p in range(start, start + n):
+                ids.append(s.token_at(p))
+                pos.append(p)
+                slots.append(s.block_table[p // bs] * bs + p % bs)
+            if item.samples:
+                rows.append(len(ids) - 1)
+        dgroups = []
+        for g in groups:
+            lens = [batch[i].seq.num_computed + 1 for i in g]
+            width = -(-max(lens) // bs)
+            tables = torch.zeros(len(g), width, dtype=torch.long)
+            for r, i in enumerate(g):
+                nb = -(-lens[r] // bs)
+                tables[r, :nb] = torch.tensor(batch[i].seq.block_table[:nb])
+            mask = torch.arange(width * bs) < torch.tensor(lens).unsqueeze(1)
+            dgroups.append(
+                DecodeGroup(g[0], g[-1] + 1, tables.to(dev), mask[:, None, None].to(dev))
+            )
+        meta = AttnMeta(torch.tensor(slots, dtype=torch.long, device=dev), dgroups, prefills)
+        as_t = lambda xs: torch.tensor(xs, dtype=torch.long, device=dev)  # noqa: E731
+        return as_t(ids), as_t(pos), meta, rows
+
+    @torch.inference_mode()
+    def run(self, batch: list[Scheduled]) -> Tensor:
+        """Compute the scheduled tokens (decodes first; `batch` is reordered in place).
+
+        Returns logits [num_sampling, vocab] in batch order of the sampling sequences.
+        """
+        ids, pos, meta, rows = self._meta(batch, self.order(batch))
+        hidden = self.model(ids, pos, meta, self.kv)
+        return self.model.logits(hidden[torch.tensor(rows, dtype=torch.long, device=self.device)])
+
+
+def _is_decode(item: Scheduled) -> bool:
+    return item.num_tokens == 1 and item.seq.num_computed > 0

@@ -1,0 +1,85 @@
+"""Weight-only quantization of linear layers with PyTorch's own CPU kernels.
+
+int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm` (activations stay fp32).
+int4: asymmetric group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after
+`torch._convert_weight_to_int4pack_for_cpu`. Decode at batch 1 reads every weight once per token,
+so it is memory-bandwidth bound: 4x (int8) or 8x (int4) fewer weight bytes is the speed-up. A
+layer whose shape the kernel cannot take stays in float and is counted in the report.
+"""
+
+import torch
+from torch import Tensor, nn
+
+
+class Int8Linear(nn.Module):
+    def __init__(self, lin: nn.Linear) -> None:
+        super().__init__()
+        w = lin.weight.detach().float()
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
+        self.register_buffer(
+            "qweight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        )
+        self.register_buffer("scales", scale.to(lin.weight.dtype))
+        self.bias = lin.bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        y = torch._weight_int8pack_mm(x.reshape(-1, shape[-1]), self.qweight, self.scales)
+        y = y.reshape(*shape[:-1], -1)
+        return y + self.bias if self.bias is not None else y
+
+
+class Int4Linear(nn.Module):
+    def __init__(self, lin: nn.Linear, group_size: int) -> None:
+        super().__init__()
+        w = lin.weight.detach().float()
+        n, k = w.shape
+        g = w.reshape(n, k // group_size, group_size)
+        lo, hi = g.amin(-1, keepdim=True), g.amax(-1, keepdim=True)
+        scale = ((hi - lo) / 15).clamp(min=1e-6)
+        q = torch.clamp(torch.round((g - lo) / scale), 0, 15).to(torch.int32).reshape(n, k)
+        zero = lo + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
+        sz = torch.cat([scale, zero], -1).transpose(0, 1).contiguous()  # [k/gs, n, 2]
+        self.register_buffer("qweight", torch._convert_weight_to_int4pack_for_cpu(q, 2))
+        self.register_buffer("scales_zeros", sz.to(lin.weight.dtype))
+        self.group_size = group_size
+        self.bias = lin.bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        y = torch._weight_int4pack_mm_for_cpu(
+            x.reshape(-1, shape[-1]), self.qweight, self.group_size, self.scales_zeros
+        )
+        y = y.reshape(*shape[:-1], -1)
+        return y + self.bias if self.bias is not None else y
+
+
+def quantize(model: nn.Module, mode: str, group_size: int = 64) -> dict[str, int]:
+    """Swap every nn.Linear (lm_head included) for its quantized twin, in place.
+
+    Returns counts of quantized and skipped layers. Quantized layers run on CPU only.
+    """
+    assert mode in ("int8", "int4"), mode
+    done = skipped = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, nn.Linear):
+                continue
+            if mode == "int4" and child.in_features % group_size:
+                skipped += 1
+                continue
+            new = Int8Linear(child) if mode == "int8" else Int4Linear(child, group_size)
+            setattr(parent, name, new)
+            done += 1
+    return {"quantized": done, "skipped": skipped}
+
+
+def weight_bytes(model: nn.Module) -> int:
+    """Bytes of parameters and buffers (tied tensors counted once): the memory the report shows."""
+    seen: set[int] = set()
+    total = 0
+    for t in [*model.parameters(), *model.buffers()]:
+        if t.data_ptr() not in seen:
+            seen.add(t.data_ptr())
+            total += t.numel() * t.element_size()
+    return total
