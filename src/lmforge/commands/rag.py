@@ -1,0 +1,217 @@
+"""`lmforge rag index|query|ask|eval|train-reranker`: thin wrappers over lmforge.rag."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import track
+from rich.table import Table
+
+from lmforge.commands.common import console, err_console
+
+app = typer.Typer(
+    help="Retrieval: ingest, chunk, embed, index, hybrid search, rerank, answer with citations.",
+    no_args_is_help=True,
+)
+
+CONFIG = typer.Option(None, "--config", "-c", help="YAML mirroring the flags (RagConfig).")
+INDEX = typer.Option(None, help="Index directory.")
+STORE = typer.Option(None, help="Vector store: local | milvus.")
+EMBEDDER = typer.Option(None, help="'default' or a local sentence-transformers directory.")
+RUNS = typer.Option(None, help="Runs root (default ./runs).")
+
+
+def _config(path: Path | None, **flags: Any):
+    from lmforge.config import load_config
+    from lmforge.rag.config import RagConfig
+
+    return load_config(RagConfig, path, flags)
+
+
+@app.command()
+def index(
+    docs: list[Path] = typer.Argument(None, help="Files or folders (else `docs` from --config)."),
+    config: Path | None = CONFIG,
+    index: Path | None = INDEX,
+    store: str | None = STORE,
+    embedder: str | None = EMBEDDER,
+    chunker: str | None = typer.Option(None, help="token | recursive | semantic."),
+    chunk_size: int | None = typer.Option(None, help="Max chunk tokens (embedder tokens)."),
+    chunk_overlap: int | None = typer.Option(None, help="Token overlap (token chunker)."),
+    batch_size: int | None = typer.Option(None, help="Embedding batch size."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Index files/folders incrementally: add new, re-embed changed, drop removed files."""
+    from lmforge.errors import ConfigError
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.index import build_index
+    from lmforge.runs import start_run
+
+    cfg = _config(
+        config,
+        docs=[str(d) for d in docs] if docs else None,
+        index=index,
+        store=store,
+        embedder=embedder,
+        chunker=chunker,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        batch_size=batch_size,
+    )
+    if not cfg.docs:
+        raise ConfigError("docs: nothing to index; give files/folders or `docs:` in the YAML")
+    with start_run("rag", cfg, runs_dir) as run:
+        for d in cfg.docs:
+            run.add_input(d, "docs")
+        emb = Embedder(cfg.embedder, cfg.batch_size)
+        if cfg.store == "milvus":
+            from lmforge.rag.milvus import build_milvus_index
+
+            report = build_milvus_index(cfg, emb, lambda it, label: track(it, label))
+        else:
+            report = build_index(cfg, emb, lambda it, label: track(it, label, console=err_console))
+        run.add_output(cfg.index, "index")
+        run.log_metrics(
+            files=report.files,
+            chunks=report.chunks,
+            embedded=report.embedded,
+            reused=report.reused,
+            added=len(report.added),
+            changed=len(report.changed),
+            removed=len(report.removed),
+            failures=len(report.failures),
+        )
+    for path, reason in report.failures:
+        err_console.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}")
+    console.print(
+        f"indexed {report.files - len(report.failures)}/{report.files} files into "
+        f"{report.chunks} chunks ({len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged); embedded "
+        f"{report.embedded}, reused {report.reused}; {cfg.index} {report.generation}; run {run.id}"
+    )
+
+
+@app.command()
+def query(
+    question: str = typer.Argument(..., help="The query."),
+    config: Path | None = CONFIG,
+    index: Path | None = INDEX,
+    store: str | None = STORE,
+    embedder: str | None = EMBEDDER,
+    retriever: str | None = typer.Option(None, help="dense | bm25 | hybrid."),
+    fusion: str | None = typer.Option(None, help="rrf | weighted."),
+    top_k: int | None = typer.Option(None, help="Results to show."),
+    reranker: str | None = typer.Option(None, help="none | cross-encoder | llm."),
+    reranker_path: Path | None = typer.Option(None, help="Local CrossEncoder directory."),
+    transform: str | None = typer.Option(None, help="none | multi-query | hyde."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Retrieve the top chunks for a query (no generation)."""
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.factory import make_retriever, open_store
+    from lmforge.runs import start_run
+
+    cfg = _config(
+        config,
+        index=index,
+        store=store,
+        embedder=embedder,
+        retriever=retriever,
+        fusion=fusion,
+        top_k=top_k,
+        reranker=reranker,
+        reranker_path=reranker_path,
+        transform=transform,
+    )
+    with start_run("rag", cfg, runs_dir) as run:
+        run.add_input(cfg.index, "index")
+        emb = Embedder(cfg.embedder, cfg.batch_size)
+        found = make_retriever(cfg, open_store(cfg, emb), emb).retrieve(question, cfg.top_k)
+        run.log_metrics(hits=len(found.hits), best_dense=round(found.best_dense, 4))
+    rows = [
+        {
+            "rank": n,
+            "score": round(h.score, 4),
+            "source": h.chunk.source,
+            "headings": h.chunk.heading_path,
+            "text": h.chunk.text,
+        }
+        for n, h in enumerate(found.hits, 1)
+    ]
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"{cfg.retriever} top {cfg.top_k}")
+    for col in ("rank", "score", "source", "headings", "text"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            *(escape(str(r[c]))[:300] for c in ("rank", "score", "source", "headings", "text"))
+        )
+    console.print(table)
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="The question."),
+    config: Path | None = CONFIG,
+    index: Path | None = INDEX,
+    store: str | None = STORE,
+    embedder: str | None = EMBEDDER,
+    retriever: str | None = typer.Option(None, help="dense | bm25 | hybrid."),
+    top_k: int | None = typer.Option(None, help="Chunks in the prompt."),
+    reranker: str | None = typer.Option(None, help="none | cross-encoder | llm."),
+    reranker_path: Path | None = typer.Option(None, help="Local CrossEncoder directory."),
+    transform: str | None = typer.Option(None, help="none | multi-query | hyde."),
+    model: str | None = typer.Option(None, help="LLM: 'default', an HF dir or a .gguf."),
+    max_new_tokens: int | None = typer.Option(None, help="Answer tokens at most."),
+    min_score: float | None = typer.Option(None, help="Relevance floor (dense cosine)."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Answer from the index with numbered, checked citations; streams the answer."""
+    from lmforge.rag.answer import Answer
+    from lmforge.rag.factory import make_pipeline
+    from lmforge.runs import start_run
+
+    cfg = _config(
+        config,
+        index=index,
+        store=store,
+        embedder=embedder,
+        retriever=retriever,
+        top_k=top_k,
+        reranker=reranker,
+        reranker_path=reranker_path,
+        transform=transform,
+        model=model,
+        max_new_tokens=max_new_tokens,
+        min_score=min_score,
+    )
+    with start_run("rag", cfg, runs_dir) as run:
+        run.add_input(cfg.index, "index")
+        pipeline = make_pipeline(cfg)
+        answer: Answer | None = None
+        for piece in pipeline.stream(question):
+            if isinstance(piece, Answer):
+                answer = piece
+            else:
+                console.print(piece, end="", markup=False, highlight=False)
+        console.print()
+        assert answer is not None
+        run.log_metrics(
+            grounded=answer.grounded,
+            citations=answer.citations,
+            invalid_citations=answer.invalid_citations,
+            answer=answer.text,
+        )
+    if answer.invalid_citations:
+        err_console.print(f"[yellow]removed invented citations:[/] {answer.invalid_citations}")
+    console.print(f"[bold]answer:[/] {escape(answer.text)}")
+    for s in answer.sources:
+        used = "*" if s["n"] in answer.citations else " "
+        where = " > ".join(s["headings"])
+        console.print(f"{used}[{s['n']}] {escape(s['source'])} {escape(where)}", highlight=False)
+    console.print(f"run {run.id}")

@@ -1,0 +1,52 @@
+"""`lmforge rag` configuration: one model, mirrored 1:1 by YAML keys and CLI flags.
+
+Indexing, retrieval and answering share one config because an index is only meaningful with the
+embedder and chunking it was built with: keeping them together lets `ask` refuse a mismatch.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from lmforge.config import StageConfig
+
+
+class RagConfig(StageConfig):
+    """Everything `lmforge rag index|query|ask|eval|train-reranker` needs."""
+
+    docs: list[Path] = Field(default_factory=list, description="Files or folders to index.")
+    index: Path = Field(Path("rag-index"), description="Index directory (created if missing).")
+    store: Literal["local", "milvus"] = Field("local", description="Vector store backend.")
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus URI; a local *.db path runs milvus-lite (default <index>/milvus.db).",
+    )
+    embedder: str = Field("default", description="'default' (shipped MiniLM) or a local ST dir.")
+    batch_size: int = Field(64, ge=1, description="Embedding batch size.")
+    chunker: Literal["token", "recursive", "semantic"] = Field("recursive")
+    chunk_size: int = Field(200, ge=16, description="Max chunk size in embedder tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Token overlap (token chunker).")
+    semantic_percentile: float = Field(
+        90.0, gt=0, lt=100, description="Semantic chunker: split at distances above this."
+    )
+    jsonl_field: str = Field("text", description="Text field of .jsonl documents.")
+    ann_threshold: int = Field(
+        20000, ge=1, description="Vectors above which the local store uses HNSW instead of exact."
+    )
+    retriever: Literal["dense", "bm25", "hybrid"] = Field("hybrid")
+    fusion: Literal["rrf", "weighted"] = Field("rrf")
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(0.5, ge=0, le=1, description="Weighted fusion: dense share.")
+    top_k: int = Field(5, ge=1, description="Chunks returned / put in the prompt.")
+    candidates: int = Field(30, ge=1, description="Candidates per retriever before fusion/rerank.")
+    reranker: Literal["none", "cross-encoder", "llm"] = Field("none")
+    reranker_path: Path | None = Field(None, description="Local CrossEncoder directory.")
+    transform: Literal["none", "multi-query", "hyde"] = Field("none")
+    n_queries: int = Field(3, ge=1, le=10, description="Multi-query: paraphrases to write.")
+    model: str = Field("default", description="LLM for answers, transforms and the LLM reranker.")
+    max_new_tokens: int = Field(128, ge=1, le=4096)
+    min_score: float = Field(
+        0.3, description="Dense cosine below which retrieval counts as 'nothing relevant'."
+    )
+    threads: int | None = Field(None, ge=1, description="torch CPU threads.")

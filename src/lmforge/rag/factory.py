@@ -1,0 +1,77 @@
+"""Build stores, retrievers and the answering pipeline from a `RagConfig`.
+
+The LLM is loaded only when something needs it (ask, HyDE, multi-query, the LLM reranker), and
+once: all of those share one generator.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from lmforge.rag.config import RagConfig
+from lmforge.rag.embed import Embedder
+from lmforge.rag.index import check_embedder
+from lmforge.rag.store import LocalStore, VectorStore
+
+
+def open_store(cfg: RagConfig, embedder: Embedder) -> VectorStore:
+    """The store at `cfg.index`, after checking it was built with `embedder`."""
+    store: Any
+    if cfg.store == "milvus":
+        from lmforge.rag.milvus import MilvusStore
+
+        store = MilvusStore.open(cfg)
+    else:
+        store = LocalStore(Path(cfg.index))
+    check_embedder(store.meta, embedder, Path(cfg.index))
+    return store
+
+
+def needs_llm(cfg: RagConfig) -> bool:
+    return cfg.reranker == "llm" or cfg.transform != "none"
+
+
+def make_retriever(cfg: RagConfig, store: VectorStore, embedder: Embedder, generator: Any = None):
+    from lmforge.rag.rerank import CrossEncoderReranker, LLMReranker
+    from lmforge.rag.retrieve import Retriever
+    from lmforge.rag.transforms import HyDE, MultiQuery
+
+    if needs_llm(cfg) and generator is None:
+        from lmforge.rag.generate import load_generator
+
+        generator = load_generator(cfg.model)
+    reranker: Any = None
+    if cfg.reranker == "cross-encoder":
+        if cfg.reranker_path is None:
+            from lmforge.errors import ConfigError
+
+            raise ConfigError("reranker: 'cross-encoder' needs reranker_path (a local directory)")
+        reranker = CrossEncoderReranker(cfg.reranker_path)
+    elif cfg.reranker == "llm":
+        reranker = LLMReranker(generator)
+    transform: Any = None
+    if cfg.transform == "multi-query":
+        transform = MultiQuery(generator, embedder, cfg.n_queries)
+    elif cfg.transform == "hyde":
+        transform = HyDE(generator, embedder)
+    return Retriever(
+        store,
+        embedder,
+        cfg.retriever,
+        cfg.fusion,
+        cfg.rrf_k,
+        cfg.dense_weight,
+        cfg.candidates,
+        reranker,
+        transform,
+    )
+
+
+def make_pipeline(cfg: RagConfig, embedder: Embedder | None = None, generator: Any = None):
+    """The full ask pipeline (the server can wrap this as a RAG-backed model)."""
+    from lmforge.rag.answer import RagPipeline
+    from lmforge.rag.generate import load_generator
+
+    embedder = embedder or Embedder(cfg.embedder, cfg.batch_size)
+    generator = generator or load_generator(cfg.model)
+    retriever = make_retriever(cfg, open_store(cfg, embedder), embedder, generator)
+    return RagPipeline(retriever, generator, cfg.top_k, cfg.min_score, cfg.max_new_tokens)

@@ -1,0 +1,72 @@
+"""Text generation behind one small interface, so RAG does not care who runs the LLM.
+
+`Generator` is what `ask` and the query transforms use; any object with `generate(prompt,
+max_tokens, stream)` fits (lmforge's engine, a remote client, a test double). The transformers
+implementation is the one that always works.
+"""
+
+from collections.abc import Iterator
+from threading import Thread
+from typing import Any, Protocol
+
+from lmforge.models import load_model, render_chat
+
+
+class Generator(Protocol):
+    tokenizer: Any
+
+    def generate(self, prompt: str, max_tokens: int, stream: bool = False) -> str | Iterator[str]:
+        """Greedy continuation of a chat `prompt` (a user message); text or a text stream."""
+        ...
+
+
+class TransformersGenerator:
+    """Greedy decoding with `model.generate`; streaming via `TextIteratorStreamer`."""
+
+    def __init__(self, model: str = "default") -> None:
+        loaded = load_model(model)
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.name = str(loaded.path)
+        if self.tokenizer.pad_token is None:  # batching (the LLM reranker) needs one
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def chat_prompt(self, prompt: str, system: str | None = None) -> str:
+        messages = [{"role": "system", "content": system}] if system else []
+        return render_chat(self.tokenizer, [*messages, {"role": "user", "content": prompt}])
+
+    def _inputs(self, prompt: str) -> dict[str, Any]:
+        return self.tokenizer(
+            self.chat_prompt(prompt), return_tensors="pt", add_special_tokens=False
+        )
+
+    def generate(self, prompt: str, max_tokens: int, stream: bool = False) -> str | Iterator[str]:
+        import torch
+
+        inputs = self._inputs(prompt)
+        kwargs = dict(
+            **inputs,
+            max_new_tokens=max_tokens,
+            do_sample=False,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        if not stream:
+            with torch.inference_mode():
+                out = self.model.generate(**kwargs)
+            new = out[0, inputs["input_ids"].shape[1] :]
+            return self.tokenizer.decode(new, skip_special_tokens=True).strip()
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+        def run() -> None:
+            with torch.inference_mode():
+                self.model.generate(**kwargs, streamer=streamer)
+
+        Thread(target=run, daemon=True).start()
+        return iter(streamer)
+
+
+def load_generator(model: str = "default") -> TransformersGenerator:
+    """The generator RAG uses by default."""
+    return TransformersGenerator(model)

@@ -1,0 +1,126 @@
+"""Retrieval: dense, BM25 or hybrid candidates, fused, optionally reranked and transformed.
+
+One `Retriever` serves `query`, `ask`, `eval` and the server. Batch methods exist because an
+evaluation runs a thousand queries, and embedding them one at a time costs 10x more.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lmforge.rag import fusion
+from lmforge.rag.chunking import Chunk
+from lmforge.rag.embed import Embedder
+from lmforge.rag.rerank import Reranker
+from lmforge.rag.store import VectorStore
+
+Ranked = fusion.Ranked
+
+
+@dataclass(slots=True)
+class Hit:
+    id: int
+    score: float
+    chunk: Chunk
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """Final hits plus the best dense cosine seen (how relevant the best candidate is)."""
+
+    hits: list[Hit]
+    best_dense: float
+
+
+@dataclass(slots=True)
+class Query:
+    """What a query transform hands the retriever: the dense vector(s) and lexical text."""
+
+    text: str
+    dense: np.ndarray  # (dim,) unit vector
+    lexical: str
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        mode: str = "hybrid",
+        fusion_kind: str = "rrf",
+        rrf_k: int = 60,
+        dense_weight: float = 0.5,
+        candidates: int = 30,
+        reranker: Reranker | None = None,
+        transform: Callable[[str], list[Query]] | None = None,
+    ) -> None:
+        assert mode in ("dense", "bm25", "hybrid") and fusion_kind in ("rrf", "weighted")
+        self.store, self.embedder = store, embedder
+        self.mode, self.fusion_kind = mode, fusion_kind
+        self.rrf_k, self.dense_weight, self.candidates = rrf_k, dense_weight, candidates
+        self.reranker = reranker
+        self.transform = transform
+        self.bm25: Any = store.bm25  # type: ignore[attr-defined]
+
+    def queries(self, texts: list[str]) -> list[Query]:
+        vecs = self.embedder.encode(texts)
+        return [Query(t, v, t) for t, v in zip(texts, vecs, strict=True)]
+
+    def fuse(self, dense: Ranked, lexical: Ranked) -> Ranked:
+        if self.mode == "dense":
+            return dense
+        if self.mode == "bm25":
+            return lexical
+        if self.fusion_kind == "rrf":
+            return fusion.rrf([dense, lexical], self.rrf_k)
+        return fusion.weighted([dense, lexical], [self.dense_weight, 1 - self.dense_weight])
+
+    def candidates_many(self, queries: list[Query]) -> list[tuple[Ranked, float]]:
+        """Fused candidate lists (and best dense cosine) for many queries at once."""
+        n = self.candidates
+        dense: list[Ranked] = [[] for _ in queries]
+        lexical: list[Ranked] = [[] for _ in queries]
+        if self.mode != "bm25":
+            dense = self.store.search(np.stack([q.dense for q in queries]), n)
+        if self.mode != "dense":
+            lexical = self.bm25.search([q.lexical for q in queries], n)
+        out = []
+        for d, lex, q in zip(dense, lexical, queries, strict=True):
+            best = d[0][1] if d else float(np.max(self._cosines(q, lex), initial=-1.0))
+            out.append((self.fuse(d, lex)[:n], best))
+        return out
+
+    def _cosines(self, q: Query, ranked: Ranked) -> np.ndarray:
+        if not ranked:
+            return np.zeros(0)
+        vecs = self.embedder.encode([c.text for c in self.store.chunks([i for i, _ in ranked])])
+        return vecs @ q.dense
+
+    def finish(self, query: str, ranked: Ranked, best: float, k: int) -> Retrieval:
+        ids = [i for i, _ in ranked]
+        chunks = self.store.chunks(ids)
+        scores = [s for _, s in ranked]
+        if self.reranker is not None and chunks:
+            scores = self.reranker.score(query, chunks)
+            order = sorted(range(len(ids)), key=lambda j: -scores[j])
+            ids, chunks, scores = ([x[j] for j in order] for x in (ids, chunks, scores))
+        hits = [Hit(i, s, c) for i, s, c in zip(ids[:k], scores[:k], chunks[:k], strict=True)]
+        return Retrieval(hits, best)
+
+    def retrieve(self, query: str, k: int) -> Retrieval:
+        qs = self.transform(query) if self.transform else self.queries([query])
+        found = self.candidates_many(qs)
+        if len(found) == 1:
+            ranked, best = found[0]
+        else:  # several query variants: fuse their lists by rank
+            ranked = fusion.rrf([r for r, _ in found], self.rrf_k)[: self.candidates]
+            best = max(b for _, b in found)
+        return self.finish(query, ranked, best, k)
+
+    def retrieve_many(self, queries: list[str], k: int) -> list[Retrieval]:
+        if self.transform is not None:
+            return [self.retrieve(q, k) for q in queries]
+        found = self.candidates_many(self.queries(queries))
+        return [self.finish(q, r, b, k) for q, (r, b) in zip(queries, found, strict=True)]
