@@ -1,0 +1,1 @@
+"""Fine-tuning and alignment on TRL + PEFT + accelerate: SFT, DPO, reward model, GRPO, merge."""

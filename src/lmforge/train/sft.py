@@ -1,0 +1,87 @@
+"""`lmforge train sft`: supervised fine-tuning (full, LoRA or QLoRA) through TRL's SFTTrainer.
+
+Our defaults over TRL's: packing (best-fit-decreasing into max_length rows, padding-free, each
+example attending only to itself via position_ids), no gradient checkpointing (it costs ~25% of
+the time on small models), fp32 on CPU, loss on assistant tokens + their end-of-turn token only,
+with a derived `{% generation %}` template where the model's lacks markers.
+"""
+
+from typing import Any
+
+from lmforge.runs import Run
+from lmforge.train.config import DataSection, SftConfig, TrainConfig
+from lmforge.train.data import prepare
+from lmforge.train.model import TrainModel, load_for_training
+from lmforge.train.runner import run_trainer, setup_torch, trainer_class, trl_args
+from lmforge.train.template import derive_training_template
+
+SFT_FORMS = ("chat", "prompt_completion", "text")
+
+
+def to_conversational(ds: Any, form: str) -> Any:
+    """Plain prompt/completion strings become one user and one assistant turn (chat template)."""
+    if form != "prompt_completion" or isinstance(ds[0]["prompt"], list):
+        return ds
+    return ds.map(
+        lambda r: {
+            "prompt": [{"role": "user", "content": r["prompt"]}],
+            "completion": [{"role": "assistant", "content": r["completion"]}],
+        }
+    )
+
+
+def load_splits(
+    section: DataSection, tokenizer: Any, forms: tuple[str, ...], seed: int
+) -> tuple[Any, Any | None, dict[str, Any]]:
+    """Checked train (and eval) datasets plus their reports for the manifest."""
+    train, report = prepare(section, section.path, tokenizer, forms)  # type: ignore[arg-type]
+    reports: dict[str, Any] = {"train": report.as_dict()}
+    evalset = None
+    if section.eval_path:
+        evalset, ereport = prepare(section, section.eval_path, tokenizer, forms)  # type: ignore[arg-type]
+        reports["eval"] = ereport.as_dict()
+    elif section.eval_fraction > 0:
+        split = train.train_test_split(test_size=section.eval_fraction, seed=seed)
+        train, evalset = split["train"], split["test"]
+        reports["eval"] = {"from_fraction": section.eval_fraction, "rows": len(evalset)}
+    return train, evalset, reports
+
+
+def record_data(run: Run, cfg: TrainConfig, reports: dict[str, Any]) -> None:
+    run.add_input(cfg.data.path, role="train_data")
+    if cfg.data.eval_path:
+        run.add_input(cfg.data.eval_path, role="eval_data")
+    run.log_metrics(data=reports)
+
+
+def train_sft(
+    cfg: SftConfig, run: Run, tm: TrainModel | None = None, callbacks: tuple = ()
+) -> dict[str, Any]:
+    """Run SFT as configured inside `run`; return the summary metrics."""
+    import trl
+
+    setup_torch(cfg)
+    tm = tm or load_for_training(cfg.model, cfg.method, cfg.lora, bf16=cfg.bf16)
+    train, evalset, reports = load_splits(cfg.data, tm.tokenizer, SFT_FORMS, cfg.seed)
+    record_data(run, cfg, reports)
+    form = reports["train"]["form"]
+    assistant_only = cfg.assistant_only_loss and form == "chat"
+    if assistant_only:
+        tm.tokenizer.chat_template = derive_training_template(tm.tokenizer)
+    args = trl_args(
+        trl.SFTConfig,
+        cfg,
+        evalset is not None,
+        max_length=cfg.data.max_length,
+        packing=cfg.packing,
+        assistant_only_loss=assistant_only,
+        dataset_num_proc=None,
+    )
+    trainer = trainer_class(trl.SFTTrainer)(
+        model=tm.model,
+        args=args,
+        train_dataset=to_conversational(train, form),
+        eval_dataset=to_conversational(evalset, form) if evalset is not None else None,
+        processing_class=tm.tokenizer,
+    )
+    return run_trainer(trainer, cfg, run, tm, callbacks)
