@@ -9,6 +9,7 @@ from lmforge.data.pii import PIIMatch, find_pii, luhn_ok, redact_pii
         ("write to jane.doe+tag@mail.example.org today", "email", "jane.doe+tag@mail.example.org"),
         ("call +1 (555) 123-4567 now", "phone", "+1 (555) 123-4567"),
         ("call 555.123.4567 now", "phone", "555.123.4567"),
+        ("sydney +61 2 9876 5432 desk", "phone", "+61 2 9876 5432"),
         ("uk (020) 7946 0958 office", "phone", "(020) 7946 0958"),
         ("e164 +447911123456 mobile", "phone", "+447911123456"),
         ("host 192.168.0.1 down", "ip", "192.168.0.1"),
