@@ -1,0 +1,80 @@
+"""`lmforge serve`: the OpenAI-compatible server (see docs/serve.md)."""
+
+from pathlib import Path
+
+import typer
+
+from lmforge.commands.common import console
+
+app = typer.Typer(help="Serve an OpenAI-compatible API with streaming, auth and metrics.")
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML mirroring the flags."),
+    model: str | None = typer.Option(None, help="'default' or a local HF model directory."),
+    served_model_name: str | None = typer.Option(None, help="Model name clients pass."),
+    quantize: str | None = typer.Option(None, help="none, int8 or int4 (weight-only)."),
+    host: str | None = typer.Option(None, help="Bind address (default 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="TCP port (default 8000; 0 = any free)."),
+    api_key: list[str] | None = typer.Option(None, help="Accepted key (repeatable)."),
+    api_keys_file: Path | None = typer.Option(None, help="File with one key per line."),
+    max_queue: int | None = typer.Option(None, help="Queued sequences before 429."),
+    kv_cache: float | None = typer.Option(None, "--kv-cache", help="KV cache size in GB."),
+    max_num_seqs: int | None = typer.Option(None, help="Sequences running at once."),
+    max_model_len: int | None = typer.Option(None, help="Longest prompt + output."),
+    threads: int | None = typer.Option(None, help="torch CPU threads."),
+    max_body_bytes: int | None = typer.Option(None, help="Largest request body (else 413)."),
+    drain_timeout_s: float | None = typer.Option(None, help="SIGTERM grace period (s)."),
+    embeddings: bool | None = typer.Option(None, help="Serve /v1/embeddings (MiniLM)."),
+    guard_policy: Path | None = typer.Option(None, help="lmforge guard policy YAML."),
+    log_prompts: bool | None = typer.Option(None, help="Log prompts and outputs too."),
+    runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
+) -> None:
+    """Load the model in the background (503 until ready), serve /v1, drain on SIGTERM."""
+    from lmforge.config import load_config
+    from lmforge.runs import start_run
+    from lmforge.serve.config import ServeConfig
+    from lmforge.serve.server import bind, build_state
+    from lmforge.serve.server import serve as run_server
+
+    cfg = load_config(
+        ServeConfig,
+        config,
+        {
+            "model": model,
+            "served_model_name": served_model_name,
+            "quantize": quantize,
+            "host": host,
+            "port": port,
+            "api_key": api_key or None,
+            "api_keys_file": api_keys_file,
+            "max_queue": max_queue,
+            "kv_cache_gb": kv_cache,
+            "max_num_seqs": max_num_seqs,
+            "max_model_len": max_model_len,
+            "threads": threads,
+            "max_body_bytes": max_body_bytes,
+            "drain_timeout_s": drain_timeout_s,
+            "embeddings": embeddings,
+            "guard_policy": guard_policy,
+            "log_prompts": log_prompts,
+        },
+    )
+    state = build_state(cfg)
+    sock = bind(cfg.host, cfg.port)
+    url = f"http://{cfg.host}:{sock.getsockname()[1]}"
+    with start_run("serve", cfg, runs_dir) as run:
+        if cfg.guard_policy:
+            run.add_input(cfg.guard_policy, role="guard_policy")
+        auth = f"{len(state.keys)} key(s)" if state.keys else "off"
+        console.print(f"serving {state.model_name} at {url}/v1 (auth {auth}); run {run.id}")
+        run_server(state, sock)
+        s = state.engine.stats() if state.engine else None
+        if s is not None:
+            run.log_metrics(
+                prompt_tokens=s.prompt_tokens,
+                generation_tokens=s.generation_tokens,
+                num_steps=s.num_steps,
+                num_preemptions=s.num_preemptions,
+            )
