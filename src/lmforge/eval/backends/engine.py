@@ -1,0 +1,89 @@
+"""lmforge's own inference engine (issue #3) as a backend: `LLM(model).generate(prompts, params)`.
+
+The engine generates; it exposes no log-probs, so log-likelihood requests go to a transformers
+backend on the same weights (loaded lazily, only when a task needs them). The engine is a lower
+layer: eval imports it, it never imports eval.
+"""
+
+import inspect
+from typing import Any
+
+from lmforge.errors import LMForgeError
+from lmforge.eval.backends.base import GenRequest, LoglikResult, RollingResult, truncate_at_stop
+from lmforge.models import resolve_model_dir
+
+
+def _engine() -> tuple[Any, Any]:
+    try:
+        from lmforge import LLM, SamplingParams  # type: ignore[attr-defined]
+    except ImportError:
+        raise LMForgeError(
+            "backend 'engine' needs lmforge's inference engine (issue #3), which this version "
+            "does not have yet; use --backend hf or --backend openai"
+        ) from None
+    return LLM, SamplingParams
+
+
+class EngineBackend:
+    name = "engine"
+
+    def __init__(self, model: str, batch_size: int = 8) -> None:
+        llm_cls, self._params_cls = _engine()
+        self.model_ref, self.batch_size = model, batch_size
+        self.llm = llm_cls(str(resolve_model_dir(model)))
+        self._accepted = set(inspect.signature(self._params_cls).parameters)
+        self._hf: Any = None
+        self.tokenizer = getattr(self.llm, "tokenizer", None)
+
+    def _scorer(self) -> Any:
+        if self._hf is None:
+            from lmforge.eval.backends.hf import HFBackend
+
+            self._hf = HFBackend(self.model_ref, batch_size=self.batch_size)
+        return self._hf
+
+    def loglikelihood(self, requests: list[tuple[str, str]]) -> list[LoglikResult]:
+        return self._scorer().loglikelihood(requests)
+
+    def loglikelihood_rolling(
+        self, texts: list[str], max_length: int, stride: int
+    ) -> list[RollingResult]:
+        return self._scorer().loglikelihood_rolling(texts, max_length, stride)
+
+    def _params(self, req: GenRequest) -> Any:
+        wanted = {
+            "temperature": req.temperature,
+            "max_tokens": req.max_new_tokens,
+            "top_p": req.top_p,
+            "seed": req.seed,
+            "stop": list(req.stop),
+        }
+        return self._params_cls(**{k: v for k, v in wanted.items() if k in self._accepted})
+
+    def _prompt(self, req: GenRequest) -> str:
+        if not req.chat:
+            return req.prompt
+        from lmforge.models import render_chat
+
+        tok = self.tokenizer if self.tokenizer is not None else self._scorer().tokenizer
+        messages = [{"role": "system", "content": req.system}] if req.system else []
+        return render_chat(tok, [*messages, {"role": "user", "content": req.prompt}])
+
+    def generate(self, requests: list[GenRequest]) -> list[list[str]]:
+        """One engine call per group of requests with the same settings; n samples = n copies."""
+        out: list[list[str]] = [[] for _ in requests]
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, r in enumerate(requests):
+            key = (r.max_new_tokens, r.temperature, r.top_p, r.stop, r.seed)
+            groups.setdefault(key, []).append(i)
+        for idxs in groups.values():
+            prompts = [self._prompt(requests[i]) for i in idxs for _ in range(requests[i].n)]
+            results = self.llm.generate(prompts, self._params(requests[idxs[0]]))
+            texts = iter(
+                r if isinstance(r, str) else r["text"] if isinstance(r, dict) else r.text
+                for r in results
+            )
+            for i in idxs:
+                req = requests[i]
+                out[i] = [truncate_at_stop(next(texts), req.stop) for _ in range(req.n)]
+        return out

@@ -1,0 +1,149 @@
+"""transformers backend: the model loaded by lmforge.models, batched on CPU or GPU.
+
+Log-likelihoods follow lm-evaluation-harness's HFLM exactly (no special tokens added, context
+trailing spaces moved onto the continuation, an empty context replaced by the EOS token, left
+truncation to the model's length), so multiple-choice accuracy matches lm-eval's on the same
+prompts. Batches are sorted by length to waste little padding.
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lmforge.eval.backends.base import (
+    GenRequest,
+    LoglikResult,
+    RollingResult,
+    rolling_windows,
+    split_context,
+    truncate_at_stop,
+)
+from lmforge.models import load_model, render_chat
+
+
+def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(order), size):
+        yield list(order[i : i + size])
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(
+        self, model: str, batch_size: int = 8, device: str = "cpu", max_length: int | None = None
+    ) -> None:
+        loaded = load_model(model, device=device)
+        self.model, self.tokenizer, self.device = loaded.model, loaded.tokenizer, device
+        self.batch_size = batch_size
+        cfg_len = getattr(self.model.config, "max_position_embeddings", 2048)
+        self.max_length = max_length or min(cfg_len, 8192)
+        eos = self.tokenizer.eos_token_id
+        self.prefix_id = eos if eos is not None else self.tokenizer.pad_token_id
+        assert self.prefix_id is not None, "tokenizer has neither EOS nor PAD"
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context, continuation = split_context(context, continuation)
+        if not context:
+            return [self.prefix_id], self.encode(continuation)
+        whole = self.encode(context + continuation)
+        ctx = self.encode(context)
+        return ctx, whole[len(ctx) :]
+
+    @torch.inference_mode()
+    def _score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
+        """Sum of log-probs of the last `n` tokens of each sequence, and greedy-match flags."""
+        out: list[tuple[float, bool]] = [(0.0, False)] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i][0]))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        for batch in _batches(order, self.batch_size):
+            inputs = [seqs[i][0][-(self.max_length + 1) :][:-1] for i in batch]
+            width = max(len(x) for x in inputs)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, x in enumerate(inputs):
+                ids[r, : len(x)] = torch.tensor(x)
+                mask[r, : len(x)] = 1
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+            logp = F.log_softmax(logits.logits.float(), dim=-1).cpu()
+            for r, i in enumerate(batch):
+                tokens, n = seqs[i]
+                length = len(inputs[r])
+                target = torch.tensor(tokens[-n:])
+                rows = logp[r, length - n : length]
+                lp = rows.gather(1, target[:, None]).sum().item()
+                out[i] = (lp, bool((rows.argmax(-1) == target).all()))
+        return out
+
+    def loglikelihood(self, requests: list[tuple[str, str]]) -> list[LoglikResult]:
+        pairs = [self._encode_pair(c, x) for c, x in requests]
+        for (c, x), (_, cont) in zip(requests, pairs, strict=True):
+            if not cont:
+                raise ValueError(f"empty continuation after tokenization: {x!r} after {c[-40:]!r}")
+        scored = self._score([(ctx + cont, len(cont)) for ctx, cont in pairs])
+        return [
+            LoglikResult(lp, greedy, len(cont))
+            for (lp, greedy), (_, cont) in zip(scored, pairs, strict=True)
+        ]
+
+    def loglikelihood_rolling(
+        self, texts: list[str], max_length: int, stride: int
+    ) -> list[RollingResult]:
+        max_length = min(max_length, self.max_length)  # a short model caps the window
+        stride = min(stride, max_length)
+        results = []
+        for text in texts:
+            tokens = [self.prefix_id, *self.encode(text)]  # EOS prefix: the first word is scored
+            windows = rolling_windows(len(tokens), max_length, stride)
+            scored = self._score([(tokens[b:e], n) for b, e, n in windows])
+            total = sum(lp for lp, _ in scored)
+            results.append(RollingResult(total, len(tokens) - 1, len(windows)))
+        return results
+
+    def _prompt_text(self, req: GenRequest) -> str:
+        if not req.chat:
+            return req.prompt
+        messages = [{"role": "system", "content": req.system}] if req.system else []
+        messages.append({"role": "user", "content": req.prompt})
+        return render_chat(self.tokenizer, messages)
+
+    @torch.inference_mode()
+    def generate(self, requests: list[GenRequest]) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in requests]
+        texts = [self._prompt_text(r) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: -len(texts[i]))
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        # Group by identical sampling settings: one generate() call takes one config.
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in order:
+            r = requests[i]
+            key = (r.max_new_tokens, r.temperature, r.top_p, r.n, r.stop, r.seed)
+            groups.setdefault(key, []).append(i)
+        for (max_new, temp, top_p, n, stop, seed), idxs in groups.items():
+            for batch in _batches(idxs, max(1, self.batch_size // n)):
+                enc = tok([texts[i] for i in batch], return_tensors="pt", padding=True)
+                enc = {k: v.to(self.device) for k, v in enc.items()}
+                torch.manual_seed(seed)
+                kwargs: dict[str, Any] = dict(
+                    max_new_tokens=max_new,
+                    num_return_sequences=n,
+                    pad_token_id=tok.pad_token_id,
+                    do_sample=temp > 0,
+                )
+                if temp > 0:
+                    kwargs.update(temperature=temp, top_p=top_p)
+                if stop:
+                    kwargs.update(stop_strings=list(stop), tokenizer=tok)
+                gen = self.model.generate(**enc, **kwargs)
+                new = gen[:, enc["input_ids"].shape[1] :]
+                decoded = tok.batch_decode(new, skip_special_tokens=True)
+                for j, i in enumerate(batch):
+                    out[i] = [truncate_at_stop(t, stop) for t in decoded[j * n : (j + 1) * n]]
+        return out

@@ -1,0 +1,75 @@
+"""`lmforge eval run` end to end: config -> run directory -> backend -> tasks -> JSON + HTML."""
+
+from pathlib import Path
+from typing import Any
+
+from lmforge.eval.backends import make_backend
+from lmforge.eval.config import EvalConfig
+from lmforge.eval.data import resolve_path
+from lmforge.eval.report import render_results
+from lmforge.eval.runner import RESULTS, headline, run_tasks
+from lmforge.eval.taskspec import TaskSpec, load_task
+from lmforge.extras import require
+from lmforge.files import atomic_write_text
+from lmforge.runs import start_run
+
+REPORT = "report.html"
+
+
+def resolve_tasks(cfg: EvalConfig, data: Path | None = None) -> list[TaskSpec]:
+    """Load each task and apply the run-wide overrides (few-shot k, samples, data file)."""
+    specs = []
+    for ref in cfg.tasks:
+        spec = load_task(ref)
+        if cfg.num_fewshot is not None:
+            spec.fewshot.k = cfg.num_fewshot
+        if cfg.n_samples is not None and spec.kind == "code":
+            spec.n_samples = cfg.n_samples
+        if data is not None:
+            spec.data.path = str(data)
+            if spec.kind == "perplexity" and data.suffix not in (".jsonl", ".csv"):
+                spec.data.format = "text"
+                spec.data.text_field = "text"
+        specs.append(spec)
+    return specs
+
+
+def write_report(results: dict[str, Any], run_id: str) -> Path:
+    out = Path(results["meta"]["run_dir"]) / REPORT
+    atomic_write_text(out, render_results(results, f"lmforge eval {run_id}"))
+    return out
+
+
+def evaluate(
+    cfg: EvalConfig, runs_dir: str | Path | None = None, data: Path | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Run the configured tasks inside an `eval` run; return (run id, results)."""
+    require("eval", "sacrebleu")
+    specs = resolve_tasks(cfg, data)  # fail on a bad task before loading a model
+    with start_run("eval", cfg, runs_dir) as run:
+        if cfg.threads:
+            import torch
+
+            torch.set_num_threads(cfg.threads)
+        for spec in specs:
+            run.add_input(resolve_path(spec.data.path), role=f"data:{spec.name}")
+        backend = make_backend(
+            cfg.backend,
+            cfg.model,
+            base_url=cfg.base_url,
+            api_key=cfg.api_key,
+            batch_size=cfg.batch_size,
+            device=cfg.device,
+        )
+        meta = {"run_id": run.id, "run_dir": str(run.dir), "model": cfg.model}
+        meta["backend"] = cfg.backend
+        results = run_tasks(
+            specs, backend, run.dir, cfg.limit, cfg.n_bootstrap, cfg.confidence, cfg.seed, meta
+        )
+        report = write_report(results, run.id)
+        run.add_output(run.dir / RESULTS, role="results")
+        run.add_output(report, role="report")
+        run.log_metrics(**headline(results))
+        for name, task in results["tasks"].items():
+            run.time(name, task["wall_s"])
+    return run.id, results

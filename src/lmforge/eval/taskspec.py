@@ -1,0 +1,87 @@
+"""Task declarations: one YAML file per task, mirrored 1:1 by `TaskSpec`.
+
+A task says where its items come from (`data`), how an item becomes a prompt (Jinja templates
+over the item's fields), how many few-shot examples precede it and with which seed, what the
+model is asked to do (`kind`) and which metrics score it. Shipped tasks live next to this
+file in tasks/*.yaml; any other YAML path works the same way.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from lmforge.config import StageConfig, load_config
+from lmforge.errors import LMForgeError
+
+TASKS_DIR = Path(__file__).parent / "tasks"
+Kind = Literal["multiple_choice", "generate", "code", "perplexity"]
+Format = Literal["jsonl", "csv", "mmlu", "gpqa", "gsm8k", "humaneval", "text"]
+
+
+class DataSpec(StageConfig):
+    path: str = Field(..., description="File path, or pkg:<package>/<file> inside a package.")
+    format: Format = Field("jsonl", description="How rows become items (see docs/eval.md).")
+    shuffle_choices_seed: int | None = Field(
+        None, description="gpqa: shuffle the four options per item with this seed."
+    )
+    text_field: str = Field("text", description="perplexity: the item field holding the text.")
+
+
+class FewShotSpec(StageConfig):
+    k: int = Field(0, ge=0, description="Examples before each item (drawn from other items).")
+    seed: int = Field(1234, description="Seed of the per-item few-shot draw.")
+    separator: str = Field("\n\n", description="Between examples and the item.")
+
+
+class Extractor(StageConfig):
+    name: str = Field(..., description="Suffix of the metric name, e.g. 'strict'.")
+    regex: str = Field(..., description="Answer pattern; group 1 if any, else the whole match.")
+    select: Literal["first", "last"] = Field("first", description="Which match to keep.")
+
+
+class TaskSpec(StageConfig):
+    name: str
+    kind: Kind
+    description: str = ""
+    data: DataSpec
+    prompt: str = Field("{{question}}", description="Jinja template of the item's prompt.")
+    target: str = Field("{{answer}}", description="Few-shot answer text after the prompt.")
+    gold: str = Field("{{answer}}", description="What the output is scored against.")
+    choices: list[str] | None = Field(None, description="MC continuations; default: item choices")
+    target_delimiter: str = Field(" ", description="Between the prompt and an answer.")
+    fewshot: FewShotSpec = FewShotSpec()
+    chat: bool = Field(False, description="Send the prompt as a user turn (chat template).")
+    system: str | None = None
+    max_new_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list)
+    extract: list[Extractor] = Field(default_factory=list)
+    prediction_field: str | None = Field(
+        None, description="generate: score this item field instead of generating (no model)."
+    )
+    metrics: list[str] = Field(default_factory=list)
+    n_samples: int = Field(1, ge=1, description="code: samples per problem.")
+    k: list[int] = Field(default_factory=lambda: [1], description="code: pass@k values.")
+    timeout_s: float = Field(10.0, gt=0, description="code: wall-clock limit per sample.")
+    max_length: int = Field(1024, ge=2, description="perplexity: window length in tokens.")
+    stride: int = Field(512, ge=1, description="perplexity: window step in tokens.")
+
+
+def shipped_tasks() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(TASKS_DIR.glob("*.yaml"))}
+
+
+def load_task(ref: str) -> TaskSpec:
+    """A shipped task by name, or a task YAML by path."""
+    path = shipped_tasks().get(ref) or Path(ref)
+    if not path.is_file():
+        names = ", ".join(shipped_tasks())
+        raise LMForgeError(f"unknown task {ref!r}: not a shipped task ({names}) nor a YAML file")
+    spec = load_config(TaskSpec, path)
+    if spec.kind == "code" and max(spec.k) > spec.n_samples:
+        raise LMForgeError(f"{path}: pass@{max(spec.k)} needs n_samples >= {max(spec.k)}")
+    if spec.kind == "perplexity" and spec.stride > spec.max_length:
+        raise LMForgeError(f"{path}: stride {spec.stride} exceeds max_length {spec.max_length}")
+    return spec
