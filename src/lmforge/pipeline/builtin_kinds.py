@@ -1,0 +1,1 @@
+"""Registers lmforge's own stages as pipeline kinds (filled in as each stage lands)."""
