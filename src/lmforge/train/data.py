@@ -89,11 +89,12 @@ def detect_form(columns: list[str], source: str) -> Form:
     )
 
 
-def check_conversation(messages: Any, need_assistant_last: bool) -> str | None:
-    """Why a conversation is malformed, or None. Order: [system] then user/assistant alternating."""
+def check_conversation(messages: Any, need_assistant_last: bool, first: str = "user") -> str | None:
+    """Why a conversation is malformed, or None. Order: [system], then `first` and the other role
+    alternating (a preference answer starts with the assistant, a prompt with the user)."""
     if not isinstance(messages, list) or not messages:
         return "messages is not a non-empty list"
-    expect = "user"
+    expect = first
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("content"), str):
             return f"message {i} lacks string 'content'"
@@ -110,9 +111,9 @@ def check_conversation(messages: Any, need_assistant_last: bool) -> str | None:
     return None
 
 
-def _text_ok(value: Any) -> bool:
+def _text_ok(value: Any, first: str) -> bool:
     if isinstance(value, list):
-        return check_conversation(value, need_assistant_last=False) is None
+        return check_conversation(value, need_assistant_last=False, first=first) is None
     return isinstance(value, str) and bool(value.strip())
 
 
@@ -127,7 +128,7 @@ def check_row(row: dict[str, Any], form: Form) -> str | None:
         "prompt_only": ("prompt",),
     }[form]
     for c in cols:
-        if not _text_ok(row[c]):
+        if not _text_ok(row[c], "user" if c in ("prompt", "text") else "assistant"):
             return f"'{c}' is empty or malformed"
     if form == "preference" and row["chosen"] == row["rejected"]:
         return "'chosen' equals 'rejected'"
@@ -152,7 +153,11 @@ def token_length(row: dict[str, Any], form: Form, tokenizer: Any) -> int:
         convs = [prompt + _as_messages(row[a], "assistant") for a in answers]
     gen = form == "prompt_only"
     return max(
-        len(tokenizer.apply_chat_template(c, tokenize=True, add_generation_prompt=gen))
+        len(
+            tokenizer.apply_chat_template(
+                c, tokenize=True, add_generation_prompt=gen, return_dict=False
+            )
+        )
         for c in convs
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 from lmforge.runs import Run
 from lmforge.train.config import DpoConfig, RewardConfig
 from lmforge.train.model import TrainModel, load_for_training
-from lmforge.train.runner import run_trainer, setup_torch, trainer_class, trl_args
+from lmforge.train.runner import prepare_run, run_trainer, trainer_class, trl_args
 from lmforge.train.sft import load_splits, record_data
 
 
@@ -20,7 +20,7 @@ def train_dpo(
     """Run DPO as configured inside `run`; return the summary metrics."""
     import trl
 
-    setup_torch(cfg)
+    ckpt = prepare_run(cfg)
     tm = tm or load_for_training(cfg.model, cfg.method, cfg.lora, bf16=cfg.bf16)
     train, evalset, reports = load_splits(cfg.data, tm.tokenizer, ("preference",), cfg.seed)
     record_data(run, cfg, reports)
@@ -39,7 +39,7 @@ def train_dpo(
         eval_dataset=evalset,
         processing_class=tm.tokenizer,
     )
-    return run_trainer(trainer, cfg, run, tm, callbacks)
+    return run_trainer(trainer, cfg, run, tm, ckpt, callbacks)
 
 
 def train_reward(
@@ -48,7 +48,7 @@ def train_reward(
     """Train a reward model on chosen/rejected pairs; return the summary metrics."""
     import trl
 
-    setup_torch(cfg)
+    ckpt = prepare_run(cfg)
     tm = tm or load_for_training(cfg.model, cfg.method, cfg.lora, head="reward", bf16=cfg.bf16)
     train, evalset, reports = load_splits(cfg.data, tm.tokenizer, ("preference",), cfg.seed)
     record_data(run, cfg, reports)
@@ -60,4 +60,4 @@ def train_reward(
         eval_dataset=evalset,
         processing_class=tm.tokenizer,
     )
-    return run_trainer(trainer, cfg, run, tm, callbacks)
+    return run_trainer(trainer, cfg, run, tm, ckpt, callbacks)

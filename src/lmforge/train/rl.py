@@ -15,7 +15,7 @@ from lmforge.runs import Run
 from lmforge.train.config import RlConfig
 from lmforge.train.model import TrainModel, load_for_training
 from lmforge.train.rewards import REWARDS
-from lmforge.train.runner import run_trainer, setup_torch, trainer_class, trl_args
+from lmforge.train.runner import prepare_run, run_trainer, trainer_class, trl_args
 from lmforge.train.sft import load_splits, record_data
 
 
@@ -43,7 +43,7 @@ def train_rl(
     """Run GRPO as configured inside `run`; return the summary metrics."""
     import trl
 
-    setup_torch(cfg)
+    ckpt = prepare_run(cfg)
     funcs = reward_funcs(cfg.reward)
     tm = tm or load_for_training(cfg.model, cfg.method, cfg.lora, bf16=cfg.bf16)
     train, evalset, reports = load_splits(cfg.data, tm.tokenizer, ("prompt_only",), cfg.seed)
@@ -74,4 +74,4 @@ def train_rl(
         eval_dataset=evalset,
         processing_class=tm.tokenizer,
     )
-    return run_trainer(trainer, cfg, run, tm, callbacks)
+    return run_trainer(trainer, cfg, run, tm, ckpt, callbacks)

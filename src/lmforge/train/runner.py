@@ -27,16 +27,19 @@ from lmforge.train.plot import loss_curve_png
 log = logging.getLogger("lmforge.train")
 
 
-def setup_torch(cfg: TrainConfig) -> None:
-    """Seed before the model is built (LoRA A matrices and value heads are initialised
-    randomly, so an unseeded init makes two runs of one config differ) and set the thread count
-    (on a shared CPU, oversubscribed threads spin instead of working)."""
+def prepare_run(cfg: TrainConfig) -> Path | None:
+    """Check the resume state first (before minutes of loading); seed before the model is built
+    (LoRA A matrices and value heads are initialised randomly, so an unseeded init makes two
+    runs of one config differ); set the thread count (on a shared CPU, oversubscribed threads
+    spin instead of working)."""
     import torch
     from transformers import set_seed
 
+    ckpt = resume_point(cfg)
     set_seed(cfg.seed)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
+    return ckpt
 
 
 def trainer_class(base: type) -> type:
@@ -100,7 +103,12 @@ def resume_point(cfg: TrainConfig) -> Path | None:
 
 
 def run_trainer(
-    trainer: Any, cfg: TrainConfig, run: Run, tm: TrainModel, callbacks: tuple = ()
+    trainer: Any,
+    cfg: TrainConfig,
+    run: Run,
+    tm: TrainModel,
+    ckpt: Path | None,
+    callbacks: tuple = (),
 ) -> dict[str, Any]:
     """Train (resuming if asked), save the final model atomically, record metrics and curve."""
     from transformers import EarlyStoppingCallback, PrinterCallback
@@ -113,7 +121,6 @@ def run_trainer(
         trainer.add_callback(cb)
     if cfg.early_stopping_patience is not None:
         trainer.add_callback(EarlyStoppingCallback(cfg.early_stopping_patience))
-    ckpt = resume_point(cfg)
     if ckpt is not None:
         run.add_input(ckpt, role="resume_checkpoint")
     result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)

@@ -12,7 +12,7 @@ from lmforge.runs import Run
 from lmforge.train.config import DataSection, SftConfig, TrainConfig
 from lmforge.train.data import prepare
 from lmforge.train.model import TrainModel, load_for_training
-from lmforge.train.runner import run_trainer, setup_torch, trainer_class, trl_args
+from lmforge.train.runner import prepare_run, run_trainer, trainer_class, trl_args
 from lmforge.train.template import derive_training_template
 
 SFT_FORMS = ("chat", "prompt_completion", "text")
@@ -60,7 +60,7 @@ def train_sft(
     """Run SFT as configured inside `run`; return the summary metrics."""
     import trl
 
-    setup_torch(cfg)
+    ckpt = prepare_run(cfg)
     tm = tm or load_for_training(cfg.model, cfg.method, cfg.lora, bf16=cfg.bf16)
     train, evalset, reports = load_splits(cfg.data, tm.tokenizer, SFT_FORMS, cfg.seed)
     record_data(run, cfg, reports)
@@ -84,4 +84,4 @@ def train_sft(
         eval_dataset=to_conversational(evalset, form) if evalset is not None else None,
         processing_class=tm.tokenizer,
     )
-    return run_trainer(trainer, cfg, run, tm, callbacks)
+    return run_trainer(trainer, cfg, run, tm, ckpt, callbacks)
