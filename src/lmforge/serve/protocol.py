@@ -32,6 +32,11 @@ class _Sampling(_Request):
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
     stream: bool = False
     stream_options: StreamOptions | None = None
+    # vLLM's extensions (clients pass them via extra_body)
+    top_k: int = Field(0, ge=0)
+    min_p: float = Field(0.0, ge=0, le=1)
+    repetition_penalty: float = Field(1.0, gt=0)
+    ignore_eos: bool = False
 
     @field_validator("stop")
     @classmethod
@@ -51,6 +56,10 @@ class _Sampling(_Request):
             seed=None if self.seed is None else self.seed + choice,
             presence_penalty=self.presence_penalty,
             frequency_penalty=self.frequency_penalty,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            repetition_penalty=self.repetition_penalty,
+            ignore_eos=self.ignore_eos,
             logprobs=logprobs,
         )
 
