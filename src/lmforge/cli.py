@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lmforge import __version__
-from lmforge.commands import data, eval, guard, models, rag, runs, serve
+from lmforge.commands import data, eval, guard, models, rag, runs, serve, train
 from lmforge.commands.common import console, err_console, unavailable
 from lmforge.config import QuickstartConfig, load_config
 from lmforge.errors import LMForgeError
@@ -26,11 +26,11 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(rag.app, name="rag")
 app.add_typer(guard.app, name="guard")
 app.add_typer(serve.app, name="serve")
+app.add_typer(train.app, name="train")
 
 # Stages whose issues have not landed yet: each says so plainly instead of pretending.
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 PLANNED: list[tuple[str, int, str]] = [
-    ("train", 6, "Fine-tune and align: SFT, LoRA/QLoRA, DPO, reward model, RL, merge."),
     ("bench", 3, "Benchmark a stage against its peers on the same work."),
     ("run", 10, "Run a pipeline YAML that chains stages through run manifests."),
 ]
