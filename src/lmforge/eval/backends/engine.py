@@ -31,9 +31,9 @@ class EngineBackend:
         llm_cls, self._params_cls = _engine()
         self.model_ref, self.batch_size = model, batch_size
         self.llm = llm_cls(str(resolve_model_dir(model)))
+        self.tokenizer = self.llm.tokenizer
         self._accepted = set(inspect.signature(self._params_cls).parameters)
         self._hf: Any = None
-        self.tokenizer = getattr(self.llm, "tokenizer", None)
 
     def _scorer(self) -> Any:
         if self._hf is None:
@@ -50,12 +50,12 @@ class EngineBackend:
     ) -> list[RollingResult]:
         return self._scorer().loglikelihood_rolling(texts, max_length, stride)
 
-    def _params(self, req: GenRequest) -> Any:
+    def _params(self, req: GenRequest, seed: int | None = None) -> Any:
         wanted = {
             "temperature": req.temperature,
             "max_tokens": req.max_new_tokens,
             "top_p": req.top_p,
-            "seed": req.seed,
+            "seed": req.seed if seed is None else seed,
             "stop": list(req.stop),
         }
         return self._params_cls(**{k: v for k, v in wanted.items() if k in self._accepted})
@@ -65,25 +65,20 @@ class EngineBackend:
             return req.prompt
         from lmforge.models import render_chat
 
-        tok = self.tokenizer if self.tokenizer is not None else self._scorer().tokenizer
+        tok = self.tokenizer
         messages = [{"role": "system", "content": req.system}] if req.system else []
         return render_chat(tok, [*messages, {"role": "user", "content": req.prompt}])
 
     def generate(self, requests: list[GenRequest]) -> list[list[str]]:
-        """One engine call per group of requests with the same settings; n samples = n copies."""
-        out: list[list[str]] = [[] for _ in requests]
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, r in enumerate(requests):
-            key = (r.max_new_tokens, r.temperature, r.top_p, r.stop, r.seed)
-            groups.setdefault(key, []).append(i)
-        for idxs in groups.values():
-            prompts = [self._prompt(requests[i]) for i in idxs for _ in range(requests[i].n)]
-            results = self.llm.generate(prompts, self._params(requests[idxs[0]]))
-            texts = iter(
-                r if isinstance(r, str) else r["text"] if isinstance(r, dict) else r.text
-                for r in results
-            )
-            for i in idxs:
-                req = requests[i]
-                out[i] = [truncate_at_stop(next(texts), req.stop) for _ in range(req.n)]
-        return out
+        """All requests in one engine call (continuous batching); n samples = n copies."""
+        prompts, params = [], []
+        for req in requests:
+            prompt, p = self._prompt(req), self._params(req)
+            for j in range(req.n):
+                prompts.append(prompt)
+                # Distinct seeds per sample: same-seed copies would be identical samples.
+                params.append(p if req.n == 1 else self._params(req, seed=req.seed + j))
+        results = iter(self.llm.generate(prompts, params))
+        return [
+            [truncate_at_stop(next(results).text, r.stop) for _ in range(r.n)] for r in requests
+        ]
