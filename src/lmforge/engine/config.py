@@ -47,3 +47,15 @@ class EngineConfig(StageConfig):
                 f"int4_group_size must be 32, 64, 128 or 256, got {self.int4_group_size}"
             )
         return self
+
+
+class EngineBenchConfig(StageConfig):
+    """`lmforge bench engine`: the engine against transformers on one fixed workload."""
+
+    quick: bool = Field(False, description="16 requests and shorter lengths (a smoke check).")
+    requests: int = Field(64, ge=1, description="Requests in the throughput workload.")
+    single_requests: int = Field(
+        16, ge=1, description="Requests the one-at-a-time peers run (a prefix of the workload)."
+    )
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+    seed: int = Field(0, description="Seed of the workload's lengths and texts.")
