@@ -78,3 +78,35 @@ def serve(
                 num_steps=s.num_steps,
                 num_preemptions=s.num_preemptions,
             )
+
+
+def bench_serve(
+    url: str = typer.Option("http://127.0.0.1:8000", help="Server base URL (loopback only)."),
+    model: str = typer.Option("smollm2-135m-instruct", help="Model name the server serves."),
+    concurrency: str = typer.Option("1,4,16,64", help="Comma-separated concurrency levels."),
+    requests: int = typer.Option(64, help="Requests per level."),
+    max_tokens: int = typer.Option(64, help="Output tokens per request (ignore_eos)."),
+    api_key: str | None = typer.Option(None, help="Bearer key, if the server wants one."),
+    time_limit_s: float = typer.Option(120.0, help="Stop sending new requests after this."),
+    plot_path: Path = typer.Option(Path("bench-serve.png"), "--plot", help="PNG to write."),
+    runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
+) -> None:
+    """Load-test an OpenAI-compatible server: throughput, TTFT and ITL p50/p90/p99 per level."""
+    from rich.table import Table
+
+    from lmforge.runs import start_run
+    from lmforge.serve.loadgen import plot, run_bench
+
+    levels = [int(x) for x in concurrency.split(",") if x.strip()]
+    cfg = {"url": url, "model": model, "concurrency": levels, "requests": requests,
+           "max_tokens": max_tokens, "time_limit_s": time_limit_s}  # fmt: skip
+    with start_run("bench-serve", cfg, runs_dir) as run:
+        rows = run_bench(url, model, levels, requests, max_tokens, api_key, time_limit_s)
+        run.add_output(plot({model: rows}, plot_path), role="plot")
+        run.log_metrics(levels=rows)
+    table = Table(title=f"lmforge bench serve: {url}")
+    for col in rows[0]:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(f"{v:.1f}" if isinstance(v, float) else str(v) for v in r.values()))
+    console.print(table)
