@@ -43,3 +43,8 @@ def engine(
         ratios = run(argparse.Namespace(**cfg.model_dump()))
         r.log_metrics(**{k: round(v, 4) for k, v in ratios.items()})
     console.print(f"run {r.id}: metrics in its manifest")
+
+
+from lmforge.commands.serve import bench_serve  # noqa: E402
+
+app.command("serve")(bench_serve)
