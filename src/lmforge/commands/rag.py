@@ -215,3 +215,114 @@ def ask(
         where = " > ".join(s["headings"])
         console.print(f"{used}[{s['n']}] {escape(s['source'])} {escape(where)}", highlight=False)
     console.print(f"run {run.id}")
+
+
+@app.command("train-reranker")
+def train_reranker_cmd(
+    out: Path = typer.Argument(..., help="Directory to write the fine-tuned CrossEncoder to."),
+    config: Path | None = CONFIG,
+    index: Path | None = INDEX,
+    embedder: str | None = EMBEDDER,
+    triples: int = typer.Option(256, help="Triples to mine from the index (at most)."),
+    epochs: int = typer.Option(1, help="Training epochs."),
+    batch_size: int = typer.Option(16, help="Pairs per step."),
+    max_length: int = typer.Option(192, help="Max tokens per (query, passage) pair."),
+    seed: int = typer.Option(0, help="Seed for mining and training."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Fine-tune a cross-encoder from the shipped MiniLM on triples mined from an index."""
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.factory import make_retriever, open_store
+    from lmforge.rag.reranker_train import mine_triples, train_reranker
+    from lmforge.runs import start_run
+
+    cfg = _config(
+        config,
+        index=index,
+        embedder=embedder,
+        retriever="hybrid",
+        reranker="none",
+        transform="none",
+    )
+    with start_run(
+        "rag",
+        {
+            **cfg.model_dump(mode="json"),
+            "triples": triples,
+            "epochs": epochs,
+            "seed": seed,
+            "out": str(out),
+        },
+        runs_dir,
+    ) as run:
+        run.add_input(cfg.index, "index")
+        emb = Embedder(cfg.embedder, cfg.batch_size)
+        retriever = make_retriever(cfg, open_store(cfg, emb), emb)
+        mined = mine_triples(retriever, triples, seed)
+        info = train_reranker(
+            mined, out, emb.path, epochs, batch_size, max_length=max_length, seed=seed
+        )
+        run.add_output(out, "reranker")
+        run.log_metrics(**{k: v for k, v in info.items() if k != "base"})
+    console.print(
+        f"trained reranker on {info['triples']} triples (loss {info['train_loss']}) "
+        f"-> {out}; use --reranker cross-encoder --reranker-path {out}; run {run.id}"
+    )
+
+
+@app.command("eval")
+def eval_cmd(
+    benchmark: str = typer.Option("gsm8k", help="gsm8k | humaneval."),
+    methods: str = typer.Option("bm25,dense,hybrid", help="Comma list (see docs/rag.md)."),
+    config: Path | None = CONFIG,
+    embedder: str | None = EMBEDDER,
+    reranker_path: Path | None = typer.Option(None, help="CrossEncoder for hybrid+ce."),
+    model: str | None = typer.Option(None, help="LLM for hyde, multi-query, hybrid+llm."),
+    candidates: int | None = typer.Option(None, help="Candidates fused/reranked per query."),
+    limit: int | None = typer.Option(None, help="Queries for non-LLM methods (default all)."),
+    rerank_limit: int | None = typer.Option(None, help="Queries for cross-encoder methods."),
+    llm_limit: int = typer.Option(20, help="Queries for methods that call the LLM per query."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Retrieval metrics (recall@1/5/10, MRR, nDCG@10) per method on a packaged benchmark."""
+    from lmforge.errors import ConfigError
+    from lmforge.rag.benchmarks import BENCHMARKS
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.evaluate import index_benchmark, temp_index_dir
+    from lmforge.rag.suite import run_suite
+    from lmforge.runs import start_run
+
+    if benchmark not in BENCHMARKS:
+        raise ConfigError(f"benchmark: {benchmark!r} is not one of {', '.join(BENCHMARKS)}")
+    cfg = _config(
+        config, embedder=embedder, reranker_path=reranker_path, model=model, candidates=candidates
+    )
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    with start_run(
+        "rag", {**cfg.model_dump(mode="json"), "benchmark": benchmark, "methods": names}, runs_dir
+    ) as run:
+        bench = BENCHMARKS[benchmark]()
+        emb = Embedder(cfg.embedder, cfg.batch_size)
+        store, build_s = index_benchmark(bench, emb, temp_index_dir())
+        run.time("index_build", build_s)
+        results = run_suite(
+            bench,
+            store,
+            emb,
+            cfg,
+            names,
+            limit,
+            llm_limit,
+            rerank_limit,
+            lambda it, label: track(it, label, console=err_console),
+        )
+        run.log_metrics(**{m: s.row() for m, s in results.items()})
+    table = Table(title=f"{benchmark}: {len(bench.queries)} queries, {len(bench.docs)} documents")
+    cols = ["method", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "queries"]
+    for col in cols:
+        table.add_column(col)
+    for m, s in results.items():
+        row = s.row()
+        table.add_row(m, *(str(row[c]) for c in cols[1:]))
+    console.print(table)
+    console.print(f"run {run.id}")

@@ -41,14 +41,16 @@ class Chunker:
         assert self.size > 0 and 0 <= self.overlap < self.size
 
     def count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def split_section(self, section: Section) -> list[str]:
         raise NotImplementedError
 
     def windows(self, text: str) -> list[str]:
         """Fixed windows of `size` tokens with `overlap`, sliced from the original text."""
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = self.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
         offsets = enc["offset_mapping"]
         out, step = [], self.size - self.overlap
         for start in range(0, max(len(offsets), 1), step):

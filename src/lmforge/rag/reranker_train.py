@@ -1,0 +1,142 @@
+"""`lmforge rag train-reranker`: fine-tune a cross-encoder from the shipped MiniLM on mined triples.
+
+Triples come from the index itself, with no labels (the inverse cloze task, Lee et al. 2019):
+the first sentence of a chunk is the query, the rest of that chunk the positive, and the best
+hybrid hit from *another* chunk the hard negative. A hard negative teaches the model what the
+first-stage retriever confuses, which is exactly what a reranker must fix. Sampling is seeded,
+so the same index and seed give the same triples and (on one thread count) the same model.
+"""
+
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmforge.errors import LMForgeError
+from lmforge.extras import require
+from lmforge.files import atomic_write_json
+from lmforge.rag.retrieve import Retriever
+
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(slots=True)
+class Triple:
+    query: str
+    positive: str
+    negative: str
+
+
+def split_cloze(text: str, min_words: int = 4) -> tuple[str, str] | None:
+    """(first sentence, rest) when both are long enough to be a query and a passage."""
+    parts = _FIRST_SENTENCE.split(" ".join(text.split()), maxsplit=1)
+    if len(parts) != 2:
+        return None
+    head, rest = parts[0].strip(), parts[1].strip()
+    if len(head.split()) < min_words or len(rest.split()) < min_words:
+        return None
+    return head, rest
+
+
+def mine_triples(retriever: Retriever, n: int, seed: int = 0) -> list[Triple]:
+    """Up to n (query, positive, hard negative) triples from the retriever's store."""
+    store = retriever.store
+    texts = store.all_texts()
+    rng = random.Random(seed)
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    picked = [(i, c) for i in order if (c := split_cloze(texts[i]))][:n]
+    if not picked:
+        raise LMForgeError("index has no chunk with two sentences to mine a (query, passage) from")
+    found = retriever.retrieve_many([q for _, (q, _) in picked], k=5)
+    triples = []
+    for (i, (query, positive)), r in zip(picked, found, strict=True):
+        neg = next((h for h in r.hits if h.id != i and texts[h.id] != texts[i]), None)
+        if neg is None:
+            continue
+        cloze = split_cloze(neg.chunk.text)
+        triples.append(Triple(query, positive, cloze[1] if cloze else neg.chunk.text))
+    return triples
+
+
+def train_reranker(
+    triples: list[Triple],
+    out: Path,
+    base: Path,
+    epochs: int = 1,
+    batch_size: int = 16,
+    lr: float = 5e-5,
+    max_length: int = 192,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fine-tune a CrossEncoder (1 logit) on the triples; write it to `out` atomically."""
+    st = require("rag", "sentence_transformers")
+    datasets = require("train", "datasets")
+    import torch
+    from sentence_transformers.cross_encoder import (
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    assert triples, "no triples to train on"
+    torch.manual_seed(seed)
+    rows: dict[str, list[Any]] = {"query": [], "passage": [], "label": []}
+    for t in triples:
+        for passage, label in ((t.positive, 1.0), (t.negative, 0.0)):
+            rows["query"].append(t.query)
+            rows["passage"].append(passage)
+            rows["label"].append(label)
+    model = st.CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(tmp / "trainer"),
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        learning_rate=lr,
+        warmup_steps=max(1, len(rows["label"]) // batch_size // 10),
+        seed=seed,
+        data_seed=seed,
+        save_strategy="no",
+        report_to="none",
+        logging_steps=10,
+        use_cpu=True,
+        disable_tqdm=not os.isatty(2),
+    )
+    trainer = CrossEncoderTrainer(
+        model=model,
+        args=args,
+        train_dataset=datasets.Dataset.from_dict(rows),
+        loss=BinaryCrossEntropyLoss(model),
+    )
+    result = trainer.train()
+    try:
+        shutil.rmtree(tmp / "trainer", ignore_errors=True)
+        model.save_pretrained(str(tmp))
+        with open(tmp / "triples.jsonl", "w", encoding="utf-8") as f:
+            for t in triples:
+                f.write(
+                    json.dumps({"query": t.query, "positive": t.positive, "negative": t.negative})
+                    + "\n"
+                )
+        info = {
+            "base": str(base),
+            "triples": len(triples),
+            "epochs": epochs,
+            "train_loss": round(float(result.training_loss), 4),
+            "seed": seed,
+        }
+        atomic_write_json(tmp / "lmforge-reranker.json", info)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return info
