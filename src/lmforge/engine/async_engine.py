@@ -36,6 +36,7 @@ class AsyncLLMEngine:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stats = self.engine.stats()
+        self._closing = False
 
     @property
     def tokenizer(self) -> Any:
@@ -121,7 +122,7 @@ class AsyncLLMEngine:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._closing:
             self._apply_pending()
             if not self.engine.has_unfinished():
                 self._wake.clear()
@@ -141,11 +142,13 @@ class AsyncLLMEngine:
             self._stats = self.engine.stats()
 
     async def aclose(self) -> None:
-        """Stop the background loop (live requests are aborted)."""
-        for rid in list(self.engine.requests):
-            self.engine.abort_request(rid)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop the background loop after its current step; abort live requests."""
+        self._closing = True
+        if self._task is not None and self._wake is not None:
+            self._wake.set()
+            await self._task
             self._task = None
+        for rid in list(self.engine.requests):
+            if (out := self.engine.abort_request(rid)) is not None:
+                self._deliver(out)
+        self._closing = False

@@ -5,6 +5,7 @@ generation) and `AsyncLLMEngine` (streaming, for the server) are thin drivers ar
 """
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from lmforge.engine.scheduler import Scheduler
 from lmforge.engine.sequence import Sequence, Status
 from lmforge.errors import LMForgeError
 
+log = logging.getLogger(__name__)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -101,6 +103,14 @@ class LLMEngine:
         )
         self.blocks = BlockManager(
             self.runner.num_blocks, cfg.block_size, cfg.enable_prefix_caching
+        )
+        log.info(
+            "KV cache: %d blocks x %d tokens (%.3f GB); weights %.1f MiB (%s)",
+            self.runner.num_blocks,
+            cfg.block_size,
+            self.runner.kv_bytes / 1e9,
+            self.weight_bytes / 2**20,
+            cfg.quantization,
         )
         self.scheduler = Scheduler(self.blocks, cfg.max_num_seqs, cfg.max_num_batched_tokens)
         self.eos = eos_ids(self.path, self.tokenizer)

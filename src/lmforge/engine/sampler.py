@@ -55,7 +55,8 @@ def _filter(logits: Tensor, seqs: list[Sequence]) -> Tensor:
         probs = srt.softmax(-1)
         # keep the smallest prefix whose mass reaches top_p (the first token always stays)
         before = probs.cumsum(-1) - probs
-        drop |= before >= torch.tensor(top_p, device=dev).unsqueeze(1)
+        tp = torch.tensor(top_p, device=dev).unsqueeze(1)
+        drop |= (before >= tp) & (tp < 1)  # rounding must not trim rows with top_p = 1
         srt = srt.masked_fill(drop, float("-inf"))
         logits = torch.empty_like(logits).scatter_(1, idx, srt)
     if any(min_p):

@@ -1,0 +1,34 @@
+"""Example YAMLs load into their configs; CLI wiring of `lmforge bench engine`."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lmforge.cli import app
+from lmforge.config import load_config
+from lmforge.engine.config import EngineBenchConfig, EngineConfig
+from lmforge.errors import ConfigError
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "engine"
+
+
+def test_example_yamls_mirror_the_configs() -> None:
+    cfg = load_config(EngineConfig, EXAMPLES / "engine.yaml")
+    assert set(cfg.model_fields_set) == set(EngineConfig.model_fields)  # every key present
+    bench = load_config(EngineBenchConfig, EXAMPLES / "bench-quick.yaml", {"seed": 3})
+    assert bench.quick and bench.seed == 3
+
+
+def test_bad_keys_and_values_name_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "e.yaml"
+    bad.write_text("block_size: 0\n")
+    with pytest.raises(ConfigError, match=r"e.yaml: key 'block_size'"):
+        load_config(EngineConfig, bad)
+    with pytest.raises(ConfigError, match="int4_group_size must be 32, 64, 128 or 256"):
+        load_config(EngineConfig, None, {"int4_group_size": 48})
+
+
+def test_bench_is_a_group_with_engine() -> None:
+    result = CliRunner().invoke(app, ["bench", "engine", "--help"])
+    assert result.exit_code == 0 and "--quick" in result.output
