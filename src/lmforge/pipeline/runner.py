@@ -18,8 +18,9 @@ from lmforge.config import dump_config, load_config
 from lmforge.errors import ConfigError, LMForgeError
 from lmforge.files import sha256_path
 from lmforge.pipeline.kinds import StageKind, get_kind
+from lmforge.pipeline.report import build_report
 from lmforge.pipeline.spec import PipelineConfig, StageSpec
-from lmforge.runs import Run, list_runs, runs_root, start_run
+from lmforge.runs import Run, list_runs, load_manifest, runs_root, start_run
 
 
 @dataclass(slots=True)
@@ -157,6 +158,8 @@ def run_pipeline(
                 for r in results
             ]
         )
+    report = build_report(prun.dir, load_manifest(prun.dir)["metrics"]["stages"])
+    prun.add_output(report, role="report")
     return prun, results
 
 
