@@ -98,6 +98,9 @@ class GuardTrainConfig(StageConfig):
     )
     l2: float = Field(1e-4, ge=0.0, description="L2 penalty on the head's weights.")
     max_iter: int = Field(300, ge=1, description="L-BFGS iterations.")
+    max_train: int | None = Field(
+        None, ge=10, description="Train on the N train texts with the smallest SHA-256 (None: all)."
+    )
     seed: int = 0
     limit: int | None = Field(
         None, ge=10, description="Use only the first N examples per split (tests)."

@@ -57,9 +57,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
     for p in ps
 )
+# Runs of 3+ single characters, each separated by one separator: "I g n o r e", "\\I\\G\\N".
+SPACED = re.compile(r"(?<!\w)\w(?:[ \\.\-_*|/+]\w(?!\w)){2,}")
 LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 )
+OBFUSCATED = ("homoglyph", "unicode", "leetspeak", "spaced")
 SCORES = {"plain": 0.9, "obfuscated": 0.95, "hidden": 1.0, "unicode": 0.8, "encoded": 0.5}
 
 
@@ -87,6 +90,9 @@ def variants(text: str) -> tuple[list[tuple[str, str]], dict[str, int]]:
     if u.tag_payload:
         found.append(("unicode_tags", u.tag_payload))
     base = u.clean
+    joined = SPACED.sub(lambda m: re.sub(r"\W", "", m.group(0)), base)
+    if joined != base:
+        found.append(("spaced", joined))
     leet = base.translate(LEET)
     if leet != base:
         found.append(("leetspeak", leet))
@@ -100,9 +106,7 @@ def scan_rules(text: str) -> Verdict:
     """Match every variant of `text`; score by how hidden the strongest hit was."""
     found, signals = variants(text)
     hits = [RuleHit(cat, v, m[:80]) for v, t in found for cat, m in match_patterns(t)]
-    decoded = [
-        v for v, _ in found if v not in ("plain", "rot13", "leetspeak", "unicode", "homoglyph")
-    ]
+    decoded = [v for v, _ in found if v not in (*OBFUSCATED, "plain", "rot13")]
     score, reason = 0.0, ""
     if hits:
         h = max(hits, key=lambda h: _hit_score(h.variant))
@@ -126,7 +130,7 @@ def scan_rules(text: str) -> Verdict:
 def _hit_score(variant: str) -> float:
     if variant == "plain":
         return SCORES["plain"]
-    if variant in ("homoglyph", "unicode", "leetspeak"):
+    if variant in OBFUSCATED:
         return SCORES["obfuscated"]
     return SCORES["hidden"]
 

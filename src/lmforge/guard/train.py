@@ -1,5 +1,6 @@
 """`lmforge guard train`: embed the train/validation splits, fit the head, pick the threshold."""
 
+import hashlib
 import time
 from typing import Any
 
@@ -31,6 +32,10 @@ def train_classifier(
 
     embedder = embedder or Embedder(cache=True)
     train = _subset(load_split("train", cfg.corpora), cfg.limit)
+    if cfg.max_train is not None:
+        # A fixed pseudo-random subsample: the texts whose hashes sort first.
+        train = sorted(train, key=lambda e: hashlib.sha256(e.text.encode()).hexdigest())
+        train = train[: cfg.max_train]
     val = _subset(load_split("validation", cfg.corpora), cfg.limit)
     t0 = time.perf_counter()
     x = embedder.encode([e.text for e in train], progress=True)
