@@ -68,7 +68,9 @@ def test_openai_backend_matches_hf_on_a_served_tiny_model(hf_backend, tiny_serve
 
 
 def test_engine_backend_generates_like_transformers_greedy(tiny_llama_dir, hf_backend):
-    engine = make_backend("engine", str(tiny_llama_dir))
+    from lmforge.eval.backends.engine import EngineBackend
+
+    engine = EngineBackend(str(tiny_llama_dir), kv_cache_gb=0.01)
     reqs = [
         GenRequest("def f(x):", max_new_tokens=12),
         GenRequest("Hi", chat=True, max_new_tokens=12),

@@ -27,10 +27,16 @@ def _engine() -> tuple[Any, Any]:
 class EngineBackend:
     name = "engine"
 
-    def __init__(self, model: str, batch_size: int = 8) -> None:
+    def __init__(self, model: str, batch_size: int = 8, kv_cache_gb: float | None = None) -> None:
+        import torch
+
         llm_cls, self._params_cls = _engine()
         self.model_ref, self.batch_size = model, batch_size
-        self.llm = llm_cls(str(resolve_model_dir(model)))
+        # Keep the caller's torch thread count (the engine would otherwise take every core).
+        kw: dict[str, Any] = {"threads": torch.get_num_threads()}
+        if kv_cache_gb is not None:
+            kw["kv_cache_gb"] = kv_cache_gb
+        self.llm = llm_cls(str(resolve_model_dir(model)), **kw)
         self.tokenizer = self.llm.tokenizer
         self._accepted = set(inspect.signature(self._params_cls).parameters)
         self._hf: Any = None
