@@ -114,3 +114,31 @@ def test_unknown_task_is_a_one_line_error():
 def test_tasks_lists_shipped_tasks():
     out = runner.invoke(app, ["eval", "tasks"], catch_exceptions=False)
     assert out.exit_code == 0 and "gpqa_diamond" in out.output and "humaneval" in out.output
+
+
+def test_scoring_existing_outputs_needs_no_model(tmp_path):
+    """BLEU/chrF/ROUGE/F1 of a file of outputs, via the shipped example task."""
+    import sacrebleu
+
+    task = Path(__file__).parents[2] / "examples/eval/outputs_rouge.yaml"
+    args = [
+        "eval",
+        "run",
+        "--model",
+        "/nonexistent",
+        "--tasks",
+        str(task),
+        "--runs-dir",
+        str(tmp_path),
+        "--n-bootstrap",
+        "100",
+    ]
+    out = runner.invoke(app, args, catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    (run_dir,) = tmp_path.iterdir()
+    task_res = json.loads((run_dir / "results.json").read_text())["tasks"]["outputs_rouge"]
+    rows = [json.loads(x) for x in task.with_name("outputs.jsonl").read_text().splitlines()]
+    hyps, refs = [r["prediction"] for r in rows], [r["reference"] for r in rows]
+    expected = sacrebleu.corpus_bleu(hyps, [refs]).score
+    assert task_res["scores"]["bleu"]["value"] == pytest.approx(expected)
+    assert {"chrf", "rouge1", "rouge2", "rougeL", "f1", "exact_match"} <= set(task_res["scores"])

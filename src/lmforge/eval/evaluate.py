@@ -53,13 +53,19 @@ def evaluate(
             torch.set_num_threads(cfg.threads)
         for spec in specs:
             run.add_input(resolve_path(spec.data.path), role=f"data:{spec.name}")
-        backend = make_backend(
-            cfg.backend,
-            cfg.model,
-            base_url=cfg.base_url,
-            api_key=cfg.api_key,
-            batch_size=cfg.batch_size,
-            device=cfg.device,
+        # Tasks that only score existing outputs (prediction_field) need no model at all.
+        needs_model = any(s.prediction_field is None for s in specs)
+        backend = (
+            make_backend(
+                cfg.backend,
+                cfg.model,
+                base_url=cfg.base_url,
+                api_key=cfg.api_key,
+                batch_size=cfg.batch_size,
+                device=cfg.device,
+            )
+            if needs_model
+            else None
         )
         meta = {"run_id": run.id, "run_dir": str(run.dir), "model": cfg.model}
         meta["backend"] = cfg.backend

@@ -24,7 +24,7 @@ RESULTS = "results.json"
 
 def run_task(
     spec: TaskSpec,
-    backend: Backend,
+    backend: Backend | None,
     limit: int | None = None,
     n_boot: int = 1000,
     confidence: float = 0.95,
@@ -40,7 +40,7 @@ def run_task(
         "task": spec.name,
         "kind": spec.kind,
         "spec": spec.model_dump(mode="json"),
-        "backend": backend.name,
+        "backend": backend.name if backend is not None else "none (scored existing outputs)",
         "n": len(records),
         "wall_s": round(wall, 3),
         "aggregations": aggregations,
@@ -51,7 +51,7 @@ def run_task(
 
 def run_tasks(
     specs: list[TaskSpec],
-    backend: Backend,
+    backend: Backend | None,
     out_dir: Path,
     limit: int | None = None,
     n_boot: int = 1000,

@@ -80,6 +80,10 @@ def load_task(ref: str) -> TaskSpec:
         names = ", ".join(shipped_tasks())
         raise LMForgeError(f"unknown task {ref!r}: not a shipped task ({names}) nor a YAML file")
     spec = load_config(TaskSpec, path)
+    data = Path(spec.data.path)
+    local = not spec.data.path.startswith("pkg:") and not data.is_absolute()
+    if local and (path.parent / data).is_file():  # relative to the task file, like an include
+        spec.data.path = str(path.parent / data)
     if spec.kind == "code" and max(spec.k) > spec.n_samples:
         raise LMForgeError(f"{path}: pass@{max(spec.k)} needs n_samples >= {max(spec.k)}")
     if spec.kind == "perplexity" and spec.stride > spec.max_length:
