@@ -160,4 +160,6 @@ def _print_report(report: dict[str, Any]) -> None:
             table.add_row(det, g, *row)
     console.print(table)
     if lat := report.get("latency_ms"):
-        console.print(f"scan_input latency: p50 {lat['p50']} ms, p95 {lat['p95']} ms")
+        console.print(
+            f"scan_input: p50 {lat['p50']} ms, p95 {lat['p95']} ms (CPU p50 {lat['cpu_p50']} ms)"
+        )
