@@ -45,6 +45,9 @@ class RagConfig(StageConfig):
     transform: Literal["none", "multi-query", "hyde"] = Field("none")
     n_queries: int = Field(3, ge=1, le=10, description="Multi-query: paraphrases to write.")
     model: str = Field("default", description="LLM for answers, transforms and the LLM reranker.")
+    generator: Literal["auto", "engine", "transformers"] = Field(
+        "auto", description="Who runs the LLM: lmforge's engine if importable (auto), or forced."
+    )
     max_new_tokens: int = Field(128, ge=1, le=4096)
     min_score: float = Field(
         0.3, description="Dense cosine below which retrieval counts as 'nothing relevant'."

@@ -80,6 +80,25 @@ def evaluate(
     return score_ranks(ranks)
 
 
+class MemoEmbedder:
+    """An embedder that remembers vectors by text: every method embeds the same queries."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.inner = embedder
+        self.memo: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
+        for t, v in zip(todo, self.inner.encode(todo, progress), strict=True):
+            self.memo[t] = v
+        if not texts:
+            return np.zeros((0, self.inner.dim), np.float32)
+        return np.stack([self.memo[t] for t in texts])
+
+
 def temp_index_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="lmforge-rag-eval-"))
 

@@ -38,7 +38,7 @@ def make_retriever(cfg: RagConfig, store: VectorStore, embedder: Embedder, gener
     if needs_llm(cfg) and generator is None:
         from lmforge.rag.generate import load_generator
 
-        generator = load_generator(cfg.model)
+        generator = load_generator(cfg.model, cfg.generator)
     reranker: Any = None
     if cfg.reranker == "cross-encoder":
         if cfg.reranker_path is None:
@@ -46,8 +46,11 @@ def make_retriever(cfg: RagConfig, store: VectorStore, embedder: Embedder, gener
 
             raise ConfigError("reranker: 'cross-encoder' needs reranker_path (a local directory)")
         reranker = CrossEncoderReranker(cfg.reranker_path)
-    elif cfg.reranker == "llm":
-        reranker = LLMReranker(generator)
+    elif cfg.reranker == "llm":  # needs logits: a transformers model, not a text generator
+        from lmforge.rag.generate import TransformersGenerator
+
+        scorer = generator if hasattr(generator, "model") else TransformersGenerator(cfg.model)
+        reranker = LLMReranker(scorer)
     transform: Any = None
     if cfg.transform == "multi-query":
         transform = MultiQuery(generator, embedder, cfg.n_queries)
@@ -72,6 +75,6 @@ def make_pipeline(cfg: RagConfig, embedder: Embedder | None = None, generator: A
     from lmforge.rag.generate import load_generator
 
     embedder = embedder or Embedder(cfg.embedder, cfg.batch_size)
-    generator = generator or load_generator(cfg.model)
+    generator = generator or load_generator(cfg.model, cfg.generator)
     retriever = make_retriever(cfg, open_store(cfg, embedder), embedder, generator)
     return RagPipeline(retriever, generator, cfg.top_k, cfg.min_score, cfg.max_new_tokens)

@@ -1,11 +1,13 @@
 """Text generation behind one small interface, so RAG does not care who runs the LLM.
 
 `Generator` is what `ask` and the query transforms use; any object with `generate(prompt,
-max_tokens, stream)` fits (lmforge's engine, a remote client, a test double). The transformers
-implementation is the one that always works.
+max_tokens, stream)` fits (lmforge's engine, a remote client, a test double). `load_generator`
+prefers lmforge's engine and falls back to transformers, which always works; the LLM reranker
+needs logits, so it always uses the transformers one.
 """
 
 from collections.abc import Iterator
+from queue import Queue
 from threading import Thread
 from typing import Any, Protocol
 
@@ -67,6 +69,42 @@ class TransformersGenerator:
         return iter(streamer)
 
 
-def load_generator(model: str = "default") -> TransformersGenerator:
-    """The generator RAG uses by default."""
+class EngineGenerator:
+    """Greedy decoding on lmforge's engine (paged KV cache); streaming via its output callback."""
+
+    def __init__(self, model: str = "default") -> None:
+        from lmforge.engine import LLM
+
+        self.llm = LLM(model)
+        self.tokenizer = self.llm.tokenizer
+        self.name = model
+
+    def generate(self, prompt: str, max_tokens: int, stream: bool = False) -> str | Iterator[str]:
+        from lmforge.engine import SamplingParams
+
+        text = render_chat(self.tokenizer, [{"role": "user", "content": prompt}])
+        params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+        if not stream:
+            return self.llm.generate([text], params)[0].text.strip()
+        pieces: Queue[str | None] = Queue()
+
+        def run() -> None:
+            try:
+                self.llm.generate([text], params, on_output=lambda o: pieces.put(o.delta_text))
+            finally:
+                pieces.put(None)
+
+        Thread(target=run, daemon=True).start()
+        return iter(pieces.get, None)
+
+
+def load_generator(model: str = "default", backend: str = "auto") -> Any:
+    """lmforge's engine for 'engine', or for 'auto' when it imports; else transformers."""
+    assert backend in ("auto", "engine", "transformers")
+    if backend != "transformers":
+        try:
+            return EngineGenerator(model)
+        except ImportError:
+            if backend == "engine":
+                raise
     return TransformersGenerator(model)

@@ -11,7 +11,7 @@ from typing import Any
 from lmforge.errors import ConfigError
 from lmforge.rag.benchmarks import Benchmark
 from lmforge.rag.config import RagConfig
-from lmforge.rag.evaluate import Scores, evaluate
+from lmforge.rag.evaluate import MemoEmbedder, Scores, evaluate
 from lmforge.rag.factory import make_retriever
 from lmforge.rag.store import VectorStore
 
@@ -55,8 +55,9 @@ def run_suite(
     if LLM_METHODS & set(methods):
         from lmforge.rag.generate import load_generator
 
-        generator = load_generator(cfg.model)
+        generator = load_generator(cfg.model, cfg.generator)
     out: dict[str, Scores] = {}
+    embedder = MemoEmbedder(embedder)
     for method in methods:
         c = method_config(cfg, method)
         n = llm_limit if method in LLM_METHODS else rerank_limit if "+" in method else limit
