@@ -55,10 +55,10 @@ def score(model: str, held_out: Path, threads: int) -> dict[str, Any]:
     )
     _, results = evaluate(cfg, data=held_out)
     task = results["tasks"]["gsm8k_chat"]
-    outputs = [it.get("outputs", [""])[0] for it in task["items"]]
+    outputs = [it["output"] for it in task["items"]]
     return {
-        "accuracy_strict": round(task["scores"]["exact_match_strict"]["value"], 4),
-        "accuracy_flexible": round(task["scores"]["exact_match_flexible"]["value"], 4),
+        "accuracy_strict": round(task["scores"]["exact_match,strict"]["value"], 4),
+        "accuracy_flexible": round(task["scores"]["exact_match,flexible"]["value"], 4),
         "format_adherence": round(sum("####" in o for o in outputs) / len(outputs), 4),
         "n": task["n"],
     }
