@@ -116,7 +116,9 @@ class Run:
         entry: dict[str, Any] = {"role": role, "path": str(p.resolve())}
         if p.exists():
             entry["sha256"] = sha256_path(p)
-        self.manifest["outputs"].append(entry)
+        outputs = self.manifest["outputs"]
+        outputs[:] = [o for o in outputs if (o["role"], o["path"]) != (role, entry["path"])]
+        outputs.append(entry)  # recording the same artifact again refreshes its hash
         self.save()
 
     def log_metrics(self, **metrics: Any) -> None:

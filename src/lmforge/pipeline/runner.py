@@ -94,11 +94,12 @@ def resolve_inputs(
     return out
 
 
-def _stage_config(spec: StageSpec, kind: StageKind, base: Path) -> Any:
+def _stage_config(spec: StageSpec, kind: StageKind, base: Path, inputs: dict[str, Path]) -> Any:
+    """The stage's config: its file, then its inline keys, then what the pipeline wires in."""
     cfg_file = spec.config_file
     if cfg_file is not None and not cfg_file.is_absolute():
         cfg_file = base / cfg_file
-    return load_config(kind.config_model, cfg_file, _flatten(spec.config))
+    return load_config(kind.config_model, cfg_file, {**_flatten(spec.config), **kind.fill(inputs)})
 
 
 def run_pipeline(
@@ -124,13 +125,13 @@ def run_pipeline(
         for st in spec.stages:
             kind = kinds[st.name]
             forced = forced or st.name == from_stage
-            cfg = _stage_config(st, kind, base)
             inputs = resolve_inputs(st, artifacts, base)
             missing = [k for k in kind.required_inputs if k not in inputs]
             if missing:
                 raise ConfigError(
                     f"stage {st.name!r} ({st.uses}) needs inputs: {', '.join(missing)}"
                 )
+            cfg = _stage_config(st, kind, base, inputs)
             fp = fingerprint(st.uses, dump_config(cfg), inputs)
             reused = None if forced else find_reusable(fp, root)
             t0 = time.perf_counter()
