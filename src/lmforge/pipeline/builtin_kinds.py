@@ -11,6 +11,7 @@ from typing import Any
 
 from lmforge.config import StageConfig
 from lmforge.errors import ConfigError
+from lmforge.pipeline import rag_kinds
 from lmforge.pipeline.kinds import RUN_DIR, StageKind, register
 from lmforge.runs import Run
 
@@ -140,6 +141,16 @@ def _register_all() -> None:
             ("adapter",),
             "lmforge train merge",
             merge_fill,
+        ),
+        StageKind(
+            "rag.index",
+            rag_kinds.rag_config(),
+            rag_kinds.rag_index,
+            description="lmforge rag index",
+            fill=rag_kinds.index_fill,
+        ),
+        StageKind(
+            "rag.eval", rag_kinds.RagEvalConfig, rag_kinds.rag_eval, description="lmforge rag eval"
         ),
     ):
         register(kind)
