@@ -48,7 +48,7 @@ def prepare(work: Path, eval_items: int) -> dict[str, Path]:
 def score(model: str, held_out: Path, threads: int) -> dict[str, Any]:
     cfg = EvalConfig(
         model=model,
-        tasks=[str(HERE / "gsm8k_chat_task.yaml")],
+        tasks=["gsm8k_chat"],
         batch_size=8,
         n_bootstrap=200,
         threads=threads,

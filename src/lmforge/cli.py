@@ -9,7 +9,8 @@ from rich.table import Table
 
 from lmforge import __version__
 from lmforge.commands import bench, data, eval, guard, models, rag, runs, serve, train
-from lmforge.commands.common import console, err_console, unavailable
+from lmforge.commands import run as run_cmd
+from lmforge.commands.common import console, err_console
 from lmforge.config import QuickstartConfig, load_config
 from lmforge.errors import LMForgeError
 
@@ -29,15 +30,7 @@ app.add_typer(guard.app, name="guard")
 app.add_typer(serve.app, name="serve")
 app.add_typer(train.app, name="train")
 
-# Stages whose issues have not landed yet: each says so plainly instead of pretending.
-PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-PLANNED: list[tuple[str, int, str]] = [
-    ("run", 10, "Run a pipeline YAML that chains stages through run manifests."),
-]
-for _name, _issue, _summary in PLANNED:
-    app.command(
-        _name, help=f"{_summary} (not available yet: issue #{_issue})", context_settings=PASSTHROUGH
-    )(unavailable(_name, _issue))
+app.command("run")(run_cmd.run)
 
 
 def _version(value: bool) -> None:
@@ -77,37 +70,45 @@ def doctor() -> None:
 @app.command()
 def quickstart(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML mirroring the flags."),
-    model: str | None = typer.Option(None, help="Model: 'default', an HF dir or a .gguf file."),
-    prompt: str | None = typer.Option(None, help="The user turn to answer."),
-    system: str | None = typer.Option(None, help="Optional system message."),
+    pipeline: Path | None = typer.Option(
+        None, help="Pipeline to run instead of the embedded quickstart.yaml."
+    ),
+    from_stage: str | None = typer.Option(None, "--from", help="Re-run from this stage."),
+    prompt: str | None = typer.Option(None, help="The question put to the tuned model at the end."),
     max_new_tokens: int | None = typer.Option(None, help="Tokens to generate at most."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)."),
     runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
 ) -> None:
-    """Prepare the default model, answer one chat turn, print the answer and tokens/s."""
-    from lmforge.pipeline.quickstart import chat_once
+    """Curate, fine-tune, index, evaluate, benchmark on the defaults; then chat with the result."""
+    from lmforge.pipeline.quickstart import chat_once, quickstart_pipeline, tuned_model
     from lmforge.runs import start_run
 
     cfg = load_config(
         QuickstartConfig,
         config,
         {
-            "model": model,
+            "pipeline": pipeline,
+            "from_stage": from_stage,
             "prompt": prompt,
-            "system": system,
             "max_new_tokens": max_new_tokens,
             "threads": threads,
         },
     )
-    status = console.status("loading the model (the first run converts the GGUF, ~1 minute)...")
-    with start_run("quickstart", cfg, runs_dir) as run, status:
-        result = chat_once(cfg, run)
-    console.print(f"[bold]user:[/] {cfg.prompt}")
-    console.print(f"[bold]assistant:[/] {result['answer']}")
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    prun, results = run_cmd.run_and_report(quickstart_pipeline(cfg), cfg.from_stage, runs_dir)
+    with start_run("quickstart", cfg, runs_dir) as run:
+        run.add_input(prun.dir / "manifest.json", role="pipeline")
+        result = chat_once(cfg, tuned_model(results), run)
+    console.print(f"[bold]user:[/] {escape(cfg.prompt)}")
+    console.print(f"[bold]tuned model:[/] {escape(result['answer'])}")
     console.print(
         f"{result['new_tokens']} tokens in {result['generate_s']} s = "
-        f"[bold]{result['tokens_per_s']} tokens/s[/] ({result['threads']} threads); run {run.id}"
+        f"[bold]{result['tokens_per_s']} tokens/s[/] ({result['threads']} threads)"
     )
+    console.print(f"[bold]report:[/] {prun.dir / 'report.html'}")
 
 
 def main() -> None:

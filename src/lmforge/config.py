@@ -35,14 +35,19 @@ ExistingFile = Annotated[Path, AfterValidator(_existing_file)]
 
 
 class QuickstartConfig(StageConfig):
-    """`lmforge quickstart`: prepare the default model and hold one chat turn with it."""
+    """`lmforge quickstart`: run the lifecycle pipeline, then put one question to the result."""
 
-    model: str = Field("default", description="Model name, HF directory or GGUF file.")
+    pipeline: Path | None = Field(
+        None, description="Pipeline YAML (default: the embedded pipeline/quickstart.yaml)."
+    )
+    from_stage: str | None = Field(None, description="Re-run from this stage even if unchanged.")
     prompt: str = Field(
-        "In two sentences, what is a language model?", description="The user turn to answer."
+        "A baker fills 12 muffin cups per tray and bakes 3 trays. She sells 30 muffins. "
+        "How many muffins are left?",
+        description="The user turn the tuned model answers at the end.",
     )
     system: str | None = Field(None, description="Optional system message.")
-    max_new_tokens: int = Field(64, ge=1, le=4096, description="Tokens to generate at most.")
+    max_new_tokens: int = Field(128, ge=1, le=4096, description="Tokens to generate at most.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
 
 

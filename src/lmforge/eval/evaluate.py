@@ -11,7 +11,7 @@ from lmforge.eval.runner import RESULTS, headline, run_tasks
 from lmforge.eval.taskspec import TaskSpec, load_task
 from lmforge.extras import require
 from lmforge.files import atomic_write_text
-from lmforge.runs import start_run
+from lmforge.runs import Run, start_run
 
 REPORT = "report.html"
 
@@ -43,39 +43,47 @@ def write_report(results: dict[str, Any], run_id: str) -> Path:
 def evaluate(
     cfg: EvalConfig, runs_dir: str | Path | None = None, data: Path | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """Run the configured tasks inside an `eval` run; return (run id, results)."""
+    """Run the configured tasks inside a new `eval` run; return (run id, results)."""
     require("eval", "sacrebleu")
-    specs = resolve_tasks(cfg, data)  # fail on a bad task before loading a model
+    resolve_tasks(cfg, data)  # fail on a bad task before creating a run or loading a model
     with start_run("eval", cfg, runs_dir) as run:
-        if cfg.threads:
-            import torch
-
-            torch.set_num_threads(cfg.threads)
-        for spec in specs:
-            run.add_input(resolve_path(spec.data.path), role=f"data:{spec.name}")
-        # Tasks that only score existing outputs (prediction_field) need no model at all.
-        needs_model = any(s.prediction_field is None for s in specs)
-        backend = (
-            make_backend(
-                cfg.backend,
-                cfg.model,
-                base_url=cfg.base_url,
-                api_key=cfg.api_key,
-                batch_size=cfg.batch_size,
-                device=cfg.device,
-            )
-            if needs_model
-            else None
-        )
-        meta = {"run_id": run.id, "run_dir": str(run.dir), "model": cfg.model}
-        meta["backend"] = cfg.backend
-        results = run_tasks(
-            specs, backend, run.dir, cfg.limit, cfg.n_bootstrap, cfg.confidence, cfg.seed, meta
-        )
-        report = write_report(results, run.id)
-        run.add_output(run.dir / RESULTS, role="results")
-        run.add_output(report, role="report")
-        run.log_metrics(**headline(results))
-        for name, task in results["tasks"].items():
-            run.time(name, task["wall_s"])
+        results = evaluate_in(cfg, run, data)
     return run.id, results
+
+
+def evaluate_in(cfg: EvalConfig, run: Run, data: Path | None = None) -> dict[str, Any]:
+    """Run the configured tasks inside `run` (shared by `lmforge eval run` and pipelines)."""
+    require("eval", "sacrebleu")
+    specs = resolve_tasks(cfg, data)
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    for spec in specs:
+        run.add_input(resolve_path(spec.data.path), role=f"data:{spec.name}")
+    # Tasks that only score existing outputs (prediction_field) need no model at all.
+    needs_model = any(s.prediction_field is None for s in specs)
+    backend = (
+        make_backend(
+            cfg.backend,
+            cfg.model,
+            base_url=cfg.base_url,
+            api_key=cfg.api_key,
+            batch_size=cfg.batch_size,
+            device=cfg.device,
+        )
+        if needs_model
+        else None
+    )
+    meta = {"run_id": run.id, "run_dir": str(run.dir), "model": cfg.model}
+    meta["backend"] = cfg.backend
+    results = run_tasks(
+        specs, backend, run.dir, cfg.limit, cfg.n_bootstrap, cfg.confidence, cfg.seed, meta
+    )
+    report = write_report(results, run.id)
+    run.add_output(run.dir / RESULTS, role="results")
+    run.add_output(report, role="report")
+    run.log_metrics(**headline(results))
+    for name, task in results["tasks"].items():
+        run.time(name, task["wall_s"])
+    return results

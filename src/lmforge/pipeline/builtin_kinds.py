@@ -11,7 +11,7 @@ from typing import Any
 
 from lmforge.config import StageConfig
 from lmforge.errors import ConfigError
-from lmforge.pipeline import rag_kinds
+from lmforge.pipeline import eval_kinds, rag_kinds, serve_kinds
 from lmforge.pipeline.kinds import RUN_DIR, StageKind, register
 from lmforge.runs import Run
 
@@ -151,6 +151,20 @@ def _register_all() -> None:
         ),
         StageKind(
             "rag.eval", rag_kinds.RagEvalConfig, rag_kinds.rag_eval, description="lmforge rag eval"
+        ),
+        StageKind(
+            "eval",
+            eval_kinds.eval_config(),
+            eval_kinds.run_eval,
+            description="lmforge eval run",
+            fill=eval_kinds.eval_fill,
+        ),
+        StageKind(
+            "bench.serve",
+            serve_kinds.ServeBenchConfig,
+            serve_kinds.bench_serve,
+            description="lmforge serve + lmforge bench serve",
+            fill=serve_kinds.serve_fill,
         ),
     ):
         register(kind)

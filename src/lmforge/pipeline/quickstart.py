@@ -1,25 +1,40 @@
-"""`lmforge quickstart`: prepare the default model and hold one chat turn with it.
+"""`lmforge quickstart`: the lifecycle pipeline on the embedded defaults, then one chat turn.
 
-Later stages add themselves here (curate, fine-tune, index, evaluate, benchmark); for now it
-proves the install end to end: GGUF -> cached safetensors -> chat template -> generation.
+The pipeline (quickstart.yaml beside this file) curates GSM8K's training half, fine-tunes the
+default model with LoRA, merges it, scores retrieval, evaluates base against tuned, and
+load-tests the tuned model behind the server. The closing chat turn shows the tuned model at
+work and measures plain generation speed.
 """
 
 import time
+from pathlib import Path
 from typing import Any
 
 from lmforge.config import QuickstartConfig
 from lmforge.models import load_model, render_chat
 from lmforge.runs import Run
 
+EMBEDDED = Path(__file__).with_name("quickstart.yaml")
 
-def chat_once(cfg: QuickstartConfig, run: Run) -> dict[str, Any]:
+
+def quickstart_pipeline(cfg: QuickstartConfig) -> Path:
+    return cfg.pipeline or EMBEDDED
+
+
+def tuned_model(results: list[Any]) -> str:
+    """The last model a stage produced (the merged fine-tune), else the default model."""
+    for r in reversed(results):
+        if "model" in r.outputs:
+            return str(r.outputs["model"])
+    return "default"
+
+
+def chat_once(cfg: QuickstartConfig, model: str, run: Run) -> dict[str, Any]:
     """Generate one greedy answer to `cfg.prompt`; return the answer and throughput figures."""
     import torch
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
-    lm = load_model(cfg.model)
+    lm = load_model(model)
     run.time("load_s", time.perf_counter() - t0)
     run.add_input(lm.path, role="model")
 
