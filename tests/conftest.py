@@ -1,6 +1,7 @@
 """Shared fixtures: tiny random models with a locally trained tokenizer, the default model,
 and an isolated runs root so tests never write into the working tree."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,13 @@ def default_model_dir() -> Path:
     from lmforge.models.default import prepare_default
 
     return prepare_default()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `slow` tests (full real-data runs, tens of minutes) unless LMFORGE_SLOW=1."""
+    if os.environ.get("LMFORGE_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="full real-data run; set LMFORGE_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

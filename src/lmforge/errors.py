@@ -28,7 +28,3 @@ class MissingExtraError(LMForgeError, ImportError):
             f"this feature needs the '{extra}' extra (module '{module}' is missing): "
             f"pip install 'lmforge[{extra}]'"
         )
-
-
-class StageUnavailableError(LMForgeError):
-    """A CLI stage exists in the plan but is not built yet."""

@@ -63,15 +63,3 @@ def scripted_server() -> Iterator[tuple[str, Callable[[Callable[[str], str]], No
     app, set_reply = scripted_app()
     for url in serve_app(app):
         yield url, set_reply
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip `slow` tests (full benchmark runs) unless LMFORGE_SLOW=1: the suite stays fast."""
-    import os
-
-    if os.environ.get("LMFORGE_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="full benchmark run; set LMFORGE_SLOW=1 to run it")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
