@@ -12,12 +12,12 @@ from lmforge.commands.common import console
 
 def headline(metrics: dict[str, Any]) -> str:
     """The few numbers worth a glance from a stage's metrics."""
-    parts = []
-    for key, value in metrics.items():
-        if isinstance(value, float | int) and not isinstance(value, bool):
-            parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
     scores = metrics.get("scores") or {}
-    parts += [f"{k}={v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]" for k, v in scores.items()]
+    parts = [f"{k}={v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]" for k, v in scores.items()]
+    if not scores:  # an eval's flat numbers repeat its scores; other stages show theirs
+        for key, value in metrics.items():
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
     for bench, methods in (metrics.get("retrieval") or {}).items():
         parts += [f"{bench} {m} ndcg@10={row['ndcg@10']:.3f}" for m, row in methods.items()]
     for lv in metrics.get("levels") or []:

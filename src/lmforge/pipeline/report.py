@@ -48,10 +48,10 @@ def _empty(what: str) -> str:
 
 def summary_section(pipeline: dict[str, Any], stages: list[dict[str, Any]]) -> str:
     rows = [[s["name"], s["kind"], s["status"], s["run"], s["seconds"]] for s in stages]
-    total = pipeline["timings"].get("total_s", "")
+    total = pipeline["timings"].get("total_s", 0.0)
     return (
         f"<p>Pipeline run <code>{html.escape(pipeline['id'])}</code>, status "
-        f"<b>{html.escape(pipeline['status'])}</b>, {total} s.</p>"
+        f"<b>{html.escape(pipeline['status'])}</b>, {total:.1f} s.</p>"
         + _table(["stage", "kind", "status", "run", "seconds"], rows)
     )
 
