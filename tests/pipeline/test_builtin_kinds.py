@@ -19,6 +19,16 @@ def tiny_pipeline(tiny_llama_dir, tmp_path_factory) -> Path:
     stages = {s["name"]: s for s in spec["stages"]}
     stages["split"]["config"] = {"seed": 0, "train_limit": 24, "heldout_limit": 3}
     stages["sft"]["config"].update(model=str(tiny_llama_dir), max_steps=2, save_steps=2)
+    dpo_cfg = {"max_steps": 1, "save_steps": 1, "batch_size": 2, "data": {"max_length": 128}}
+    bench_cfg = {"concurrency": [1, 2], "requests": 2, "max_tokens": 4}
+    spec["stages"] += [
+        {"name": "dpo", "uses": "train.dpo", "config": dpo_cfg,
+         "inputs": {"dataset": "split.preferences", "model": "merge.model"}},
+        {"name": "index", "uses": "rag.index", "config": {"jsonl_field": "answer"},
+         "inputs": {"documents": "split.heldout"}},
+        {"name": "serve_bench", "uses": "bench.serve", "config": bench_cfg,
+         "inputs": {"model": "merge.model"}},
+    ]  # fmt: skip
     for label, model in (
         ("base", {"config": {"model": str(tiny_llama_dir)}}),
         ("tuned", {"inputs": {"model": "merge.model"}}),
@@ -50,6 +60,9 @@ def test_quickstart_runs_pipeline_then_chats(tiny_pipeline, isolated_runs):
         "data",
         "train-sft",
         "train-merge",
+        "train-dpo",
+        "rag-index",
+        "bench-serve",
         "eval",
         "pipeline",
         "quickstart",
@@ -74,4 +87,12 @@ def test_quickstart_runs_pipeline_then_chats(tiny_pipeline, isolated_runs):
     # A second run reuses every stage.
     again = CliRunner().invoke(app, ["run", str(tiny_pipeline)], env={"COLUMNS": "250"})
     assert again.exit_code == 0, again.output
-    assert again.output.count(" reused in ") == 6
+    assert again.output.count(" reused in ") == 9
+
+    dpo = manifests["train-dpo"]
+    assert next(i for i in dpo["inputs"] if i["role"] == "model")["produced_by"] == merge["id"]
+    assert manifests["rag-index"]["metrics"]["chunks"] >= 3
+    levels = manifests["bench-serve"]["metrics"]["levels"]
+    assert [lv["concurrency"] for lv in levels] == [1, 2]
+    assert all(lv["errors"] == 0 for lv in levels)
+    assert "latency vs throughput" in report

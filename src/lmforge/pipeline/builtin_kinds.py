@@ -29,8 +29,11 @@ class Gsm8kSplitConfig(StageConfig):
 
 
 def gsm8k_split(cfg: Gsm8kSplitConfig, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
-    """Writes train.jsonl (instruction/response records) and heldout.jsonl (GSM8K rows)."""
-    from lmforge.train.gsm8k import solution, split_gsm8k, write_jsonl
+    """Writes train.jsonl (instruction/response records), preferences.jsonl (the reference vs
+    the same solution with a wrong answer, for DPO) and heldout.jsonl (GSM8K rows)."""
+    import random
+
+    from lmforge.train.gsm8k import preference_row, solution, split_gsm8k, write_jsonl
 
     train, heldout = split_gsm8k(cfg.seed)
     train, heldout = train[: cfg.train_limit], heldout[: cfg.heldout_limit]
@@ -38,10 +41,14 @@ def gsm8k_split(cfg: Gsm8kSplitConfig, inputs: dict[str, Path], run: Run) -> dic
         {"id": f"gsm8k-{i}", "instruction": r["question"], "response": solution(r)}
         for i, r in enumerate(train)
     ]
+    rng = random.Random(cfg.seed)
     out = _out(run)
     run.log_metrics(train=len(records), heldout=len(heldout))
     return {
         "train": write_jsonl(out / "train.jsonl", records),
+        "preferences": write_jsonl(
+            out / "preferences.jsonl", [preference_row(r, rng) for r in train]
+        ),
         "heldout": write_jsonl(out / "heldout.jsonl", heldout),
     }
 
