@@ -58,7 +58,7 @@ def prompt_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "prompts.jsonl", rows)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_flags() -> Any:
     """Flags for a few-second run on the tiny model, one thread (the box is shared)."""
     return _tiny_flags

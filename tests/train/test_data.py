@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_jsonl
 from lmforge.errors import LMForgeError
 from lmforge.train.config import DataSection
 from lmforge.train.data import check_conversation, detect_form, load_rows, prepare
+from lmforge.train.gsm8k import write_jsonl
 
 
 def test_forms_are_detected_from_columns() -> None:

@@ -19,12 +19,15 @@ from lmforge.train.sft import train_sft
 
 
 @pytest.fixture(scope="module")
-def sft_run(tiny_qwen2_dir: Path, chat_jsonl: Path, tmp_path_factory: pytest.TempPathFactory):
+def sft_run(
+    tiny_qwen2_dir: Path,
+    chat_jsonl: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_flags: Any,
+):
     """One LoRA SFT run on the tiny Qwen2 (untied head, q/k/v bias) with validation."""
-    from conftest import _tiny_flags
-
     out = tmp_path_factory.mktemp("sft")
-    flags = _tiny_flags(tiny_qwen2_dir, chat_jsonl, out, eval_steps=2)
+    flags = tiny_flags(tiny_qwen2_dir, chat_jsonl, out, eval_steps=2)
     cfg = load_config(SftConfig, None, flags | {"data.eval_fraction": 0.25, "learning_rate": 5e-3})
     with start_run("train", cfg, out / "runs") as run:
         summary = train_sft(cfg, run)
