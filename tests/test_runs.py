@@ -30,7 +30,7 @@ def test_successful_run_manifest(isolated_runs, tmp_path):
     assert run.id.startswith("train-") and m["stage"] == "train"
     assert m["status"] == "succeeded" and m["error"] is None
     assert m["command"] == ["lmforge", "x"]
-    assert m["config"]["model"] == "default"
+    assert m["config"]["max_new_tokens"] == 128 and m["config"]["pipeline"] is None
     assert m["inputs"][0]["sha256"] == (
         "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     )
