@@ -5,9 +5,14 @@ bundled test corpora (Lee news, Lee background, Crime and Punishment excerpt, Pa
 polarity), plus injected exact duplicates (case/whitespace changed), near duplicates whose
 word 5-gram Jaccard to their source is spread over 0.4-0.98 (truth: Jaccard >= threshold),
 and junk. All tools see the same documents, one process each, alternating, same shingles
-(word 5-grams) and the same threshold. Usage:
+(word 5-grams) and the same threshold (datatrove: same 14x8 bands, no verification; see
+run_datatrove). Usage:
 
     .venv/bin/python bench/data.py --docs 20000 --repeats 2
+
+The datatrove peer is bench-only, in no lmforge extra: `pip install datatrove spacy`
+(datatrove's MinHash signature step tokenises words with spaCy's blank English tokenizer,
+`spacy.blank("en")`, which needs no model download). `--no-datatrove` skips it.
 """
 
 import argparse
@@ -15,7 +20,6 @@ import os
 import random
 import re
 import shutil
-import struct
 import tempfile
 import time
 
@@ -123,33 +127,72 @@ def run_datasketch(docs: list[str], exact_rows: set[int]) -> tuple[set[int], flo
     return dups, time.perf_counter() - t0
 
 
+def _xxhash4_shim() -> None:
+    """datatrove 0.10.1 hands `str` to xxhash, which xxhash >= 4 (lmforge's pin) rejects
+    ("Strings must be encoded before hashing"; datatrove pins xxhash<4 in its `processing`
+    extra, huggingface/datatrove#508). Encode to UTF-8 in its wrapper, as the upstream fix
+    (datatrove#519) does: xxhash 3 did the same internally, so digests are unchanged."""
+    import xxhash
+    from datatrove.utils.hashes import xxhash as dt_xxhash
+
+    def enc(data: str | bytes) -> bytes:
+        return data.encode("utf-8") if isinstance(data, str) else data
+
+    dt_xxhash.xxhash32 = lambda data: xxhash.xxh32_intdigest(enc(data))
+    dt_xxhash.xxhash64 = lambda data: xxhash.xxh64_intdigest(enc(data))
+
+
 def run_datatrove(docs: list[str], exact_rows: set[int]) -> tuple[set[int], float]:
+    """datatrove's 4-stage MinHash pipeline (signature -> buckets -> cluster -> filter), one
+    process, stages in order, as its own minhash example runs them. Same 14 bands x 8 rows
+    (112 hashes) and word 5-grams; text normalisation = lower-case + punctuation to spaces,
+    as lmforge's (number normalisation off: it would map every injected "zq<digits>" edit to
+    one token). Words come from spaCy's blank English tokenizer (`spacy.blank("en")`, no
+    model download). datatrove has no verification step: any band collision is a duplicate,
+    so its threshold is the S-curve's, midpoint (1/14)^(1/8) ~ 0.72, not 0.75."""
     from datatrove.data import Document
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (
         MinhashConfig,
         MinhashDedupBuckets,
         MinhashDedupCluster,
+        MinhashDedupFilter,
         MinhashDedupSignature,
     )
+    from datatrove.utils.text import TextNormConfig
 
+    _xxhash4_shim()
     keep = [i for i in range(len(docs)) if i not in exact_rows]
     items = [Document(text=docs[i], id=str(i)) for i in keep]
-    cfg = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8)
+    cfg = MinhashConfig(
+        n_grams=5,
+        num_buckets=14,
+        hashes_per_bucket=8,
+        norm_config=TextNormConfig(norm_numbers=False),
+    )
+    kept: set[int] = set()
+
+    def collect(data, rank: int = 0, world_size: int = 1):
+        for doc in data:
+            kept.add(int(doc.id))
+            yield doc
+
     root = tempfile.mkdtemp(prefix="dt-bench-")
     t0 = time.perf_counter()
-    for steps, tasks in (
-        ([items, MinhashDedupSignature(f"{root}/sig", config=cfg)], 1),
-        ([MinhashDedupBuckets(f"{root}/sig", f"{root}/buckets", config=cfg)], 14),
-        ([MinhashDedupCluster(f"{root}/buckets", f"{root}/remove", config=cfg)], 1),
+    stages: list[str] = []
+    for name, steps, tasks in (
+        ("sig", [items, MinhashDedupSignature(f"{root}/sig", config=cfg)], 1),
+        ("buckets", [MinhashDedupBuckets(f"{root}/sig", f"{root}/buckets", config=cfg)], 14),
+        ("cluster", [MinhashDedupCluster(f"{root}/buckets", f"{root}/remove", config=cfg)], 1),
+        ("filter", [items, MinhashDedupFilter(f"{root}/remove"), collect], 1),
     ):
-        LocalPipelineExecutor(steps, tasks=tasks, workers=1, logging_dir=f"{root}/log").run()
+        t1 = time.perf_counter()
+        LocalPipelineExecutor(steps, tasks=tasks, workers=1, logging_dir=f"{root}/log-{name}").run()
+        stages.append(f"{name} {time.perf_counter() - t1:.1f}s")
     dt = time.perf_counter() - t0
-    with open(f"{root}/remove/000000.remove", "rb") as f:
-        raw = f.read()
-    removed = {keep[j] for (j,) in struct.iter_unpack("<I", raw)}
+    print("datatrove stages:", ", ".join(stages))
     shutil.rmtree(root, ignore_errors=True)
-    return removed, dt
+    return set(keep) - kept, dt
 
 
 def pr(pred: set[int], truth: set[int]) -> tuple[float, float]:
@@ -191,13 +234,15 @@ def main() -> None:
         f"{'tool':<11} {'near P':>7} {'near R':>7} {'docs/s/core':>12} {'best s':>7}  vs datasketch"
     )
     base = min(times["datasketch"])
+    n_base = args.docs - args.docs // 20 - args.docs // 10 - args.docs // 50
     for tool, ts in times.items():
         if not ts:
             continue
         p, r = pr(res[tool], truth)
+        originals = sum(1 for i in res[tool] if i < n_base)  # a source dropped, a copy kept
         print(
             f"{tool:<11} {p:7.4f} {r:7.4f} {len(docs) / min(ts):12.0f} {min(ts):7.2f}"
-            f"  {base / min(ts):5.2f}x"
+            f"  {base / min(ts):5.2f}x  (originals removed: {originals})"
         )
 
 
