@@ -111,7 +111,12 @@ def test_list_and_find(isolated_runs):
         pass
     with start_run("eval") as b:
         pass
-    assert [r["id"] for r in list_runs()] == sorted([a.id, b.id])
+    # Runs started within one second list in start order, not by their random id suffix.
+    more = []
+    for _ in range(5):
+        with start_run("eval") as r:
+            more.append(r.id)
+    assert [r["id"] for r in list_runs()] == [a.id, b.id, *more]
     assert find_run(a.id)["id"] == a.id
     assert find_run(b.id[-6:])["id"] == b.id  # the random suffix is enough
     with pytest.raises(LMForgeError, match="ambiguous"):

@@ -132,16 +132,9 @@ class Run:
 
 def find_producer(sha256: str, root: Path) -> str | None:
     """Id of the newest run under `root` that recorded an output with this hash."""
-    if not root.is_dir():
-        return None
-    for d in sorted(root.iterdir(), reverse=True):
-        m = d / MANIFEST
-        if not m.is_file():
-            continue
-        with contextlib.suppress(ValueError, OSError):
-            data = _read_json(m)
-            if any(o.get("sha256") == sha256 for o in data.get("outputs", [])):
-                return data["id"]
+    for data in reversed(list_runs(root)):
+        if any(o.get("sha256") == sha256 for o in data.get("outputs", [])):
+            return data["id"]
     return None
 
 
@@ -194,6 +187,7 @@ def start_run(
         "git": git_state(),
         "host": {"hostname": socket.gethostname(), "pid": os.getpid(), "cwd": os.getcwd()},
         "started_at": _utcnow(),
+        "started_ns": time.time_ns(),  # orders runs started within the same second
         "finished_at": None,
         "error": None,
     }
@@ -245,16 +239,16 @@ def load_manifest(run_dir: Path) -> dict[str, Any]:
 
 
 def list_runs(runs_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """All readable manifests under the runs root, oldest first."""
+    """All readable manifests under the runs root, in the order they started."""
     root = runs_root(runs_dir)
     if not root.is_dir():
         return []
     out = []
-    for d in sorted(root.iterdir()):
+    for d in root.iterdir():
         if (d / MANIFEST).is_file():
             with contextlib.suppress(ValueError, OSError):
                 out.append(load_manifest(d))
-    return out
+    return sorted(out, key=lambda m: (m.get("started_ns", 0), m["id"]))
 
 
 def find_run(run_id: str, runs_dir: str | Path | None = None) -> dict[str, Any]:
