@@ -8,6 +8,7 @@ resources (models, word lists) are loaded in `setup`, once per worker process.
 
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from lmforge.data.document import Document
@@ -16,16 +17,17 @@ from lmforge.extras import require
 KEEP: tuple[bool, str] = (True, "")
 
 
-class Step:
+class Step(ABC):
     """Base of every per-document step."""
 
     name: ClassVar[str] = "step"
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 - an optional hook: most steps need no setup
         """Load what the step needs (called once per worker before the first document)."""
 
+    @abstractmethod
     def __call__(self, doc: Document) -> tuple[bool, str]:
-        raise NotImplementedError
+        """(keep, reason): reason names why a dropped document was dropped."""
 
 
 # C0/C1 controls except tab/newline/carriage return, plus zero-width and BOM characters.

@@ -6,6 +6,7 @@ indexed by its beginning only and silently loses its tail.
 """
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ class Chunk:
         return " > ".join(self.headings)
 
 
-class Chunker:
+class Chunker(ABC):
     """Base: split each section of a document, never crossing heading boundaries."""
 
     def __init__(self, tokenizer, max_tokens: int, size: int, overlap: int = 0) -> None:
@@ -43,8 +44,9 @@ class Chunker:
     def count(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
+    @abstractmethod
     def split_section(self, section: Section) -> list[str]:
-        raise NotImplementedError
+        """The chunk texts of one section (each within `size` tokens)."""
 
     def windows(self, text: str) -> list[str]:
         """Fixed windows of `size` tokens with `overlap`, sliced from the original text."""
