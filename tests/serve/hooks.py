@@ -2,6 +2,11 @@
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
+
+from tests.serve.conftest import Running, start_server
+
+from lmforge.serve.server import loader
 
 
 @dataclass(slots=True)
@@ -34,3 +39,15 @@ class TestScanner:
         if self.output == "block":
             return Result(len(text) > 3, text, "too long")
         return Result(False, text.upper() if self.output == "upper" else text)
+
+
+def start_scanned(cfg: Any) -> tuple[Running, TestScanner]:
+    """A real server whose loader appends a steerable TestScanner to the guard hook."""
+    scanner = TestScanner()
+
+    def load() -> Any:
+        loaded = loader(cfg)
+        loaded.scanners.append(scanner)
+        return loaded
+
+    return start_server(cfg, load), scanner

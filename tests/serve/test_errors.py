@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 from tests.serve.conftest import KEY, Running, start_server, tiny_cfg
-from tests.serve.hooks import TestScanner
+from tests.serve.hooks import start_scanned
 
 from lmforge.serve.server import loader
 
@@ -82,15 +82,7 @@ def test_oversized_body_is_413(tiny_server: Running) -> None:
 
 @pytest.fixture
 def hooked(tiny_llama_dir: Path):
-    scanner = TestScanner()
-    cfg = tiny_cfg(tiny_llama_dir, max_num_seqs=1, max_queue=0)
-
-    def load():
-        loaded = loader(cfg)
-        loaded.scanners.append(scanner)
-        return loaded
-
-    r = start_server(cfg, load)
+    r, scanner = start_scanned(tiny_cfg(tiny_llama_dir, max_num_seqs=1, max_queue=0))
     yield r, scanner
     r.stop()
 

@@ -9,10 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.serve.conftest import KEY, Running, start_server, tiny_cfg
-from tests.serve.hooks import TestScanner
-
-from lmforge.serve.server import loader
+from tests.serve.conftest import KEY, Running, tiny_cfg
+from tests.serve.hooks import start_scanned
 
 LONG = {"model": "tiny", "prompt": "The json module", "max_tokens": 300, "ignore_eos": True}
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -70,15 +68,7 @@ def test_metrics_are_exported(tiny_server: Running, client) -> None:
 
 @pytest.fixture(scope="module")
 def guarded(tiny_llama_dir: Path):
-    scanner = TestScanner()
-    cfg = tiny_cfg(tiny_llama_dir)
-
-    def load():
-        loaded = loader(cfg)
-        loaded.scanners.append(scanner)
-        return loaded
-
-    r = start_server(cfg, load)
+    r, scanner = start_scanned(tiny_cfg(tiny_llama_dir))
     yield r, scanner
     r.stop()
 
