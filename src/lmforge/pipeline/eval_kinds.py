@@ -3,14 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from lmforge.config import StageConfig
 from lmforge.runs import Run
-
-
-def eval_config() -> type[StageConfig]:
-    from lmforge.eval.config import EvalConfig
-
-    return EvalConfig
 
 
 def eval_fill(inputs: dict[str, Path]) -> dict[str, Any]:

@@ -10,12 +10,6 @@ from lmforge.pipeline.kinds import RUN_DIR
 from lmforge.runs import Run
 
 
-def rag_config() -> type[StageConfig]:
-    from lmforge.rag.config import RagConfig
-
-    return RagConfig
-
-
 def index_fill(inputs: dict[str, Path]) -> dict[str, Any]:
     fill: dict[str, Any] = {"index": RUN_DIR}
     if "documents" in inputs:
