@@ -169,6 +169,9 @@ def ask(
     model: str | None = typer.Option(None, help="LLM: 'default', an HF dir or a .gguf."),
     max_new_tokens: int | None = typer.Option(None, help="Answer tokens at most."),
     min_score: float | None = typer.Option(None, help="Relevance floor (dense cosine)."),
+    guard_policy: Path | None = typer.Option(
+        None, help="Guard policy YAML: scan question, retrieved chunks and answer (no streaming)."
+    ),
     runs_dir: Path | None = RUNS,
 ) -> None:
     """Answer from the index with numbered, checked citations; streams the answer."""
@@ -190,23 +193,30 @@ def ask(
         max_new_tokens=max_new_tokens,
         min_score=min_score,
     )
+    refusal = None
     with start_run("rag", cfg, runs_dir) as run:
         run.add_input(cfg.index, "index")
-        pipeline = make_pipeline(cfg)
-        answer: Answer | None = None
-        for piece in pipeline.stream(question):
-            if isinstance(piece, Answer):
-                answer = piece
-            else:
-                console.print(piece, end="", markup=False, highlight=False)
-        console.print()
-        assert answer is not None
-        run.log_metrics(
-            grounded=answer.grounded,
-            citations=answer.citations,
-            invalid_citations=answer.invalid_citations,
-            answer=answer.text,
-        )
+        if guard_policy is not None:
+            answer, refusal = _guarded_ask(question, guard_policy, lambda: make_pipeline(cfg), run)
+        else:
+            answer = None
+            for piece in make_pipeline(cfg).stream(question):
+                if isinstance(piece, Answer):
+                    answer = piece
+                else:
+                    console.print(piece, end="", markup=False, highlight=False)
+            console.print()
+        if answer is not None:
+            run.log_metrics(
+                grounded=answer.grounded,
+                citations=answer.citations,
+                invalid_citations=answer.invalid_citations,
+                answer=answer.text,
+            )
+    if refusal is not None:
+        err_console.print(refusal, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    assert answer is not None
     if answer.invalid_citations:
         err_console.print(f"[yellow]removed invented citations:[/] {answer.invalid_citations}")
     console.print(f"[bold]answer:[/] {escape(answer.text)}")
@@ -215,6 +225,25 @@ def ask(
         where = " > ".join(s["headings"])
         console.print(f"{used}[{s['n']}] {escape(s['source'])} {escape(where)}", highlight=False)
     console.print(f"run {run.id}")
+
+
+def _guarded_ask(question: str, policy: Path, build: Any, run: Any) -> tuple[Any, str | None]:
+    """`ask` under a guard policy: (answer or None, one-line refusal or None).
+
+    Not streamed: the answer is scanned (canary, PII, citations) before anyone sees it.
+    """
+    from lmforge.guard.guard import Guard
+    from lmforge.guard.guarded_rag import guarded_ask
+
+    run.add_input(policy, "guard_policy")
+    g = guarded_ask(Guard.from_policy(policy), question, build)
+    run.log_metrics(**g.metrics())
+    if g.dropped_sources:
+        dropped = escape(", ".join(g.dropped_sources))
+        err_console.print(f"[yellow]guard dropped retrieved chunks from:[/] {dropped}")
+    if g.output is not None and g.output.action == "flag":
+        err_console.print(f"[yellow]guard flagged the answer:[/] {escape(g.output.reason)}")
+    return (None, g.refusal) if g.refusal else (g.answer, None)
 
 
 @app.command("train-reranker")

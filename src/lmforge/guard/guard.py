@@ -203,11 +203,14 @@ class Guard:
 
     # -- retrieved context -------------------------------------------------------------------
 
-    def scan_chunks(self, chunks: Sequence[str], key: str | None = None) -> ChunkScan:
+    def scan_chunks(
+        self, chunks: Sequence[str], key: str | None = None, ids: Sequence[str] | None = None
+    ) -> ChunkScan:
         """Scan retrieved chunks before they enter the prompt (indirect injection).
 
         A chunk that fires is dropped, or with `on_flagged: quarantine` kept inside an
         <untrusted> fence that tells the model to treat it as data, never as instructions.
+        `ids` (e.g. source documents) go into the audit records, to find the poisoned document.
         """
         p = self.policy.context
         t0 = time.perf_counter()
@@ -219,7 +222,8 @@ class Guard:
         scan = ChunkScan([], [])
         for i, c in enumerate(chunks):
             vs = [rules[i], *([clf[i]] if clf else [])]
-            d = self._decide("context", c, key, vs, c, t0, chunk=i)
+            where = {"source": ids[i]} if ids is not None else {}
+            d = self._decide("context", c, key, vs, c, t0, chunk=i, **where)
             scan.decisions.append(d)
             if d.action == "allow":
                 scan.kept.append(i)
