@@ -1,12 +1,14 @@
 import json
 
 import pytest
+from typer.testing import CliRunner
 
+from lmforge.cli import app
 from lmforge.rag.factory import make_retriever, open_store
 from lmforge.rag.generate import TransformersGenerator
 from lmforge.rag.index import build_index
 from lmforge.rag.rerank import CrossEncoderReranker, LLMReranker
-from lmforge.rag.reranker_train import mine_triples, split_cloze, train_reranker
+from lmforge.rag.reranker_train import load_pairs, mine_pair_triples, mine_triples, split_cloze
 
 STORY = (
     "Owls hunt small rodents at night using silent flight. Their feathers muffle every sound.\n\n"
@@ -24,7 +26,7 @@ def test_split_cloze():
     assert split_cloze("Too short. Nothing else here at all.") is None
 
 
-def test_mined_triples_train_a_cross_encoder_reproducibly(cfg, embedder, corpus, tmp_path):
+def test_cloze_triples_are_mined_reproducibly(cfg, embedder, corpus):
     (corpus / "nature.md").write_text(STORY)
     cfg.chunk_size = 24
     build_index(cfg, embedder)
@@ -33,14 +35,36 @@ def test_mined_triples_train_a_cross_encoder_reproducibly(cfg, embedder, corpus,
     assert triples == mine_triples(retriever, n=8, seed=0)
     assert len(triples) >= 3
     assert all(t.query not in t.positive and t.negative != t.positive for t in triples)
-    info = train_reranker(triples, tmp_path / "ce", embedder.path, batch_size=8, max_length=64)
-    assert info["triples"] == len(triples)
-    assert (tmp_path / "ce" / "lmforge-reranker.json").is_file()
-    lines = (tmp_path / "ce" / "triples.jsonl").read_text().splitlines()
-    assert json.loads(lines[0])["query"] == triples[0].query
-    ce = CrossEncoderReranker(tmp_path / "ce")
-    hits = retriever.retrieve("Which animal hunts at night?", 3).hits
-    scores = ce.score("Which animal hunts at night?", [h.chunk for h in hits])
+
+
+def test_cli_trains_a_cross_encoder_on_labelled_pairs(cfg, embedder, corpus, tmp_path):
+    (corpus / "nature.md").write_text(STORY)
+    cfg.chunk_size = 24
+    build_index(cfg, embedder)
+    store = open_store(cfg, embedder)
+    texts = store.all_texts()
+    owls = next(t for t in texts if "Owls" in t)
+    bees = next(t for t in texts if "Bees" in t)
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [("Which bird hunts in silence?", owls), ("Who makes honey?", bees)]
+    pairs.write_text("".join(json.dumps({"query": q, "positive": p}) + "\n" for q, p in rows))
+    retriever = make_retriever(cfg, store, embedder)
+    mined = mine_pair_triples(retriever, load_pairs(pairs), n=8, negatives=2)
+    assert len(mined) == 4 and mined == mine_pair_triples(retriever, load_pairs(pairs), 8, 2)
+    assert {t.positive for t in mined} == {owls, bees}
+    assert all(t.negative in texts and t.negative != t.positive for t in mined)
+
+    out = tmp_path / "ce"
+    args = ["rag", "train-reranker", str(out), "--index", str(cfg.index), "--pairs", str(pairs)]
+    r = CliRunner().invoke(app, [*args, "--batch-size", "4", "--max-length", "64"])
+    assert r.exit_code == 0, r.output
+    info = json.loads((out / "lmforge-reranker.json").read_text())
+    assert info["triples"] == 4 and info["seed"] == 0
+    lines = (out / "triples.jsonl").read_text().splitlines()
+    assert {json.loads(x)["query"] for x in lines} == {q for q, _ in rows}
+    ce = CrossEncoderReranker(out)
+    chunks = store.chunks([0, 1, 2])
+    scores = ce.score("Which animal hunts at night?", chunks)
     assert len(scores) == 3 and len(set(scores)) == 3
 
 

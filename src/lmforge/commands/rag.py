@@ -253,6 +253,10 @@ def train_reranker_cmd(
     index: Path | None = INDEX,
     embedder: str | None = EMBEDDER,
     triples: int = typer.Option(256, help="Triples to mine from the index (at most)."),
+    pairs: Path | None = typer.Option(
+        None, help="JSONL of {query, positive} training pairs (else inverse cloze from the index)."
+    ),
+    negatives: int = typer.Option(2, help="Hard negatives mined per --pairs query."),
     epochs: int = typer.Option(1, help="Training epochs."),
     batch_size: int = typer.Option(16, help="Pairs per step."),
     max_length: int = typer.Option(192, help="Max tokens per (query, passage) pair."),
@@ -262,7 +266,12 @@ def train_reranker_cmd(
     """Fine-tune a cross-encoder from the shipped MiniLM on triples mined from an index."""
     from lmforge.rag.embed import Embedder
     from lmforge.rag.factory import make_retriever, open_store
-    from lmforge.rag.reranker_train import mine_triples, train_reranker
+    from lmforge.rag.reranker_train import (
+        load_pairs,
+        mine_pair_triples,
+        mine_triples,
+        train_reranker,
+    )
     from lmforge.runs import start_run
 
     cfg = _config(
@@ -278,6 +287,8 @@ def train_reranker_cmd(
         {
             **cfg.model_dump(mode="json"),
             "triples": triples,
+            "pairs": str(pairs) if pairs else None,
+            "negatives": negatives,
             "epochs": epochs,
             "seed": seed,
             "out": str(out),
@@ -287,7 +298,11 @@ def train_reranker_cmd(
         run.add_input(cfg.index, "index")
         emb = Embedder(cfg.embedder, cfg.batch_size)
         retriever = make_retriever(cfg, open_store(cfg, emb), emb)
-        mined = mine_triples(retriever, triples, seed)
+        if pairs is not None:
+            run.add_input(pairs, "pairs")
+            mined = mine_pair_triples(retriever, load_pairs(pairs), triples, negatives, seed)
+        else:
+            mined = mine_triples(retriever, triples, seed)
         info = train_reranker(
             mined, out, emb.path, epochs, batch_size, max_length=max_length, seed=seed
         )

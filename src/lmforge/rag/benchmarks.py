@@ -5,6 +5,10 @@
 - humaneval: each HumanEval prompt with the signature removed (docstring kept) must find its
   canonical solution (signature + body) among the 164 solutions plus distractor functions taken
   from the Python standard library (deterministic: same Python, same corpus).
+
+`Benchmark.split()` halves the queries (even positions: dev, odd: test) over the same documents:
+anything tuned or trained (the fusion weight, the reranker) sees only dev queries, and figures
+are reported on test queries.
 """
 
 import ast
@@ -51,6 +55,15 @@ class Benchmark:
     def __post_init__(self) -> None:
         assert len(self.queries) == len(self.relevant)
         assert all(0 <= r < len(self.docs) for r in self.relevant)
+
+    def split(self) -> tuple["Benchmark", "Benchmark"]:
+        """(dev, test): even- and odd-positioned queries, each against all the documents."""
+        return self._part("dev", 0), self._part("test", 1)
+
+    def _part(self, label: str, start: int) -> "Benchmark":
+        return Benchmark(
+            f"{self.name}-{label}", self.queries[start::2], self.docs, self.relevant[start::2]
+        )
 
 
 def gsm8k() -> Benchmark:

@@ -35,9 +35,16 @@ class RagConfig(StageConfig):
         20000, ge=1, description="Vectors above which the local store uses HNSW instead of exact."
     )
     retriever: Literal["dense", "bm25", "hybrid"] = Field("hybrid")
-    fusion: Literal["rrf", "weighted"] = Field("rrf")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted", description="Hybrid fusion: min-max weighted scores (default) or RRF."
+    )
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(0.5, ge=0, le=1, description="Weighted fusion: dense share.")
+    dense_weight: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Weighted fusion: dense share (0.6 chosen on benchmark dev halves).",
+    )
     top_k: int = Field(5, ge=1, description="Chunks returned / put in the prompt.")
     candidates: int = Field(30, ge=1, description="Candidates per retriever before fusion/rerank.")
     reranker: Literal["none", "cross-encoder", "llm"] = Field("none")

@@ -1,10 +1,17 @@
 """`lmforge rag train-reranker`: fine-tune a cross-encoder from the shipped MiniLM on mined triples.
 
-Triples come from the index itself, with no labels (the inverse cloze task, Lee et al. 2019):
-the first sentence of a chunk is the query, the rest of that chunk the positive, and the best
-hybrid hit from *another* chunk the hard negative. A hard negative teaches the model what the
-first-stage retriever confuses, which is exactly what a reranker must fix. Sampling is seeded,
-so the same index and seed give the same triples and (on one thread count) the same model.
+Hard negatives always come from the index: the best hybrid hits that are not the positive. A hard
+negative teaches the model what the first-stage retriever confuses, which is exactly what a
+reranker must fix. Queries and positives come from one of two places:
+
+- labelled pairs (`--pairs file.jsonl` of {"query", "positive"}), e.g. the training half of a
+  benchmark's questions with their known answers: real queries, as the reranker will meet them;
+- without labels, the index itself (the inverse cloze task, Lee et al. 2019): the first sentence
+  of a chunk is the query, the rest of that chunk the positive. Code rarely has sentences, so
+  this mines little from code.
+
+Sampling is seeded, so the same index, pairs and seed give the same triples and (on one thread
+count) the same model.
 """
 
 import json
@@ -62,6 +69,34 @@ def mine_triples(retriever: Retriever, n: int, seed: int = 0) -> list[Triple]:
         cloze = split_cloze(neg.chunk.text)
         triples.append(Triple(query, positive, cloze[1] if cloze else neg.chunk.text))
     return triples
+
+
+def load_pairs(path: Path) -> list[tuple[str, str]]:
+    """(query, positive) pairs from a JSONL file with "query" and "positive" fields."""
+    pairs = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            if not isinstance(row.get("query"), str) or not isinstance(row.get("positive"), str):
+                raise LMForgeError(f"{path}:{n}: needs string fields 'query' and 'positive'")
+            pairs.append((row["query"], row["positive"]))
+    if not pairs:
+        raise LMForgeError(f"{path}: no (query, positive) pairs")
+    return pairs
+
+
+def mine_pair_triples(
+    retriever: Retriever, pairs: list[tuple[str, str]], n: int, negatives: int = 2, seed: int = 0
+) -> list[Triple]:
+    """Up to n triples: for each sampled labelled pair, its best `negatives` non-positive hits."""
+    rng = random.Random(seed)
+    picked = rng.sample(pairs, min(len(pairs), max(1, n // negatives)))
+    found = retriever.retrieve_many([q for q, _ in picked], k=negatives + 1)
+    triples = []
+    for (query, positive), r in zip(picked, found, strict=True):
+        negs = [h.chunk.text for h in r.hits if h.chunk.text != positive][:negatives]
+        triples += [Triple(query, positive, neg) for neg in negs]
+    return triples[:n]
 
 
 def train_reranker(

@@ -1,8 +1,9 @@
 """The retrieval methods compared by `lmforge rag eval` and bench/rag.py, on one shared index.
 
-Methods: bm25, dense, hybrid (RRF k=60), hybrid-weighted, hybrid+ce (cross-encoder rerank),
-hybrid+llm (LLM yes-logprob rerank), hyde, multi-query. Methods that call the LLM per query are
-evaluated on the first `llm_limit` queries (their own, clearly labelled, query count).
+Methods: bm25, dense, hybrid (the config's fusion: weighted min-max by default), hybrid-rrf (RRF
+k=60), hybrid+ce (cross-encoder rerank), hybrid+llm (LLM yes-logprob rerank), hyde, multi-query.
+Reranking methods are evaluated on the first `rerank_limit` queries and methods that call the LLM
+per query on the first `llm_limit` (their own, clearly labelled, query counts).
 """
 
 from collections.abc import Callable
@@ -19,7 +20,7 @@ METHODS = (
     "bm25",
     "dense",
     "hybrid",
-    "hybrid-weighted",
+    "hybrid-rrf",
     "hybrid+ce",
     "hybrid+llm",
     "hyde",
@@ -34,7 +35,7 @@ def method_config(cfg: RagConfig, method: str) -> RagConfig:
         raise ConfigError(f"methods: unknown method {method!r} (known: {', '.join(METHODS)})")
     c = cfg.model_copy()
     c.retriever = "hybrid" if method.startswith("hybrid") or method in LLM_METHODS else method
-    c.fusion = "weighted" if method == "hybrid-weighted" else "rrf"
+    c.fusion = "rrf" if method == "hybrid-rrf" else cfg.fusion
     c.reranker = {"hybrid+ce": "cross-encoder", "hybrid+llm": "llm"}.get(method, "none")
     c.transform = method if method in ("hyde", "multi-query") else "none"
     return c
