@@ -60,7 +60,9 @@ def _timer_callback(seen: dict[str, int]) -> Any:
     return StepTimer()
 
 
-def worker(side: str, data: Path, steps: int, batch: int, max_length: int, out: Path) -> None:
+def worker(
+    side: str, data: Path, steps: int, batch: int, max_length: int, out: Path, sets: list[str]
+) -> None:
     import torch
 
     from lmforge.config import load_config
@@ -73,7 +75,7 @@ def worker(side: str, data: Path, steps: int, batch: int, max_length: int, out: 
         "data.path": str(data), "data.max_length": max_length, "output_dir": str(out / "o"),
         "max_steps": steps, "batch_size": batch, "save_steps": 10_000,
         "threads": torch.get_num_threads(),
-    }  # fmt: skip
+    } | dict(kv.split("=", 1) for kv in sets)  # fmt: skip
     cfg = load_config(SftConfig, None, flags)
     if side == "lmforge":
         from lmforge.train.sft import train_sft
@@ -129,9 +131,12 @@ def main() -> None:
     ap.add_argument("--worker", choices=["lmforge", "trl"])
     ap.add_argument("--data", type=Path)
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="lmforge-side override"
+    )
     a = ap.parse_args()
     if a.worker:
-        worker(a.worker, a.data, a.steps, a.batch_size, a.max_length, a.out)
+        worker(a.worker, a.data, a.steps, a.batch_size, a.max_length, a.out, a.set)
         return
     from lmforge.train.gsm8k import chat_row, split_gsm8k, write_jsonl
 
@@ -149,7 +154,7 @@ def main() -> None:
         out.mkdir()
         cmd = [sys.executable, __file__, "--worker", side, "--data", str(data), "--out", str(out),
                "--steps", str(a.steps), "--batch-size", str(a.batch_size),
-               "--max-length", str(a.max_length)]  # fmt: skip
+               "--max-length", str(a.max_length), *(f"--set={kv}" for kv in a.set)]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True)
         r = json.loads((out / "result.json").read_text())
         results[side].append(r)

@@ -40,7 +40,9 @@ class LoraSection(StageConfig):
 
     r: int = Field(16, ge=1, description="Adapter rank.")
     alpha: int = Field(32, ge=1, description="Scaling numerator (scale = alpha / r).")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the adapter input.")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Adapter input dropout (PEFT default 0; >0 copies inputs)."
+    )
     target_modules: list[str] | None = Field(
         None, description="Module names to adapt (default: chosen per architecture)."
     )
@@ -91,8 +93,14 @@ class TrainConfig(StageConfig):
 class SftConfig(TrainConfig):
     """Supervised fine-tuning on chat, prompt/completion or plain-text examples."""
 
+    padding_free: bool = Field(
+        True, description="Concatenate each batch's examples into one row: no padding computed."
+    )
     packing: bool = Field(
-        True, description="Pack examples into max_length rows (padding-free, no cross-attention)."
+        False, description="Pack examples into max_length rows (a batch is rows, not examples)."
+    )
+    gradient_checkpointing: bool = Field(
+        True, description="Recompute activations: several times less memory, ~1.4x the compute."
     )
     assistant_only_loss: bool = Field(
         True, description="Loss on assistant tokens (and their EOS) only, not on prompts."
