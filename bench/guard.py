@@ -9,7 +9,9 @@ Peer: prismguard 0.1.10 `create_checker_rules_only()`, the only open guard here 
 (its ONNX model ships without weights; llm-guard downloads its models from a hub at run time). It
 uses prismguard's authored seed corpus, not the external corpora, so no test data leaks into it.
 
-    .venv/bin/python bench/guard.py --limit 1000 --latency 300
+The lock keeps benchmarks of engineers sharing this box from overlapping:
+
+    flock /tmp/lmforge-bench.lock python bench/guard.py --limit 300 --latency 200 --threads 1
 """
 
 import argparse
@@ -45,6 +47,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     cfg = GuardEvalConfig(limit=args.limit, latency_samples=0)
     ours = evaluate(cfg, GuardPolicy())
@@ -82,6 +85,7 @@ def main() -> None:
     for name, t in (("lmforge Guard.scan_input", a), ("prismguard check", b)):
         print(f"{name:26s} p50 {np.median(t):7.2f} ms  p95 {np.percentile(t, 95):7.2f} ms")
     print(f"ratio p50 lmforge/prismguard: {np.median(a) / np.median(b):.2f}")
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(
         json.dumps(
             {

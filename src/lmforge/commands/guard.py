@@ -72,6 +72,10 @@ def train(
     l2: float | None = typer.Option(None, help="L2 penalty on the head's weights."),
     max_iter: int | None = typer.Option(None, help="L-BFGS iterations."),
     seed: int | None = typer.Option(None, help="Random seed."),
+    int8: bool | None = typer.Option(
+        None, "--int8/--no-int8", help="Threshold for (and scan with) the int8 embedder."
+    ),
+    max_train: int | None = typer.Option(None, help="Train on N texts (smallest SHA-256)."),
     limit: int | None = typer.Option(None, help="Use only N examples per split (smoke runs)."),
     out: Path | None = typer.Option(None, help="Artifact path (JSON)."),
     runs_dir: Path | None = RunsDir,
@@ -88,6 +92,8 @@ def train(
         "l2": l2,
         "max_iter": max_iter,
         "seed": seed,
+        "int8": int8,
+        "max_train": max_train,
         "limit": limit,
         "out": out,
     }

@@ -32,6 +32,11 @@ class LinearHead:
         assert self.weight.ndim == 1, self.weight.shape
         assert 0.0 <= self.threshold <= 1.0, self.threshold
 
+    @property
+    def int8(self) -> bool:
+        """Whether the threshold was chosen on int8-embedder scores (then scans must use int8)."""
+        return bool(self.card.get("int8", False))
+
     def scores(self, emb: np.ndarray) -> np.ndarray:
         """P(injection) for each row of `emb` (n, dim)."""
         z = emb.astype(np.float32) @ self.weight + np.float32(self.bias)

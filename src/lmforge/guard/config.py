@@ -98,6 +98,10 @@ class GuardTrainConfig(StageConfig):
     )
     l2: float = Field(1e-4, ge=0.0, description="L2 penalty on the head's weights.")
     max_iter: int = Field(300, ge=1, description="L-BFGS iterations.")
+    int8: bool = Field(
+        True,
+        description="Choose the threshold on int8-embedder scores; scans then embed in int8.",
+    )
     max_train: int | None = Field(
         None, ge=10, description="Train on the N train texts with the smallest SHA-256 (None: all)."
     )

@@ -74,8 +74,8 @@ def latency_ms(policy: GuardPolicy, texts: list[str]) -> dict[str, float]:
 def evaluate(
     cfg: GuardEvalConfig, policy: GuardPolicy, embedder: Embedder | None = None
 ) -> dict[str, Any]:
-    embedder = embedder or Embedder(cache=True)
     head = LinearHead.load(policy.classifier_path)
+    embedder = embedder or Embedder(cache=True, int8=head.int8)
     ex = _subset(load_split(cfg.split, cfg.corpora), cfg.limit)
     texts = [e.text for e in ex]
     y = np.array([e.label for e in ex])

@@ -108,9 +108,10 @@ class Guard:
         self.policy = policy or GuardPolicy()
         needs_model = self.policy.input.classifier.enabled or self.policy.context.classifier.enabled
         self.head = LinearHead.load(self.policy.classifier_path) if needs_model else None
-        self.embedder = Embedder(cache=False) if needs_model else None
+        # The embedder's precision is the artifact's: its threshold holds only for those scores.
+        self.embedder = Embedder(cache=False, int8=self.head.int8) if self.head else None
         # Token limits count in the served model's tokenizer when given, else MiniLM's.
-        self.tokenizer = tokenizer or (self.embedder.model.tokenizer if self.embedder else None)
+        self.tokenizer = tokenizer or (self.embedder.tokenizer if self.embedder else None)
         self.limiter = RateLimiter(self.policy.input.limits.rate_per_minute)
         a = self.policy.audit
         self.audit = AuditLog(a.path, a.log_text) if a.path else None

