@@ -57,7 +57,7 @@ def test_sft_defaults_train_padding_free(
 
     seen: list[dict[str, Any]] = []
     cfg = load_config(SftConfig, None, tiny_flags(tiny_llama_dir, chat_jsonl, tmp_path / "o"))
-    assert cfg.padding_free and not cfg.packing and cfg.gradient_checkpointing
+    assert cfg.padding_free and not cfg.packing and not cfg.gradient_checkpointing
     tm = load_for_training(cfg.model, cfg.method, cfg.lora)
     tm.model.register_forward_pre_hook(
         lambda mod, args, kw: seen.append(kw) if mod.training else None, with_kwargs=True

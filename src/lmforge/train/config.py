@@ -99,9 +99,6 @@ class SftConfig(TrainConfig):
     packing: bool = Field(
         False, description="Pack examples into max_length rows (a batch is rows, not examples)."
     )
-    gradient_checkpointing: bool = Field(
-        True, description="Recompute activations: several times less memory, ~1.4x the compute."
-    )
     assistant_only_loss: bool = Field(
         True, description="Loss on assistant tokens (and their EOS) only, not on prompts."
     )

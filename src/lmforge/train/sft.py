@@ -4,9 +4,10 @@ Our defaults over TRL's: padding-free batches (a batch's examples concatenated i
 pad token computed) with per-sequence attention (`lmforge.train.attention`: SDPA once per example,
 where stock SDPA would attend across the whole row), fp32 on CPU (no bf16 units on most CPUs),
 loss on assistant tokens + their end-of-turn token only, with a derived `{% generation %}`
-template where the model's lacks markers. Gradient checkpointing stays on like TRL's, so memory
-stays at or below TRL's; the speed comes from not computing padding. `packing` (BFD into
-max_length rows) is optional: it changes what a batch is (rows, not examples).
+template where the model's lacks markers; no gradient checkpointing (TRL's default recomputes
+the forward, ~1/3 of a LoRA step; measured peak memory stays under TRL's padded, checkpointed
+batches on GSM8K, see docs/benchmarks.md). `packing` (BFD into max_length rows) is optional: it
+changes what a batch is (rows, not examples).
 """
 
 from typing import Any
