@@ -68,3 +68,5 @@ def test_sft_defaults_train_padding_free(
     first = seen[0]
     assert first["input_ids"].shape[0] == 1 and "attention_mask" not in first
     assert len(first["cu_seq_lens_q"]) == cfg.batch_size + 1  # one row, 4 examples in it
+    # every token counts (the tiny tokenizer's pad id is not EOS, but SmolLM2's is)
+    assert summary["tokens_seen"] == sum(kw["input_ids"].numel() for kw in seen)

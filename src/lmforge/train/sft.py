@@ -81,6 +81,9 @@ def train_sft(
         packing=cfg.packing,
         assistant_only_loss=assistant_only,
         dataset_num_proc=None,
+        # flattened rows hold no padding, and counting "non-padding" by pad id would drop every
+        # end-of-turn token on models whose pad token is their EOS (SmolLM2)
+        include_num_input_tokens_seen="all" if cfg.padding_free or cfg.packing else "non_padding",
     )
     collator = None
     if cfg.packing or cfg.padding_free:
