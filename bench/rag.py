@@ -58,6 +58,7 @@ def train_ce(dev: Benchmark, index: Path, out: Path, triples: int, negatives: in
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = ["rag", "train-reranker", str(out), "--index", str(index), "--pairs", str(pairs)]
     args += ["--triples", str(triples), "--negatives", str(negatives), "--seed", "0"]
+    args += ["--max-length", "128"]  # 1.5x faster than the default 192 on a shared CPU
     args += ["--runs-dir", str(out.parent / "runs")]
     t0 = time.perf_counter()
     r = CliRunner().invoke(app, args)
@@ -66,7 +67,7 @@ def train_ce(dev: Benchmark, index: Path, out: Path, triples: int, negatives: in
     info = json.loads((out / "lmforge-reranker.json").read_text())
     return (
         f"lmforge {' '.join(args[:2])} --pairs <{len(rows)} dev pairs> --triples {triples} "
-        f"--negatives {negatives} --seed 0: {info['triples']} triples, loss "
+        f"--negatives {negatives} --seed 0 --max-length 128: {info['triples']} triples, loss "
         f"{info['train_loss']}, {time.perf_counter() - t0:.0f} s"
     )
 
