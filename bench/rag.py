@@ -173,7 +173,10 @@ def main() -> None:
         scores = run_suite(
             test, store, emb, cfg, methods, args.limit, args.llm_limit, args.rerank_limit
         )
-        for n in sorted({args.rerank_limit, args.llm_limit}):  # the same queries, no reranking
+        limits = {args.rerank_limit} if "hybrid+ce" in methods else set()
+        if {"hybrid+llm", "hyde", "multi-query"} & set(methods):
+            limits.add(args.llm_limit)
+        for n in sorted(limits):  # the same queries as the reranking/LLM methods, plain hybrid
             same = run_suite(test, store, emb, cfg, ["hybrid"], n)
             scores[f"hybrid (first {n})"] = same["hybrid"]
         table(scores)
