@@ -32,6 +32,27 @@ def test_int4_linear_close_to_float() -> None:
     assert rel < 0.15  # 4-bit noise on random weights; the perplexity check is in bench
 
 
+def test_int4_g32_is_lossless_on_a_gguf_q4_grid() -> None:
+    """Weights that already sit on a 4-bit, 32-wide min/scale grid (what GGUF Q4_1 stores, and
+    so the default SmolLM2's body) come back exactly: re-quantizing them loses nothing."""
+    torch.manual_seed(0)
+    n, k, gs = 64, 256, 32
+    codes = torch.randint(0, 16, (n, k // gs, gs)).float()
+    codes[..., 0], codes[..., 1] = 0, 15  # every group spans its full range
+    scale = torch.rand(n, k // gs, 1) * 0.01 + 0.001
+    low = torch.randn(n, k // gs, 1) * 0.05
+    lin = nn.Linear(k, n, bias=False)
+    lin.weight.data = (codes * scale + low).reshape(n, k)
+    x = torch.randn(3, k)
+    torch.testing.assert_close(Int4Linear(lin, gs)(x), lin(x), atol=1e-4, rtol=1e-4)
+
+
+def test_int4_mode_keeps_the_head_in_int8() -> None:
+    m = nn.ModuleDict({"proj": nn.Linear(64, 64), "lm_head": nn.Linear(64, 100, bias=False)})
+    assert quantize(m, "int4", 32) == {"quantized": 2, "skipped": 0}
+    assert isinstance(m["proj"], Int4Linear) and isinstance(m["lm_head"], Int8Linear)
+
+
 @pytest.mark.parametrize("mode", ["int8", "int4"])
 def test_quantized_engine_generates(tiny_qwen2_dir: Path, mode: str) -> None:
     fp = make_engine(tiny_qwen2_dir)

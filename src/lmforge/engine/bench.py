@@ -272,7 +272,12 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         return f"{r.tps * 2 * params / 1e9 / gflops:5.1%} of matmul peak"
 
     # Throughput: peers alternate (lmforge, batch-8, lmforge, single) so drift hits all alike.
+    # Each peer first runs a short warm-up (first-use allocations and kernel setup measured
+    # ~25% of a cold lmforge pass here), so no peer pays it inside its timed run.
     single_work = work[:n_single]
+    warm = [(p[:32], 8) for p, _ in work[:4]]
+    lmforge_run(llm, warm)
+    hf_run(hf, tok, warm, 4)
     r_lm = measured(lambda: lmforge_run(llm, work))
     r_b8 = measured(lambda: hf_run(hf, tok, work, 8))
     r_lm_s = measured(lambda: lmforge_run(llm, single_work, "lmforge (single-peer subset)"))
@@ -284,14 +289,32 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             report(r, bound(r, b1))
     if r_cpp is None:
         print("  llama-cpp-python: not installed, skipped")
-    ratios = {"vs_single": r_lm_s.tps / r_b1.tps, "vs_batch8": r_lm.tps / r_b8.tps}
-    print(f"  lmforge / transformers one-at-a-time: {ratios['vs_single']:.2f}x (target >= 10x)")
+    ratios = {
+        "vs_single": r_lm_s.tps / r_b1.tps,
+        "vs_single_full": r_lm.tps / r_b1.tps,
+        "vs_batch8": r_lm.tps / r_b8.tps,
+    }
+    # The ceiling: every prompt and output token must pass the body's weights, every output
+    # token the head, at no more than the matmul peak measured above (attention ignored, so
+    # this bound is generous). No scheduler can beat it; the 10x target needs ceiling >= 10.
+    head = hf.get_output_embeddings().weight.numel()
+    flops = 2 * (params - head) * (sum(plens) + sum(olens)) + 2 * head * sum(olens)
+    ratios["ceiling_vs_single"] = sum(olens) / (flops / (gflops * 1e9)) / r_b1.tps
+    print(
+        f"  lmforge / transformers one-at-a-time: {ratios['vs_single']:.2f}x on the same "
+        f"{n_single} requests, {ratios['vs_single_full']:.2f}x with lmforge on all {n} "
+        "(target >= 10x)"
+    )
+    print(
+        f"  compute ceiling on this machine ({flops / 1e12:.2f} TFLOP of weights at "
+        f"{gflops:.0f} GFLOP/s): {ratios['ceiling_vs_single']:.1f}x one-at-a-time"
+    )
     print(f"  lmforge / transformers batches of 8:  {ratios['vs_batch8']:.2f}x (target >= 2x)")
 
     # Batch-1 decode latency: one request, alternating peers, two rounds.
     one = [(work[0][0][:128] if len(work[0][0]) >= 128 else work[0][0], 48 if args.quick else 96)]
     q8 = LLM("default", kv_cache_gb=0.2, quantization="int8")
-    q4 = LLM("default", kv_cache_gb=0.2, quantization="int4", int4_group_size=64)
+    q4 = LLM("default", kv_cache_gb=0.2, quantization="int4", int4_group_size=32)
     lat: dict[str, list[float]] = {k: [] for k in ("transformers", "fp32", "int8", "int4")}
     for _ in range(2):
         lat["transformers"] += hf_run(hf, tok, one, 1).itl

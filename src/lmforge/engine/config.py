@@ -22,7 +22,9 @@ class EngineConfig(StageConfig):
     quantization: Literal["none", "int8", "int4"] = Field(
         "none", description="Weight-only quantization of the linear layers."
     )
-    int4_group_size: int = Field(64, description="Group size of int4 scales (32, 64, 128 or 256).")
+    int4_group_size: int = Field(
+        32, description="Group size of int4 scales (32, 64, 128 or 256; 32 is GGUF Q4's own)."
+    )
     block_size: int = Field(16, ge=1, le=1024, description="Tokens per KV cache block.")
     kv_cache_gb: float | None = Field(
         None, gt=0, description="KV cache size in GB (wins over kv_cache_fraction)."
