@@ -8,6 +8,7 @@ nDCG@10 from 0.82 to 0.88. The index is saved next to the vectors and reloaded o
 tokenizer version is recorded so an index built by an older tokenizer is re-tokenised on open.
 """
 
+import functools
 import re
 from pathlib import Path
 
@@ -25,11 +26,15 @@ def _stem(word: str) -> str:
     return _SUFFIX.sub("", word) if len(word) > 4 else word
 
 
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    """bm25s's English stop words, built once (tokenize runs per chunk and per query)."""
+    return frozenset(require("rag", "bm25s.stopwords").STOPWORDS_EN)
+
+
 def tokenize(text: str) -> list[str]:
     """Stemmed lower-case tokens: words, numbers, identifier parts and whole identifiers."""
-    from bm25s.stopwords import STOPWORDS_EN
-
-    stop = frozenset(STOPWORDS_EN)
+    stop = _stopwords()
     out: list[str] = []
     for word in _WORD.findall(text):
         parts = [p for p in _PARTS.split(word) if p]
