@@ -89,6 +89,18 @@ def test_fewshot_draw_is_seeded_per_item_and_excludes_the_item():
     assert pb.context(pool[0]).count("Answer:") == 6
 
 
+def test_first_n_shots_are_shared_and_never_the_item_itself():
+    spec = load_task("gsm8k")
+    assert spec.fewshot.sampler == "first_n"
+    pool = load_items(spec.data)
+    pb = PromptBuilder(spec, pool)
+    shared = pb.shots(pool[10])
+    assert shared == pool[:5] and pb.shots(pool[500]) == shared
+    assert pb.shots(pool[2]) == [*pool[:2], *pool[3:6]]  # a shot item gets the next one instead
+    prefix = pb.context(pool[10])[: pb.context(pool[10]).rindex("Question:")]
+    assert pb.context(pool[500]).startswith(prefix)
+
+
 class FixedScores:
     """A backend whose option log-likelihoods are given, to pin down acc vs acc_norm."""
 

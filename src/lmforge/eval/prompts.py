@@ -1,7 +1,8 @@
 """Rendering items into prompts: Jinja templates plus seeded few-shot examples.
 
 Few-shot examples for item i are drawn from the other items with `Random(f"{seed}:{id}")`, so the
-draw is reproducible per item and independent of `--limit` and of item order.
+draw is reproducible per item and independent of `--limit` and of item order; or, with the
+`first_n` sampler, are the first k other items of the pool, the same for (almost) every item.
 """
 
 import random
@@ -36,6 +37,8 @@ class PromptBuilder:
         others = [x for x in self.pool if x["id"] != item["id"]]
         if len(others) < k:
             raise LMForgeError(f"task {self.spec.name}: {k}-shot needs {k + 1}+ items")
+        if self.spec.fewshot.sampler == "first_n":
+            return others[:k]
         return random.Random(f"{self.spec.fewshot.seed}:{item['id']}").sample(others, k)
 
     def example(self, item: dict[str, Any]) -> str:

@@ -31,6 +31,11 @@ class DataSpec(StageConfig):
 class FewShotSpec(StageConfig):
     k: int = Field(0, ge=0, description="Examples before each item (drawn from other items).")
     seed: int = Field(1234, description="Seed of the per-item few-shot draw.")
+    sampler: Literal["random", "first_n"] = Field(
+        "random",
+        description="random: k seeded draws per item; first_n: the first k other items, as "
+        "lm-eval's gsm8k (one shared prefix, so the engine's prefix cache prefills it once).",
+    )
     separator: str = Field("\n\n", description="Between examples and the item.")
 
 
