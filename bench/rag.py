@@ -1,6 +1,6 @@
 """RAG benchmark: retrieval quality per method and store latency vs numpy and raw FAISS.
 
-    .venv/bin/python bench/rag.py [--benchmarks gsm8k,humaneval] [--rerank-limit 100]
+    .venv/bin/python bench/rag.py [--benchmarks gsm8k,humaneval] [--rerank-limit N]
                                   [--llm-limit 20] [--out results.json]
 
 Per benchmark (built from packaged data, see lmforge.rag.benchmarks) the queries are halved:
@@ -9,9 +9,12 @@ dev (even positions) and test (odd). Nothing is tuned or trained on test queries
 1. dev: the hybrid's dense weight is swept 0..1; the weight with the best mean dev nDCG@10 over
    the benchmarks is used for the test half (and is what RagConfig ships as its default).
 2. dev: `lmforge rag train-reranker --pairs` fine-tunes a cross-encoder from the shipped MiniLM
-   on (dev query, its document, hard negative mined from the index) triples, seeded.
-3. test: recall@1/5/10, MRR, nDCG@10 for every method; reranking and LLM methods on the first
-   `--rerank-limit` / `--llm-limit` test queries, next to plain hybrid on the same queries.
+   on (dev query, its document, hard negative mined from the index) triples, seeded; then the
+   reranker's share of the final score (`rerank_weight`, 0 = hybrid, 1 = reranker order) is swept
+   on dev, each (query, candidate) scored once.
+3. test: recall@1/5/10, MRR, nDCG@10 for every method (hybrid+ce at the dev-chosen weight);
+   reranking and LLM methods on the first `--rerank-limit` (default all) / `--llm-limit` test
+   queries, next to plain hybrid on the same queries.
 4. index build time, then p50/p99 single-query latency and queries/s of the default store vs
    FAISS used directly and brute-force numpy, in alternating rounds on the same query vectors.
 """
@@ -48,7 +51,34 @@ def sweep_dense_weight(dev: Benchmark, store: LocalStore, emb: Any, cfg: RagConf
     return out
 
 
-def train_ce(dev: Benchmark, index: Path, out: Path, triples: int, negatives: int) -> str:
+class MemoReranker:
+    """Scores each (query, chunk text) once, so a weight sweep costs one pass of the model."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.memo = inner, {}
+
+    def score(self, query: str, chunks: list) -> list[float]:
+        todo = [c for c in chunks if (query, c.text) not in self.memo]
+        for c, s in zip(todo, self.inner.score(query, todo) if todo else [], strict=True):
+            self.memo[(query, c.text)] = s
+        return [self.memo[(query, c.text)] for c in chunks]
+
+
+def sweep_rerank_weight(dev: Benchmark, store: LocalStore, emb: Any, cfg: RagConfig) -> dict:
+    """Dev nDCG@10 of hybrid + cross-encoder for each reranker weight (0 = hybrid alone)."""
+    from lmforge.rag.rerank import CrossEncoderReranker
+
+    assert cfg.reranker_path is not None
+    retriever = make_retriever(cfg.model_copy(update={"reranker": "none"}), store, emb)
+    retriever.reranker = MemoReranker(CrossEncoderReranker(cfg.reranker_path))
+    out = {}
+    for w in WEIGHTS:
+        retriever.rerank_weight = w
+        out[w] = evaluate(retriever, dev).ndcg10
+    return out
+
+
+def train_ce(dev: Benchmark, index: Path, out: Path, args: argparse.Namespace) -> str:
     """Train the reranker through the CLI command itself, on dev (query, document) pairs."""
     pairs = out.parent / "dev-pairs.jsonl"
     rows = [
@@ -56,19 +86,19 @@ def train_ce(dev: Benchmark, index: Path, out: Path, triples: int, negatives: in
         for q, r in zip(dev.queries, dev.relevant, strict=True)
     ]
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    args = ["rag", "train-reranker", str(out), "--index", str(index), "--pairs", str(pairs)]
-    args += ["--triples", str(triples), "--negatives", str(negatives), "--seed", "0"]
-    args += ["--max-length", "128"]  # 1.5x faster than the default 192 on a shared CPU
-    args += ["--runs-dir", str(out.parent / "runs")]
+    knobs = ["--triples", str(args.triples), "--negatives", str(args.negatives), "--seed", "0"]
+    knobs += ["--epochs", str(args.epochs), "--lr", str(args.lr)]
+    knobs += ["--max-length", str(args.max_length)]
+    cli = ["rag", "train-reranker", str(out), "--index", str(index), "--pairs", str(pairs)]
+    cli += [*knobs, "--runs-dir", str(out.parent / "runs")]
     t0 = time.perf_counter()
-    r = CliRunner().invoke(app, args)
+    r = CliRunner().invoke(app, cli)
     if r.exit_code != 0:
         raise RuntimeError(f"train-reranker failed: {r.output}") from r.exception
     info = json.loads((out / "lmforge-reranker.json").read_text())
     return (
-        f"lmforge {' '.join(args[:2])} --pairs <{len(rows)} dev pairs> --triples {triples} "
-        f"--negatives {negatives} --seed 0 --max-length 128: {info['triples']} triples, loss "
-        f"{info['train_loss']}, {time.perf_counter() - t0:.0f} s"
+        f"lmforge rag train-reranker --pairs <{len(rows)} dev pairs> {' '.join(knobs)}: "
+        f"{info['triples']} triples, loss {info['train_loss']}, {time.perf_counter() - t0:.0f} s"
     )
 
 
@@ -127,10 +157,13 @@ def main() -> None:
     ap.add_argument("--benchmarks", default="gsm8k,humaneval")
     ap.add_argument("--methods", default=METHODS)
     ap.add_argument("--limit", type=int, default=None, help="test queries for non-LLM methods")
-    ap.add_argument("--rerank-limit", type=int, default=100, help="test queries, cross-encoder")
+    ap.add_argument("--rerank-limit", type=int, default=None, help="test queries, cross-encoder")
     ap.add_argument("--llm-limit", type=int, default=20, help="test queries, LLM methods")
-    ap.add_argument("--triples", type=int, default=512, help="reranker training triples")
-    ap.add_argument("--negatives", type=int, default=2, help="hard negatives per dev query")
+    ap.add_argument("--triples", type=int, default=2000, help="reranker training triples")
+    ap.add_argument("--negatives", type=int, default=3, help="hard negatives per dev query")
+    ap.add_argument("--epochs", type=int, default=2, help="reranker training epochs")
+    ap.add_argument("--lr", type=float, default=2e-4, help="reranker peak learning rate")
+    ap.add_argument("--max-length", type=int, default=192, help="reranker pair length")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="write results JSON here")
     args = ap.parse_args()
@@ -167,13 +200,18 @@ def main() -> None:
         cfg = RagConfig(index=root / "index", dense_weight=chosen)
         print(f"\n## {name} test: {len(test.queries)} queries, {len(bench.docs)} docs\n")
         if "hybrid+ce" in methods:
-            reranker = root / "reranker"
-            print(train_ce(dev, root / "index", reranker, args.triples, args.negatives))
-            cfg.reranker_path = reranker
+            cfg.reranker_path = root / "reranker"
+            print(train_ce(dev, root / "index", cfg.reranker_path, args))
+            sweep = sweep_rerank_weight(dev, store, emb, cfg)
+            cfg.rerank_weight = max(WEIGHTS, key=lambda w: (sweep[w], -w))
+            cells = ", ".join(f"{w}: {v:.4f}" for w, v in sweep.items())
+            print(f"dev nDCG@10 by rerank_weight: {cells}")
+            print(f"chosen on dev: rerank_weight {cfg.rerank_weight} (top {cfg.rerank_top})")
+            results.setdefault("rerank_sweep", {})[name] = sweep
         scores = run_suite(
             test, store, emb, cfg, methods, args.limit, args.llm_limit, args.rerank_limit
         )
-        limits = {args.rerank_limit} if "hybrid+ce" in methods else set()
+        limits = {args.rerank_limit} if "hybrid+ce" in methods and args.rerank_limit else set()
         if {"hybrid+llm", "hyde", "multi-query"} & set(methods):
             limits.add(args.llm_limit)
         for n in sorted(limits):  # the same queries as the reranking/LLM methods, plain hybrid

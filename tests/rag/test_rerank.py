@@ -68,6 +68,41 @@ def test_cli_trains_a_cross_encoder_on_labelled_pairs(cfg, embedder, corpus, tmp
     assert len(scores) == 3 and len(set(scores)) == 3
 
 
+class ByLength:
+    """A reranker that prefers longer chunks: easy to predict, so the mixing can be pinned."""
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, query, chunks):
+        self.calls.append(len(chunks))
+        return [float(len(c.text)) for c in chunks]
+
+
+def test_rerank_mixes_scores_on_the_top_candidates_only(cfg, embedder):
+    build_index(cfg, embedder)
+    store = open_store(cfg, embedder)
+    base = make_retriever(cfg, store, embedder)
+    ranked = base.candidates_many(base.queries(["What do cats eat?"]))[0][0]
+    chunks = store.chunks([i for i, _ in ranked])
+    assert len(ranked) >= 4
+    length = {i: len(c.text) for (i, _), c in zip(ranked, chunks, strict=True)}
+
+    base.reranker, base.rerank_top, base.rerank_weight = ByLength(), 3, 1.0
+    only = base.rerank("q", ranked, chunks)
+    assert [i for i, _ in only[:3]] == sorted((i for i, _ in ranked[:3]), key=lambda i: -length[i])
+    assert only[3:] == ranked[3:] and base.reranker.calls == [3]
+    base.rerank_weight = 0.0
+    assert [i for i, _ in base.rerank("q", ranked, chunks)] == [i for i, _ in ranked]
+    base.rerank_weight = 0.5  # min-max halves: the top fused candidate keeps 0.5 at least
+    mixed = dict(base.rerank("q", ranked, chunks)[:3])
+    assert mixed[ranked[0][0]] >= 0.5
+
+    hits = base.finish("q", ranked, 0.9, k=len(ranked)).hits
+    assert [h.id for h in hits][:3] == [i for i, _ in base.rerank("q", ranked, chunks)][:3]
+    assert all(h.chunk.text == store.chunks([h.id])[0].text for h in hits)
+
+
 def test_llm_reranker_scores_with_a_tiny_model(tiny_llama_dir, cfg, embedder):
     build_index(cfg, embedder)
     gen = TransformersGenerator(str(tiny_llama_dir))

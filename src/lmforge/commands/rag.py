@@ -258,6 +258,7 @@ def train_reranker_cmd(
     ),
     negatives: int = typer.Option(2, help="Hard negatives mined per --pairs query."),
     epochs: int = typer.Option(1, help="Training epochs."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate (the head starts from scratch)."),
     batch_size: int = typer.Option(16, help="Pairs per step."),
     max_length: int = typer.Option(192, help="Max tokens per (query, passage) pair."),
     seed: int = typer.Option(0, help="Seed for mining and training."),
@@ -290,6 +291,7 @@ def train_reranker_cmd(
             "pairs": str(pairs) if pairs else None,
             "negatives": negatives,
             "epochs": epochs,
+            "lr": lr,
             "seed": seed,
             "out": str(out),
         },
@@ -303,9 +305,7 @@ def train_reranker_cmd(
             mined = mine_pair_triples(retriever, load_pairs(pairs), triples, negatives, seed)
         else:
             mined = mine_triples(retriever, triples, seed)
-        info = train_reranker(
-            mined, out, emb.path, epochs, batch_size, max_length=max_length, seed=seed
-        )
+        info = train_reranker(mined, out, emb.path, epochs, batch_size, lr, max_length, seed)
         run.add_output(out, "reranker")
         run.log_metrics(**{k: v for k, v in info.items() if k != "base"})
     console.print(

@@ -49,6 +49,16 @@ class RagConfig(StageConfig):
     candidates: int = Field(30, ge=1, description="Candidates per retriever before fusion/rerank.")
     reranker: Literal["none", "cross-encoder", "llm"] = Field("none")
     reranker_path: Path | None = Field(None, description="Local CrossEncoder directory.")
+    rerank_top: int = Field(
+        10, ge=1, description="Fused candidates the reranker rescores; the rest follow unchanged."
+    )
+    rerank_weight: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Reranker share of the final score, both min-max normalised (1 = reranker "
+        "order only; the rest is the fused retrieval score).",
+    )
     transform: Literal["none", "multi-query", "hyde"] = Field("none")
     n_queries: int = Field(3, ge=1, le=10, description="Multi-query: paraphrases to write.")
     model: str = Field("default", description="LLM for answers, transforms and the LLM reranker.")

@@ -66,6 +66,8 @@ def make_retriever(cfg: RagConfig, store: VectorStore, embedder: Embedder, gener
         cfg.candidates,
         reranker,
         transform,
+        cfg.rerank_top,
+        cfg.rerank_weight,
     )
 
 

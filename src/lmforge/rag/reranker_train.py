@@ -165,6 +165,7 @@ def train_reranker(
             "base": str(base),
             "triples": len(triples),
             "epochs": epochs,
+            "lr": lr,
             "train_loss": round(float(result.training_loss), 4),
             "seed": seed,
         }

@@ -55,12 +55,14 @@ class Retriever:
         candidates: int = 30,
         reranker: Reranker | None = None,
         transform: Callable[[str], list[Query]] | None = None,
+        rerank_top: int = 10,
+        rerank_weight: float = 1.0,
     ) -> None:
         assert mode in ("dense", "bm25", "hybrid") and fusion_kind in ("rrf", "weighted")
         self.store, self.embedder = store, embedder
         self.mode, self.fusion_kind = mode, fusion_kind
         self.rrf_k, self.dense_weight, self.candidates = rrf_k, dense_weight, candidates
-        self.reranker = reranker
+        self.reranker, self.rerank_top, self.rerank_weight = reranker, rerank_top, rerank_weight
         self.transform = transform
         self.bm25: Any = store.bm25  # type: ignore[attr-defined]
 
@@ -96,15 +98,27 @@ class Retriever:
             out.append((self.fuse(d, lex)[:n], best))
         return out
 
+    def rerank(self, query: str, ranked: Ranked, chunks: list[Chunk]) -> Ranked:
+        """Rescore the top `rerank_top` candidates; the rest keep their fused order below them.
+
+        The final score mixes the reranker's and the retriever's, each min-max normalised
+        (weight `rerank_weight` on the reranker): a small cross-encoder is a strong second
+        opinion but a weak sole judge, and the mix keeps what the first stage already got right.
+        """
+        assert self.reranker is not None and len(ranked) == len(chunks)
+        head = ranked[: self.rerank_top]
+        second = self.reranker.score(query, chunks[: len(head)])
+        rescored = [(doc, s) for (doc, _), s in zip(head, second, strict=True)]
+        w = self.rerank_weight
+        return fusion.weighted([head, rescored], [1 - w, w]) + ranked[len(head) :]
+
     def finish(self, query: str, ranked: Ranked, best: float, k: int) -> Retrieval:
-        ids = [i for i, _ in ranked]
-        chunks = self.store.chunks(ids)
-        scores = [s for _, s in ranked]
+        chunks = self.store.chunks([i for i, _ in ranked])
         if self.reranker is not None and chunks:
-            scores = self.reranker.score(query, chunks)
-            order = sorted(range(len(ids)), key=lambda j: -scores[j])
-            ids, chunks, scores = ([x[j] for j in order] for x in (ids, chunks, scores))
-        hits = [Hit(i, s, c) for i, s, c in zip(ids[:k], scores[:k], chunks[:k], strict=True)]
+            by_id = dict(zip((i for i, _ in ranked), chunks, strict=True))
+            ranked = self.rerank(query, ranked, chunks)
+            chunks = [by_id[i] for i, _ in ranked]
+        hits = [Hit(i, s, c) for (i, s), c in zip(ranked[:k], chunks[:k], strict=True)]
         return Retrieval(hits, best)
 
     def retrieve(self, query: str, k: int) -> Retrieval:
