@@ -56,19 +56,7 @@ def make_retriever(cfg: RagConfig, store: VectorStore, embedder: Embedder, gener
         transform = MultiQuery(generator, embedder, cfg.n_queries)
     elif cfg.transform == "hyde":
         transform = HyDE(generator, embedder)
-    return Retriever(
-        store,
-        embedder,
-        cfg.retriever,
-        cfg.fusion,
-        cfg.rrf_k,
-        cfg.dense_weight,
-        cfg.candidates,
-        reranker,
-        transform,
-        cfg.rerank_top,
-        cfg.rerank_weight,
-    )
+    return Retriever(store, embedder, cfg, reranker, transform)
 
 
 def make_pipeline(cfg: RagConfig, embedder: Embedder | None = None, generator: Any = None):

@@ -12,6 +12,7 @@ import numpy as np
 
 from lmforge.rag import fusion
 from lmforge.rag.chunking import Chunk
+from lmforge.rag.config import RagConfig
 from lmforge.rag.embed import Embedder
 from lmforge.rag.rerank import Reranker
 from lmforge.rag.store import VectorStore
@@ -48,22 +49,17 @@ class Retriever:
         self,
         store: VectorStore,
         embedder: Embedder,
-        mode: str = "hybrid",
-        fusion_kind: str = "weighted",
-        rrf_k: int = 60,
-        dense_weight: float = 0.6,
-        candidates: int = 30,
+        cfg: RagConfig,
         reranker: Reranker | None = None,
         transform: Callable[[str], list[Query]] | None = None,
-        rerank_top: int = 10,
-        rerank_weight: float = 1.0,
     ) -> None:
-        assert mode in ("dense", "bm25", "hybrid") and fusion_kind in ("rrf", "weighted")
+        """Retrieval settings come from `cfg` (retriever, fusion, rrf_k, dense_weight,
+        candidates, rerank_top, rerank_weight); the models are built by the factory."""
         self.store, self.embedder = store, embedder
-        self.mode, self.fusion_kind = mode, fusion_kind
-        self.rrf_k, self.dense_weight, self.candidates = rrf_k, dense_weight, candidates
-        self.reranker, self.rerank_top, self.rerank_weight = reranker, rerank_top, rerank_weight
-        self.transform = transform
+        self.mode, self.fusion_kind = cfg.retriever, cfg.fusion
+        self.rrf_k, self.dense_weight, self.candidates = cfg.rrf_k, cfg.dense_weight, cfg.candidates
+        self.rerank_top, self.rerank_weight = cfg.rerank_top, cfg.rerank_weight
+        self.reranker, self.transform = reranker, transform
         self.bm25: Any = store.bm25  # type: ignore[attr-defined]
 
     def queries(self, texts: list[str]) -> list[Query]:
