@@ -18,7 +18,8 @@ from lmforge.eval.backends import make_backend
 from lmforge.eval.runner import run_task
 from lmforge.eval.taskspec import load_task
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# The suite's 15-minute per-test timeout would cut GPQA and the full GSM8K run short.
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(4 * 3600)]
 OUT = Path(os.environ.get("LMFORGE_EVAL_FIGURES", "eval-figures.json"))
 
 
