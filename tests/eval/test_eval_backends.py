@@ -65,6 +65,12 @@ def test_openai_backend_matches_hf_on_a_served_tiny_model(hf_backend, tiny_serve
         assert (a.is_greedy, a.n_tokens) == (b.is_greedy, b.n_tokens)
     req = [GenRequest("Once upon a time", max_new_tokens=8)]
     assert client.generate(req) == hf_backend.generate(req)
+    prefixed = [GenRequest("Once upon", prefix=" a time", max_new_tokens=8)]
+    assert client.generate(prefixed) == hf_backend.generate(req)
+    from lmforge.errors import LMForgeError
+
+    with pytest.raises(LMForgeError, match="gen_prefix on a chat task"):
+        client.generate([GenRequest("Hi", prefix="Sure:", chat=True)])
 
 
 def test_engine_backend_generates_like_transformers_greedy(tiny_llama_dir, hf_backend):
@@ -74,8 +80,10 @@ def test_engine_backend_generates_like_transformers_greedy(tiny_llama_dir, hf_ba
     reqs = [
         GenRequest("def f(x):", max_new_tokens=12),
         GenRequest("Hi", chat=True, max_new_tokens=12),
+        GenRequest("Hi", prefix="Sure, here", chat=True, max_new_tokens=12),
     ]
     assert engine.generate(reqs) == hf_backend.generate(reqs)
+    assert engine._prompt(reqs[2]) == engine._prompt(reqs[1]) + "Sure, here"
 
 
 def test_unknown_backend_and_missing_url_are_one_line_errors():

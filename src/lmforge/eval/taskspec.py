@@ -56,6 +56,11 @@ class TaskSpec(StageConfig):
     choices: list[str] | None = Field(None, description="MC continuations; default: item choices")
     target_delimiter: str = Field(" ", description="Between the prompt and an answer.")
     fewshot: FewShotSpec = FewShotSpec()
+    gen_prefix: str | None = Field(
+        None,
+        description="Jinja template the answer starts with, prefilled after the prompt (or the "
+        "assistant header); the completion continues it (lm-eval's gen_prefix).",
+    )
     chat: bool = Field(False, description="Send the prompt as a user turn (chat template).")
     system: str | None = None
     max_new_tokens: int = Field(256, ge=1)

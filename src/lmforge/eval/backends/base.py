@@ -15,9 +15,14 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(slots=True, frozen=True)
 class GenRequest:
-    """One prompt to complete. `chat`: send `prompt` as a user turn through the chat template."""
+    """One prompt to complete. `chat`: send `prompt` as a user turn through the chat template.
+
+    `prefix` is where the answer starts (lm-eval's gen_prefix): appended after the prompt, or
+    after the chat template's assistant header, and not part of the returned completion.
+    """
 
     prompt: str
+    prefix: str = ""
     chat: bool = False
     system: str | None = None
     max_new_tokens: int = 256

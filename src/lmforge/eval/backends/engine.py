@@ -68,12 +68,12 @@ class EngineBackend:
 
     def _prompt(self, req: GenRequest) -> str:
         if not req.chat:
-            return req.prompt
+            return req.prompt + req.prefix
         from lmforge.models import render_chat
 
         tok = self.tokenizer
         messages = [{"role": "system", "content": req.system}] if req.system else []
-        return render_chat(tok, [*messages, {"role": "user", "content": req.prompt}])
+        return render_chat(tok, [*messages, {"role": "user", "content": req.prompt}]) + req.prefix
 
     def generate(self, requests: list[GenRequest]) -> list[list[str]]:
         """All requests in one engine call (continuous batching); n samples = n copies."""

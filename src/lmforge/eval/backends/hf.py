@@ -114,10 +114,10 @@ class HFBackend:
 
     def _prompt_text(self, req: GenRequest) -> str:
         if not req.chat:
-            return req.prompt
+            return req.prompt + req.prefix
         messages = [{"role": "system", "content": req.system}] if req.system else []
         messages.append({"role": "user", "content": req.prompt})
-        return render_chat(self.tokenizer, messages)
+        return render_chat(self.tokenizer, messages) + req.prefix
 
     @torch.inference_mode()
     def generate(self, requests: list[GenRequest]) -> list[list[str]]:

@@ -116,13 +116,18 @@ class OpenAIBackend:
         }
         if req.stop:
             body["stop"] = list(req.stop[:MAX_STOP])
+        if req.chat and req.prefix:
+            raise LMForgeError(
+                "gen_prefix on a chat task needs --backend engine or hf: the OpenAI chat API "
+                "cannot start the assistant's answer with given text"
+            )
         if req.chat:
             messages = [{"role": "system", "content": req.system}] if req.system else []
             messages.append({"role": "user", "content": req.prompt})
             data = self.post("chat/completions", {**body, "messages": messages})
             texts = [c["message"]["content"] or "" for c in data["choices"]]
         else:
-            data = self.post("completions", {**body, "prompt": req.prompt})
+            data = self.post("completions", {**body, "prompt": req.prompt + req.prefix})
             texts = [c["text"] for c in data["choices"]]
         if len(texts) != req.n:
             raise LMForgeError(f"server returned {len(texts)} choices, asked for n={req.n}")
