@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lmforge.eval.backends import make_backend
-from lmforge.eval.backends.base import GenRequest, rolling_windows, split_context
+from lmforge.eval.backends.base import GenRequest, prompt_text, rolling_windows, split_context
 
 PAIRS = [
     ("The capital of France is", " Paris"),
@@ -83,7 +83,10 @@ def test_engine_backend_generates_like_transformers_greedy(tiny_llama_dir, hf_ba
         GenRequest("Hi", prefix="Sure, here", chat=True, max_new_tokens=12),
     ]
     assert engine.generate(reqs) == hf_backend.generate(reqs)
-    assert engine._prompt(reqs[2]) == engine._prompt(reqs[1]) + "Sure, here"
+    assert (
+        prompt_text(reqs[2], engine.tokenizer)
+        == prompt_text(reqs[1], engine.tokenizer) + "Sure, here"
+    )
 
 
 def test_unknown_backend_and_missing_url_are_one_line_errors():

@@ -109,6 +109,8 @@ class Retriever:
         return fusion.weighted([head, rescored], [1 - w, w]) + ranked[len(head) :]
 
     def finish(self, query: str, ranked: Ranked, best: float, k: int) -> Retrieval:
+        # Text is fetched only for what is returned, and for what the reranker reads.
+        ranked = ranked[: max(k, self.rerank_top) if self.reranker is not None else k]
         chunks = self.store.chunks([i for i, _ in ranked])
         if self.reranker is not None and chunks:
             by_id = dict(zip((i for i, _ in ranked), chunks, strict=True))

@@ -10,7 +10,7 @@ OpenAI-compatible server or on lmforge's engine, and their scores can be compare
 """
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,6 +31,18 @@ class GenRequest:
     n: int = 1
     stop: tuple[str, ...] = ()
     seed: int = 0
+
+
+def prompt_text(req: GenRequest, tokenizer: Any) -> str:
+    """The text a local model continues: the prompt (through the chat template if `chat`), then
+    the answer's prefix."""
+    if not req.chat:
+        return req.prompt + req.prefix
+    from lmforge.models import render_chat
+
+    messages = [{"role": "system", "content": req.system}] if req.system else []
+    messages.append({"role": "user", "content": req.prompt})
+    return render_chat(tokenizer, messages) + req.prefix
 
 
 @dataclass(slots=True, frozen=True)

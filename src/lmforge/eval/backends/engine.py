@@ -9,7 +9,13 @@ import inspect
 from typing import Any
 
 from lmforge.errors import LMForgeError
-from lmforge.eval.backends.base import GenRequest, LoglikResult, RollingResult, truncate_at_stop
+from lmforge.eval.backends.base import (
+    GenRequest,
+    LoglikResult,
+    RollingResult,
+    prompt_text,
+    truncate_at_stop,
+)
 from lmforge.models import resolve_model_dir
 
 
@@ -66,20 +72,11 @@ class EngineBackend:
         }
         return self._params_cls(**{k: v for k, v in wanted.items() if k in self._accepted})
 
-    def _prompt(self, req: GenRequest) -> str:
-        if not req.chat:
-            return req.prompt + req.prefix
-        from lmforge.models import render_chat
-
-        tok = self.tokenizer
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        return render_chat(tok, [*messages, {"role": "user", "content": req.prompt}]) + req.prefix
-
     def generate(self, requests: list[GenRequest]) -> list[list[str]]:
         """All requests in one engine call (continuous batching); n samples = n copies."""
         prompts, params = [], []
         for req in requests:
-            prompt, p = self._prompt(req), self._params(req)
+            prompt, p = prompt_text(req, self.tokenizer), self._params(req)
             for j in range(req.n):
                 prompts.append(prompt)
                 # Distinct seeds per sample: same-seed copies would be identical samples.

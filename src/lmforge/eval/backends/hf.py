@@ -16,11 +16,12 @@ from lmforge.eval.backends.base import (
     GenRequest,
     LoglikResult,
     RollingResult,
+    prompt_text,
     rolling_windows,
     split_context,
     truncate_at_stop,
 )
-from lmforge.models import load_model, render_chat
+from lmforge.models import load_model
 
 
 def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -112,17 +113,10 @@ class HFBackend:
             results.append(RollingResult(total, len(tokens) - 1, len(windows)))
         return results
 
-    def _prompt_text(self, req: GenRequest) -> str:
-        if not req.chat:
-            return req.prompt + req.prefix
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        messages.append({"role": "user", "content": req.prompt})
-        return render_chat(self.tokenizer, messages) + req.prefix
-
     @torch.inference_mode()
     def generate(self, requests: list[GenRequest]) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in requests]
-        texts = [self._prompt_text(r) for r in requests]
+        texts = [prompt_text(r, self.tokenizer) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: -len(texts[i]))
         tok = self.tokenizer
         tok.padding_side = "left"
