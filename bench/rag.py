@@ -9,9 +9,11 @@ dev (even positions) and test (odd). Nothing is tuned or trained on test queries
 1. dev: the hybrid's dense weight is swept 0..1; the weight with the best mean dev nDCG@10 over
    the benchmarks is used for the test half (and is what RagConfig ships as its default).
 2. dev: `lmforge rag train-reranker --pairs` fine-tunes a cross-encoder from the shipped MiniLM
-   on (dev query, its document, hard negative mined from the index) triples, seeded; then the
-   reranker's share of the final score (`rerank_weight`, 0 = hybrid, 1 = reranker order) is swept
-   on dev, each (query, candidate) scored once.
+   on (query, its document, hard negatives mined from the index) from the first `--fit` share of
+   the dev queries, seeded; then the reranker's share of the final score (`rerank_weight`,
+   0 = hybrid, 1 = reranker order) is swept on the remaining dev queries, which the reranker
+   never saw (choosing it on its own training queries would favour the reranker), each (query,
+   candidate) scored once.
 3. test: recall@1/5/10, MRR, nDCG@10 for every method (hybrid+ce at the dev-chosen weight);
    reranking and LLM methods on the first `--rerank-limit` (default all) / `--llm-limit` test
    queries, next to plain hybrid on the same queries.
@@ -64,8 +66,15 @@ class MemoReranker:
         return [self.memo[(query, c.text)] for c in chunks]
 
 
+def split_dev(dev: Benchmark, fit: float) -> tuple[Benchmark, Benchmark]:
+    """(reranker training queries, weight-choosing queries): the first `fit` share, the rest."""
+    n = int(len(dev.queries) * fit)
+    assert 0 < n < len(dev.queries), f"--fit {fit} leaves no queries on one side"
+    return dev.subset("fit", slice(0, n)), dev.subset("choose", slice(n, None))
+
+
 def sweep_rerank_weight(dev: Benchmark, store: LocalStore, emb: Any, cfg: RagConfig) -> dict:
-    """Dev nDCG@10 of hybrid + cross-encoder for each reranker weight (0 = hybrid alone)."""
+    """nDCG@10 on `dev` of hybrid + cross-encoder for each reranker weight (0 = hybrid alone)."""
     from lmforge.rag.rerank import CrossEncoderReranker
 
     assert cfg.reranker_path is not None
@@ -87,7 +96,8 @@ def train_ce(dev: Benchmark, index: Path, out: Path, args: argparse.Namespace) -
     ]
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     knobs = ["--triples", str(args.triples), "--negatives", str(args.negatives), "--seed", "0"]
-    knobs += ["--epochs", str(args.epochs), "--lr", str(args.lr)]
+    knobs += ["--epochs", str(args.epochs), "--lr", str(args.lr), "--loss", args.loss]
+    knobs += ["--in-batch", str(args.in_batch), "--batch-size", str(args.batch_size)]
     knobs += ["--max-length", str(args.max_length)]
     cli = ["rag", "train-reranker", str(out), "--index", str(index), "--pairs", str(pairs)]
     cli += [*knobs, "--runs-dir", str(out.parent / "runs")]
@@ -162,8 +172,12 @@ def main() -> None:
     ap.add_argument("--triples", type=int, default=2000, help="reranker training triples")
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives per dev query")
     ap.add_argument("--epochs", type=int, default=2, help="reranker training epochs")
-    ap.add_argument("--lr", type=float, default=2e-4, help="reranker peak learning rate")
-    ap.add_argument("--max-length", type=int, default=192, help="reranker pair length")
+    ap.add_argument("--lr", type=float, default=1e-4, help="reranker peak learning rate")
+    ap.add_argument("--loss", default="ranking", help="reranker loss: ranking | bce")
+    ap.add_argument("--in-batch", type=int, default=2, help="in-batch negatives (ranking)")
+    ap.add_argument("--batch-size", type=int, default=8, help="reranker queries per step")
+    ap.add_argument("--max-length", type=int, default=128, help="reranker pair length")
+    ap.add_argument("--fit", type=float, default=0.67, help="dev share the reranker trains on")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="write results JSON here")
     args = ap.parse_args()
@@ -201,11 +215,12 @@ def main() -> None:
         print(f"\n## {name} test: {len(test.queries)} queries, {len(bench.docs)} docs\n")
         if "hybrid+ce" in methods:
             cfg.reranker_path = root / "reranker"
-            print(train_ce(dev, root / "index", cfg.reranker_path, args))
-            sweep = sweep_rerank_weight(dev, store, emb, cfg)
+            fit, choose = split_dev(dev, args.fit)
+            print(train_ce(fit, root / "index", cfg.reranker_path, args))
+            sweep = sweep_rerank_weight(choose, store, emb, cfg)
             cfg.rerank_weight = max(WEIGHTS, key=lambda w: (sweep[w], -w))
             cells = ", ".join(f"{w}: {v:.4f}" for w, v in sweep.items())
-            print(f"dev nDCG@10 by rerank_weight: {cells}")
+            print(f"held-out dev ({len(choose.queries)} queries) nDCG@10 by rerank_weight: {cells}")
             print(f"chosen on dev: rerank_weight {cfg.rerank_weight} (top {cfg.rerank_top})")
             results.setdefault("rerank_sweep", {})[name] = sweep
         scores = run_suite(

@@ -8,7 +8,14 @@ from lmforge.rag.factory import make_retriever, open_store
 from lmforge.rag.generate import TransformersGenerator
 from lmforge.rag.index import build_index
 from lmforge.rag.rerank import CrossEncoderReranker, LLMReranker
-from lmforge.rag.reranker_train import load_pairs, mine_pair_triples, mine_triples, split_cloze
+from lmforge.rag.reranker_train import (
+    Triple,
+    load_pairs,
+    mine_pair_triples,
+    mine_triples,
+    ranking_rows,
+    split_cloze,
+)
 
 STORY = (
     "Owls hunt small rodents at night using silent flight. Their feathers muffle every sound.\n\n"
@@ -24,6 +31,16 @@ def test_split_cloze():
         "Their feathers are soft and quiet.",
     )
     assert split_cloze("Too short. Nothing else here at all.") is None
+
+
+def test_ranking_rows_group_a_querys_negatives_in_one_row():
+    triples = [Triple("q1", "p1", "a"), Triple("q2", "p2", "b"), Triple("q1", "p1", "c")]
+    assert ranking_rows(triples) == {
+        "query": ["q1", "q2"],
+        "positive": ["p1", "p2"],
+        "negative_0": ["a", "b"],
+        "negative_1": ["c", "b"],  # q2 has one negative: it repeats, the width stays fixed
+    }
 
 
 def test_cloze_triples_are_mined_reproducibly(cfg, embedder, corpus):
@@ -56,16 +73,27 @@ def test_cli_trains_a_cross_encoder_on_labelled_pairs(cfg, embedder, corpus, tmp
 
     out = tmp_path / "ce"
     args = ["rag", "train-reranker", str(out), "--index", str(cfg.index), "--pairs", str(pairs)]
-    r = CliRunner().invoke(app, [*args, "--batch-size", "4", "--max-length", "64"])
+    r = CliRunner().invoke(app, [*args, "--epochs", "8", "--lr", "1e-4", "--max-length", "64"])
     assert r.exit_code == 0, r.output
     info = json.loads((out / "lmforge-reranker.json").read_text())
-    assert info["triples"] == 4 and info["seed"] == 0
+    assert info["triples"] == 4 and info["seed"] == 0 and info["loss"] == "ranking"
     lines = (out / "triples.jsonl").read_text().splitlines()
     assert {json.loads(x)["query"] for x in lines} == {q for q, _ in rows}
     ce = CrossEncoderReranker(out)
     chunks = store.chunks([0, 1, 2])
     scores = ce.score("Which animal hunts at night?", chunks)
     assert len(scores) == 3 and len(set(scores)) == 3
+    # the listwise loss has learnt its two training queries: each ranks its own passage first
+    by_text = {c.text: c for c in store.chunks(list(range(len(store))))}
+    for query, positive in rows:
+        ranked = dict(zip(texts, ce.score(query, [by_text[t] for t in texts]), strict=True))
+        assert max(ranked, key=ranked.get) == positive, (query, ranked)
+
+    r = CliRunner().invoke(app, [*args, "--loss", "bce", "--batch-size", "4", "--max-length", "64"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "lmforge-reranker.json").read_text())["loss"] == "bce"
+    bad = CliRunner().invoke(app, [*args, "--loss", "listwise"])
+    assert bad.exit_code != 0 and "listwise" in bad.output
 
 
 class ByLength:

@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.markup import escape
@@ -258,8 +258,12 @@ def train_reranker_cmd(
     ),
     negatives: int = typer.Option(2, help="Hard negatives mined per --pairs query."),
     epochs: int = typer.Option(1, help="Training epochs."),
-    lr: float = typer.Option(5e-5, help="Peak learning rate (the head starts from scratch)."),
-    batch_size: int = typer.Option(16, help="Pairs per step."),
+    lr: float = typer.Option(1e-4, help="Peak learning rate (the head starts from scratch)."),
+    loss: Literal["ranking", "bce"] = typer.Option(
+        "ranking", help="ranking (softmax over a query's candidates) | bce (pointwise 0/1)."
+    ),
+    in_batch: int = typer.Option(2, help="Other queries' passages added as negatives (ranking)."),
+    batch_size: int = typer.Option(8, help="Per step: queries (ranking) or pairs (bce)."),
     max_length: int = typer.Option(192, help="Max tokens per (query, passage) pair."),
     seed: int = typer.Option(0, help="Seed for mining and training."),
     runs_dir: Path | None = RUNS,
@@ -292,6 +296,10 @@ def train_reranker_cmd(
             "negatives": negatives,
             "epochs": epochs,
             "lr": lr,
+            "loss": loss,
+            "in_batch": in_batch,
+            "batch_size": batch_size,
+            "max_length": max_length,
             "seed": seed,
             "out": str(out),
         },
@@ -305,7 +313,9 @@ def train_reranker_cmd(
             mined = mine_pair_triples(retriever, load_pairs(pairs), triples, negatives, seed)
         else:
             mined = mine_triples(retriever, triples, seed)
-        info = train_reranker(mined, out, emb.path, epochs, batch_size, lr, max_length, seed)
+        info = train_reranker(
+            mined, out, emb.path, epochs, batch_size, lr, max_length, seed, loss, in_batch
+        )
         run.add_output(out, "reranker")
         run.log_metrics(**{k: v for k, v in info.items() if k != "base"})
     console.print(

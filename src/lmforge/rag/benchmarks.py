@@ -58,12 +58,11 @@ class Benchmark:
 
     def split(self) -> tuple["Benchmark", "Benchmark"]:
         """(dev, test): even- and odd-positioned queries, each against all the documents."""
-        return self._part("dev", 0), self._part("test", 1)
+        return self.subset("dev", slice(0, None, 2)), self.subset("test", slice(1, None, 2))
 
-    def _part(self, label: str, start: int) -> "Benchmark":
-        return Benchmark(
-            f"{self.name}-{label}", self.queries[start::2], self.docs, self.relevant[start::2]
-        )
+    def subset(self, label: str, part: slice) -> "Benchmark":
+        """The queries in `part`, against all the documents."""
+        return Benchmark(f"{self.name}-{label}", self.queries[part], self.docs, self.relevant[part])
 
 
 def gsm8k() -> Benchmark:

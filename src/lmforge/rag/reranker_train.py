@@ -22,7 +22,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lmforge.errors import LMForgeError
 from lmforge.extras import require
@@ -99,17 +99,58 @@ def mine_pair_triples(
     return triples[:n]
 
 
+def ranking_rows(triples: list[Triple]) -> dict[str, list[str]]:
+    """One row per (query, positive) with all its mined negatives as columns.
+
+    A listwise loss needs a fixed width, so a query with fewer negatives than the widest repeats
+    its own (a repeat only weights that negative more; it never mislabels anything).
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for t in triples:
+        groups.setdefault((t.query, t.positive), []).append(t.negative)
+    width = max(len(v) for v in groups.values())
+    rows: dict[str, list[str]] = {"query": [], "positive": []}
+    rows |= {f"negative_{j}": [] for j in range(width)}
+    for (query, positive), negs in groups.items():
+        rows["query"].append(query)
+        rows["positive"].append(positive)
+        for j in range(width):
+            rows[f"negative_{j}"].append(negs[j % len(negs)])
+    return rows
+
+
+def pair_rows(triples: list[Triple]) -> dict[str, list[Any]]:
+    """(query, passage, 0/1 label) rows for the pointwise loss."""
+    rows: dict[str, list[Any]] = {"query": [], "passage": [], "label": []}
+    for t in triples:
+        for passage, label in ((t.positive, 1.0), (t.negative, 0.0)):
+            rows["query"].append(t.query)
+            rows["passage"].append(passage)
+            rows["label"].append(label)
+    return rows
+
+
 def train_reranker(
     triples: list[Triple],
     out: Path,
     base: Path,
     epochs: int = 1,
-    batch_size: int = 16,
-    lr: float = 5e-5,
+    batch_size: int = 8,
+    lr: float = 1e-4,
     max_length: int = 192,
     seed: int = 0,
+    loss: Literal["ranking", "bce"] = "ranking",
+    in_batch: int = 2,
 ) -> dict[str, Any]:
-    """Fine-tune a CrossEncoder (1 logit) on the triples; write it to `out` atomically."""
+    """Fine-tune a CrossEncoder (1 logit) on the triples; write it to `out` atomically.
+
+    loss "ranking" (default): per query, a softmax over its positive, its mined hard negatives and
+    `in_batch` other queries' passages from the same batch (InfoNCE); `batch_size` counts queries.
+    loss "bce": each (query, passage) pair labelled 0/1 on its own; `batch_size` counts pairs.
+    Starting from a bi-encoder's weights the head is new, and a pointwise loss on hard negatives
+    alone can sit at ln 2 (GSM8K: it never moved in two epochs), while the listwise loss, which
+    compares candidates for the same query, learns from the first epoch.
+    """
     st = require("rag", "sentence_transformers")
     datasets = require("train", "datasets")
     import torch
@@ -117,17 +158,22 @@ def train_reranker(
         CrossEncoderTrainer,
         CrossEncoderTrainingArguments,
     )
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.cross_encoder.losses import (
+        BinaryCrossEntropyLoss,
+        MultipleNegativesRankingLoss,
+    )
 
     assert triples, "no triples to train on"
+    assert loss in ("ranking", "bce"), loss
     torch.manual_seed(seed)
-    rows: dict[str, list[Any]] = {"query": [], "passage": [], "label": []}
-    for t in triples:
-        for passage, label in ((t.positive, 1.0), (t.negative, 0.0)):
-            rows["query"].append(t.query)
-            rows["passage"].append(passage)
-            rows["label"].append(label)
+    rows = ranking_rows(triples) if loss == "ranking" else pair_rows(triples)
     model = st.CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu")
+    objective = (
+        MultipleNegativesRankingLoss(model, num_negatives=in_batch)
+        if loss == "ranking"
+        else BinaryCrossEntropyLoss(model)
+    )
+    steps = epochs * -(-len(rows["query"]) // batch_size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
@@ -136,7 +182,7 @@ def train_reranker(
         num_train_epochs=epochs,
         per_device_train_batch_size=batch_size,
         learning_rate=lr,
-        warmup_steps=max(1, len(rows["label"]) // batch_size // 10),
+        warmup_steps=max(1, steps // 10),
         seed=seed,
         data_seed=seed,
         save_strategy="no",
@@ -149,7 +195,7 @@ def train_reranker(
         model=model,
         args=args,
         train_dataset=datasets.Dataset.from_dict(rows),
-        loss=BinaryCrossEntropyLoss(model),
+        loss=objective,
     )
     result = trainer.train()
     try:
@@ -166,6 +212,8 @@ def train_reranker(
             "triples": len(triples),
             "epochs": epochs,
             "lr": lr,
+            "loss": loss,
+            "in_batch": in_batch if loss == "ranking" else 0,
             "train_loss": round(float(result.training_loss), 4),
             "seed": seed,
         }
