@@ -257,7 +257,7 @@ def train_reranker_cmd(
         None, help="JSONL of {query, positive} training pairs (else inverse cloze from the index)."
     ),
     negatives: int = typer.Option(2, help="Hard negatives mined per --pairs query."),
-    epochs: int = typer.Option(1, help="Training epochs."),
+    epochs: int = typer.Option(2, help="Training epochs."),
     lr: float = typer.Option(1e-4, help="Peak learning rate (the head starts from scratch)."),
     loss: Literal["ranking", "bce"] = typer.Option(
         "ranking", help="ranking (softmax over a query's candidates) | bce (pointwise 0/1)."

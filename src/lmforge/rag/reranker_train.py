@@ -134,7 +134,7 @@ def train_reranker(
     triples: list[Triple],
     out: Path,
     base: Path,
-    epochs: int = 1,
+    epochs: int = 2,
     batch_size: int = 8,
     lr: float = 1e-4,
     max_length: int = 192,
