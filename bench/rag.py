@@ -32,7 +32,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from lmforge.cli import app
-from lmforge.rag.benchmarks import BENCHMARKS, Benchmark
+from lmforge.rag.benchmarks import BENCHMARKS, Benchmark, docstring_pairs
 from lmforge.rag.config import RagConfig
 from lmforge.rag.embed import Embedder
 from lmforge.rag.evaluate import MemoEmbedder, Scores, evaluate, index_benchmark, latency
@@ -87,13 +87,19 @@ def sweep_rerank_weight(dev: Benchmark, store: LocalStore, emb: Any, cfg: RagCon
     return out
 
 
-def train_ce(dev: Benchmark, index: Path, out: Path, args: argparse.Namespace) -> str:
-    """Train the reranker through the CLI command itself, on dev (query, document) pairs."""
+def train_ce(
+    dev: Benchmark, index: Path, out: Path, args: argparse.Namespace, extra: list[tuple[str, str]]
+) -> str:
+    """Train the reranker through the CLI command itself, on dev (query, document) pairs.
+
+    `extra` pairs come from outside the benchmark (HumanEval: stdlib docstring -> code, since 54
+    dev problems are too few to train on).
+    """
     pairs = out.parent / "dev-pairs.jsonl"
     rows = [
         {"query": q, "positive": dev.docs[r]}
         for q, r in zip(dev.queries, dev.relevant, strict=True)
-    ]
+    ] + [{"query": q, "positive": p} for q, p in extra]
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     knobs = ["--triples", str(args.triples), "--negatives", str(args.negatives), "--seed", "0"]
     knobs += ["--epochs", str(args.epochs), "--lr", str(args.lr), "--loss", args.loss]
@@ -107,7 +113,8 @@ def train_ce(dev: Benchmark, index: Path, out: Path, args: argparse.Namespace) -
         raise RuntimeError(f"train-reranker failed: {r.output}") from r.exception
     info = json.loads((out / "lmforge-reranker.json").read_text())
     return (
-        f"lmforge rag train-reranker --pairs <{len(rows)} dev pairs> {' '.join(knobs)}: "
+        f"lmforge rag train-reranker --pairs <{len(rows) - len(extra)} dev + {len(extra)} "
+        f"extra pairs> {' '.join(knobs)}: "
         f"{info['triples']} triples, loss {info['train_loss']}, {time.perf_counter() - t0:.0f} s"
     )
 
@@ -177,6 +184,7 @@ def main() -> None:
     ap.add_argument("--in-batch", type=int, default=2, help="in-batch negatives (ranking)")
     ap.add_argument("--batch-size", type=int, default=8, help="reranker queries per step")
     ap.add_argument("--max-length", type=int, default=128, help="reranker pair length")
+    ap.add_argument("--code-pairs", type=int, default=400, help="stdlib pairs (humaneval)")
     ap.add_argument("--fit", type=float, default=0.67, help="dev share the reranker trains on")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="write results JSON here")
@@ -216,7 +224,8 @@ def main() -> None:
         if "hybrid+ce" in methods:
             cfg.reranker_path = root / "reranker"
             fit, choose = split_dev(dev, args.fit)
-            print(train_ce(fit, root / "index", cfg.reranker_path, args))
+            extra = docstring_pairs(args.code_pairs) if name == "humaneval" else []
+            print(train_ce(fit, root / "index", cfg.reranker_path, args, extra))
             sweep = sweep_rerank_weight(choose, store, emb, cfg)
             cfg.rerank_weight = max(WEIGHTS, key=lambda w: (sweep[w], -w))
             cells = ", ".join(f"{w}: {v:.4f}" for w, v in sweep.items())

@@ -43,6 +43,35 @@ DISTRACTOR_MODULES = (
     "html/__init__",
     "json/encoder",
 )
+# Documented stdlib functions for training a code reranker: other modules than the distractors,
+# so no document of the benchmark is ever a training positive.
+TRAINING_MODULES = (
+    "functools",
+    "collections/__init__",
+    "inspect",
+    "ipaddress",
+    "urllib/parse",
+    "pathlib",
+    "shutil",
+    "tempfile",
+    "argparse",
+    "csv",
+    "datetime",
+    "_pydecimal",
+    "pprint",
+    "tokenize",
+    "ast",
+    "copy",
+    "enum",
+    "dataclasses",
+    "contextlib",
+    "email/utils",
+    "gettext",
+    "locale",
+    "zipfile",
+    "tarfile",
+    "configparser",
+)
 
 
 @dataclass(slots=True)
@@ -106,6 +135,25 @@ def stdlib_functions(limit: int = 400) -> list[str]:
                 if ast.get_docstring(node):  # drop docstrings: solutions have none either
                     node.body = node.body[1:] or [ast.Pass()]
                 out.append(ast.unparse(node))
+    return out[:limit]
+
+
+def docstring_pairs(limit: int = 400, min_words: int = 8) -> list[tuple[str, str]]:
+    """(docstring, function source without it) from TRAINING_MODULES: the inverse cloze of code.
+
+    A docstring says what the code does, as a HumanEval prompt does, so these pairs teach a
+    reranker the HumanEval pairing without touching a HumanEval problem.
+    """
+    root = Path(sysconfig.get_paths()["stdlib"])
+    assert not set(TRAINING_MODULES) & set(DISTRACTOR_MODULES)
+    out: list[tuple[str, str]] = []
+    for mod in TRAINING_MODULES:
+        for node in ast.walk(ast.parse((root / f"{mod}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                doc = ast.get_docstring(node)
+                if doc and len(doc.split()) >= min_words and len(node.body) > 1:
+                    node.body = node.body[1:]
+                    out.append((doc, ast.unparse(node)))
     return out[:limit]
 
 
