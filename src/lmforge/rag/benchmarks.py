@@ -6,6 +6,8 @@
   canonical solution (signature + body) among the 164 solutions plus distractor functions taken
   from the Python standard library (deterministic: same Python, same corpus).
 
+`docstring_pairs()` gives extra (docstring, code) training pairs from other stdlib modules.
+
 `Benchmark.split()` halves the queries (even positions: dev, odd: test) over the same documents:
 anything tuned or trained (the fusion weight, the reranker) sees only dev queries, and figures
 are reported on test queries.
@@ -141,8 +143,9 @@ def stdlib_functions(limit: int = 400) -> list[str]:
 def docstring_pairs(limit: int = 400, min_words: int = 8) -> list[tuple[str, str]]:
     """(docstring, function source without it) from TRAINING_MODULES: the inverse cloze of code.
 
-    A docstring says what the code does, as a HumanEval prompt does, so these pairs teach a
-    reranker the HumanEval pairing without touching a HumanEval problem.
+    A docstring says what the code does, as a HumanEval prompt does, so these pairs aim to teach
+    a reranker the HumanEval pairing without touching a HumanEval problem (400 of them did not
+    lift HumanEval past hybrid: docs/benchmarks.md, `## rag`).
     """
     root = Path(sysconfig.get_paths()["stdlib"])
     assert not set(TRAINING_MODULES) & set(DISTRACTOR_MODULES)
