@@ -18,6 +18,7 @@ import gzip
 import json
 import re
 import sysconfig
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,18 +126,22 @@ def signature(prompt: str, entry_point: str) -> str:
     return "\n".join(lines[start : end + 1])
 
 
-def stdlib_functions(limit: int = 400) -> list[str]:
-    """Top-level function sources from a fixed list of stdlib modules (distractor code)."""
+def _public_functions(modules: tuple[str, ...]) -> Iterator[tuple[str | None, ast.FunctionDef]]:
+    """(docstring, node) for each public function (methods too) of the given stdlib modules."""
     root = Path(sysconfig.get_paths()["stdlib"])
-    out: list[str] = []
-    for mod in DISTRACTOR_MODULES:
-        src = (root / f"{mod}.py").read_text(encoding="utf-8")
-        tree = ast.parse(src)
-        for node in ast.walk(tree):
+    for mod in modules:
+        for node in ast.walk(ast.parse((root / f"{mod}.py").read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-                if ast.get_docstring(node):  # drop docstrings: solutions have none either
-                    node.body = node.body[1:] or [ast.Pass()]
-                out.append(ast.unparse(node))
+                yield ast.get_docstring(node), node
+
+
+def stdlib_functions(limit: int = 400) -> list[str]:
+    """Function sources from a fixed list of stdlib modules (distractor code)."""
+    out: list[str] = []
+    for doc, node in _public_functions(DISTRACTOR_MODULES):
+        if doc:  # drop docstrings: solutions have none either
+            node.body = node.body[1:] or [ast.Pass()]
+        out.append(ast.unparse(node))
     return out[:limit]
 
 
@@ -147,16 +152,12 @@ def docstring_pairs(limit: int = 400, min_words: int = 8) -> list[tuple[str, str
     a reranker the HumanEval pairing without touching a HumanEval problem (400 of them did not
     lift HumanEval past hybrid: docs/benchmarks.md, `## rag`).
     """
-    root = Path(sysconfig.get_paths()["stdlib"])
     assert not set(TRAINING_MODULES) & set(DISTRACTOR_MODULES)
     out: list[tuple[str, str]] = []
-    for mod in TRAINING_MODULES:
-        for node in ast.walk(ast.parse((root / f"{mod}.py").read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-                doc = ast.get_docstring(node)
-                if doc and len(doc.split()) >= min_words and len(node.body) > 1:
-                    node.body = node.body[1:]
-                    out.append((doc, ast.unparse(node)))
+    for doc, node in _public_functions(TRAINING_MODULES):
+        if doc and len(doc.split()) >= min_words and len(node.body) > 1:
+            node.body = node.body[1:]
+            out.append((doc, ast.unparse(node)))
     return out[:limit]
 
 
