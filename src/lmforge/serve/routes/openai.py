@@ -1,0 +1,194 @@
+"""The OpenAI API's generation routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`.
+
+Per generation request: parse (400) -> model (404) -> input scanners -> tokenize and check the
+context length (400, both numbers) -> a slot (429 when the queue is full) -> the engine, raced
+against the client's disconnect so a client that leaves aborts its sequences at once.
+"""
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from lmforge.errors import LMForgeError
+from lmforge.models.chat import render_chat
+from lmforge.serve.errors import APIError, context_length_error
+from lmforge.serve.generate import Generation, Kind
+from lmforge.serve.http import key_of, read_json, until_disconnect
+from lmforge.serve.protocol import ChatRequest, CompletionRequest, parse
+from lmforge.serve.state import ServerState
+
+
+def openai_router(state: ServerState) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        created = int(state.started)
+        data = [
+            {
+                "id": state.model_name,
+                "object": "model",
+                "created": created,
+                "owned_by": "lmforge",
+                "max_model_len": state.max_model_len,
+            }
+        ]
+        if state.embedder is not None:
+            data.append(
+                {
+                    "id": state.embed_name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "lmforge",
+                }
+            )
+        return {"object": "list", "data": data}
+
+    def check_model(name: str) -> None:
+        if name != state.model_name:
+            raise APIError(
+                404,
+                f"The model '{name}' does not exist; this server serves '{state.model_name}'",
+                param="model",
+                code="model_not_found",
+            )
+
+    def budget(ids: list[int], requested: int | None) -> int:
+        """max_tokens for one prompt: OpenAI's default is what the context has left."""
+        limit, n = state.max_model_len, len(ids)
+        if not ids:
+            raise APIError(400, "prompt is empty after tokenization", param="prompt")
+        want = requested if requested is not None else max(1, limit - n)
+        if n + want > limit:
+            raise context_length_error(limit, n, want)
+        assert state.engine is not None
+        s = state.engine.stats()
+        if n + want > s.num_blocks * s.block_size:
+            raise APIError(
+                400,
+                f"prompt + max_tokens = {n + want} tokens exceeds the KV cache "
+                f"({s.num_blocks * s.block_size} tokens); lower max_tokens",
+                param="max_tokens",
+            )
+        return want
+
+    async def generate(
+        request: Request,
+        kind: Kind,
+        req: ChatRequest | CompletionRequest,
+        prompts: list[list[int]],
+        logprobs: int | None,
+    ) -> Response:
+        assert state.engine is not None
+        requested = req.requested_max_tokens
+        maxes = [budget(ids, requested) for ids in prompts]
+        params = [req.sampling(maxes[i // req.n], logprobs, i) for i in range(len(prompts) * req.n)]
+        if len(params) > state.admission.capacity:
+            raise APIError(
+                400,
+                f"{len(params)} sequences (prompts x n) exceed the server's "
+                f"max_num_seqs {state.admission.capacity}",
+                param="n",
+            )
+        prefix = "chatcmpl" if kind == "chat" else "cmpl"
+        gen = Generation(
+            state.engine,
+            kind,
+            f"{prefix}-{uuid.uuid4().hex}",
+            state.model_name,
+            prompts,
+            params,
+            state.scanners,
+            include_usage=req.stream and req.include_usage,
+        )
+        fields = request.state.log
+        fields.update(id=gen.request_id, model=state.model_name, n=req.n, stream=req.stream)
+        t0 = time.perf_counter()
+        slot = state.admission.slot(len(params))
+        queued = await until_disconnect(request, slot.__aenter__())
+
+        def finish() -> None:
+            c = gen.choices
+            reasons = [x.finish_reason or "abort" for x in c]
+            ttft = min((x.ttft for x in c if x.ttft is not None), default=None)
+            itl = [t for x in c for t in x.itl]
+            e2e = time.perf_counter() - t0
+            if all(r != "abort" for r in reasons):
+                state.metrics.observe(ttft, itl, e2e, queued, reasons)
+            fields.update(
+                gen.usage(),
+                finish_reasons=reasons,
+                queue_s=round(queued, 4),
+                ttft_s=round(ttft, 4) if ttft is not None else None,
+            )
+            if state.cfg.log_prompts:
+                tok = state.engine.tokenizer if state.engine else None
+                fields["prompt"] = [tok.decode(p) for p in prompts] if tok else None
+                fields["output"] = [x.text for x in c]
+
+        if not req.stream:
+            try:
+                body = await until_disconnect(request, gen.complete())
+            except LMForgeError as e:
+                raise APIError(400, str(e)) from None
+            finally:
+                await slot.__aexit__(None, None, None)
+                finish()
+            return JSONResponse(body)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                async for chunk in gen.stream():
+                    yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+            except LMForgeError as e:  # after the 200 went out: an error event, then [DONE]
+                yield f"data: {json.dumps(APIError(400, str(e)).body())}\n\n"
+            finally:
+                await slot.__aexit__(None, None, None)
+                finish()
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    @router.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        req: ChatRequest = parse(ChatRequest, await read_json(request, state.cfg.max_body_bytes))
+        check_model(req.model)
+        assert state.engine is not None
+        conv = req.conversation()
+        for m in conv:
+            if m["role"] in ("user", "tool") and state.scanners.chain:
+                m["content"] = await state.scanners.check_input(m["content"], key_of(request))
+        try:
+            text = render_chat(state.engine.tokenizer, conv)
+        except LMForgeError as e:
+            raise APIError(400, str(e), param="messages") from None
+        ids = state.engine.tokenizer.encode(text, add_special_tokens=False)
+        return await generate(request, "chat", req, [ids], req.engine_logprobs)
+
+    @router.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        body = await read_json(request, state.cfg.max_body_bytes)
+        req: CompletionRequest = parse(CompletionRequest, body)
+        check_model(req.model)
+        assert state.engine is not None
+        tok, vocab = state.engine.tokenizer, len(state.engine.tokenizer)
+        prompts = []
+        for p in req.prompts():
+            if isinstance(p, str):
+                if state.scanners.chain:
+                    p = await state.scanners.check_input(p, key_of(request))
+                prompts.append(tok.encode(p, add_special_tokens=False))
+            elif any(t >= vocab for t in p):
+                raise APIError(400, f"prompt token ids must be < {vocab}", param="prompt")
+            else:
+                prompts.append(list(p))
+        return await generate(request, "completion", req, prompts, req.logprobs)
+
+    return router
