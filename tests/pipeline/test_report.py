@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from lmforge.config import StageConfig
-from lmforge.pipeline.kinds import StageKind, register
+from lmforge.pipeline.kinds import StageKind
+from lmforge.pipeline.registry import register
 from lmforge.pipeline.report import SECTIONS
 from lmforge.pipeline.runner import run_pipeline
 
@@ -103,11 +104,10 @@ def chromium() -> str | None:
 @pytest.fixture
 def report(tmp_path, monkeypatch) -> Path:
     # The report groups stages by kind; register fakes under the real kind names for this test.
-    from lmforge.pipeline import builtin_kinds, kinds
+    from lmforge.pipeline.registry import REGISTRY, get_kind
 
-    assert builtin_kinds  # imported first so the built-ins do not replace the fakes below
     for name in ("data", "train.sft", "eval", "rag.eval", "bench.serve"):
-        monkeypatch.setitem(kinds.KINDS, name, kinds.KINDS[f"test.{name}"])
+        monkeypatch.setitem(REGISTRY.kinds, name, get_kind(f"test.{name}"))
     p = tmp_path / "p.yaml"
     p.write_text(
         "name: report-demo\nstages:\n"

@@ -7,7 +7,8 @@ import pytest
 
 from lmforge.config import StageConfig
 from lmforge.errors import ConfigError, LMForgeError
-from lmforge.pipeline.kinds import StageKind, register
+from lmforge.pipeline.kinds import StageKind
+from lmforge.pipeline.registry import register
 from lmforge.pipeline.runner import run_pipeline
 from lmforge.runs import load_manifest
 

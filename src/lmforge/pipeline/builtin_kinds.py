@@ -12,7 +12,7 @@ from typing import Any
 from lmforge.config import StageConfig
 from lmforge.errors import ConfigError
 from lmforge.pipeline import eval_kinds, rag_kinds, serve_kinds
-from lmforge.pipeline.kinds import RUN_DIR, StageKind, register
+from lmforge.pipeline.kinds import RUN_DIR, StageKind
 from lmforge.runs import Run
 
 
@@ -109,9 +109,10 @@ def _lazy_config(module: str, name: str) -> type[StageConfig]:
         raise ConfigError(f"pipeline kind needs {module}: {e}") from None
 
 
-def _register_all() -> None:
+def builtin_kinds() -> tuple[StageKind, ...]:
+    """lmforge's own kinds; the registry adds them (stage configs import lazily on first use)."""
     train_cfg = "lmforge.train.config"
-    for kind in (
+    return (
         StageKind(
             "gsm8k.split",
             Gsm8kSplitConfig,
@@ -173,8 +174,4 @@ def _register_all() -> None:
             description="lmforge serve + lmforge bench serve",
             fill=serve_kinds.serve_fill,
         ),
-    ):
-        register(kind)
-
-
-_register_all()
+    )

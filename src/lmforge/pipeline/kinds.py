@@ -1,4 +1,4 @@
-"""The stage kinds a pipeline can use, and the contract each one keeps.
+"""What a stage kind is, and the contract each one keeps (a leaf: it imports no kind).
 
 A kind takes its validated config, its named input paths and its live `Run`, writes its
 artifacts inside `run.dir`, and returns them by name. It never reaches into another stage's
@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.config import StageConfig
-from lmforge.errors import ConfigError
 from lmforge.runs import Run
 
 StageFn = Callable[[StageConfig, dict[str, Path], Run], dict[str, Path]]
@@ -34,21 +33,3 @@ class StageKind:
     required_inputs: tuple[str, ...] = ()
     description: str = ""
     fill: FillFn = no_fill  # config keys (dotted) the pipeline sets from the inputs
-
-
-KINDS: dict[str, StageKind] = {}
-
-
-def register(kind: StageKind) -> StageKind:
-    """Add a kind (stage packages and tests call this); re-registering replaces it."""
-    KINDS[kind.name] = kind
-    return kind
-
-
-def get_kind(name: str) -> StageKind:
-    """The kind called `name`, loading the built-in kinds on first use."""
-    from lmforge.pipeline import builtin_kinds  # noqa: F401 - registers on import
-
-    if name not in KINDS:
-        raise ConfigError(f"unknown stage kind {name!r}; available: {', '.join(sorted(KINDS))}")
-    return KINDS[name]

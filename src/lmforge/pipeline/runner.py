@@ -17,7 +17,8 @@ from typing import Any
 from lmforge.config import dump_config, load_config
 from lmforge.errors import ConfigError, LMForgeError
 from lmforge.files import sha256_path
-from lmforge.pipeline.kinds import StageKind, get_kind
+from lmforge.pipeline.kinds import StageKind
+from lmforge.pipeline.registry import get_kind
 from lmforge.pipeline.report import build_report
 from lmforge.pipeline.spec import PipelineConfig, StageSpec
 from lmforge.runs import Run, list_runs, load_manifest, runs_root, start_run
