@@ -11,6 +11,7 @@ from lmforge import __version__
 from lmforge.commands import bench, data, eval, guard, models, rag, runs, serve, train
 from lmforge.commands import run as run_cmd
 from lmforge.commands.common import console, err_console
+from lmforge.commands.console import console_cmd
 from lmforge.config import QuickstartConfig, load_config
 from lmforge.errors import LMForgeError
 
@@ -31,6 +32,7 @@ app.add_typer(serve.app, name="serve")
 app.add_typer(train.app, name="train")
 
 app.command("run")(run_cmd.run)
+app.command("console")(console_cmd)
 
 
 def _version(value: bool) -> None:

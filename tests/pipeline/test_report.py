@@ -1,10 +1,10 @@
 """The HTML report, rendered by a real headless Chromium: every section shows, no console errors."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from tests.browser import chromium, require_browser
 
 from lmforge.config import StageConfig
 from lmforge.pipeline.kinds import StageKind
@@ -97,10 +97,6 @@ for _name, _fn in (
     register(StageKind(f"test.{_name}", Empty, _fn))
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture
 def report(tmp_path, monkeypatch) -> Path:
     # The report groups stages by kind; register fakes under the real kind names for this test.
@@ -159,11 +155,8 @@ def render(page: Path, profile: Path) -> tuple[str, list[str]]:
     return proc.stdout, console
 
 
-needs_chromium = pytest.mark.skipif(chromium() is None, reason="Debian chromium is not installed")
-
-
-@needs_chromium
 def test_report_renders_in_headless_chromium(report, tmp_path):
+    require_browser()
     dom, console = render(report, tmp_path / "profile")
     for key in SECTIONS:
         assert f'<section id="{key}">' in dom
@@ -171,9 +164,9 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert console == []
 
 
-@needs_chromium
 def test_console_errors_would_be_caught(tmp_path):
     """The check above can fail: a page that logs an error is seen doing so."""
+    require_browser()
     page = tmp_path / "bad.html"
     page.write_text(
         "<html><body><script>console.error('boom'); undefinedFn();</script></body></html>"

@@ -29,6 +29,7 @@ def serve(
     embeddings: bool | None = typer.Option(None, help="Serve /v1/embeddings (MiniLM)."),
     guard_policy: Path | None = typer.Option(None, help="lmforge guard policy YAML."),
     log_prompts: bool | None = typer.Option(None, help="Log prompts and outputs too."),
+    console: bool | None = typer.Option(None, help="Serve the web console at /console."),
     runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
 ) -> None:
     """Load the model in the background (503 until ready), serve /v1, drain on SIGTERM."""
@@ -59,16 +60,20 @@ def serve(
             "embeddings": embeddings,
             "guard_policy": guard_policy,
             "log_prompts": log_prompts,
+            "console": console,
+            "runs_dir": runs_dir,
         },
     )
     state = build_state(cfg)
     sock = bind(cfg.host, cfg.port)
     url = f"http://{cfg.host}:{sock.getsockname()[1]}"
-    with start_run("serve", cfg, runs_dir) as run:
+    with start_run("serve", cfg, cfg.runs_dir) as run:
         if cfg.guard_policy:
             run.add_input(cfg.guard_policy, role="guard_policy")
         auth = f"{len(state.keys)} key(s)" if state.keys else "off"
         console.print(f"serving {state.model_name} at {url}/v1 (auth {auth}); run {run.id}")
+        if cfg.console:
+            console.print(f"web console: {url}/console")
         run_server(state, sock)
         s = state.engine.stats() if state.engine else None
         if s is not None:

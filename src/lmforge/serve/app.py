@@ -1,4 +1,4 @@
-"""The FastAPI app: the routers (ops, OpenAI API) behind the gate (503/401/413, request logs).
+"""The FastAPI app: the routers (ops, OpenAI API, console) behind the gate (503/401/413, logs).
 
 `create_app` only wires things together: the model loads in the background at start-up (the
 lifespan), errors of every router share OpenAI's error shape, and the gate middleware wraps all.
@@ -12,8 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from lmforge.runs import runs_root
 from lmforge.serve.errors import APIError
 from lmforge.serve.gate import Gate
+from lmforge.serve.routes.console import console_router
 from lmforge.serve.routes.embeddings import embeddings_router
 from lmforge.serve.routes.openai import openai_router
 from lmforge.serve.routes.ops import ops_router
@@ -55,5 +57,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(ops_router(state))
     app.include_router(openai_router(state))
     app.include_router(embeddings_router(state))
+    if state.cfg.console:
+        app.include_router(console_router(runs_root(state.cfg.runs_dir), state.keys))
     app.add_middleware(Gate, state=state)  # type: ignore[arg-type]
     return app

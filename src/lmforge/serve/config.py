@@ -46,6 +46,10 @@ class ServeConfig(StageConfig):
         None, description="lmforge guard policy YAML: scan prompts and outputs."
     )
     log_prompts: bool = Field(False, description="Put prompts and outputs in the request logs.")
+    console: bool = Field(True, description="Serve the web console at /console.")
+    runs_dir: Path | None = Field(
+        None, description="Runs the console lists (default $LMFORGE_RUNS_DIR, else ./runs)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="uvicorn log level."
     )
