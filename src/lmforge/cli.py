@@ -82,8 +82,13 @@ def quickstart(
     runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
 ) -> None:
     """Curate, fine-tune, index, evaluate, benchmark on the defaults; then chat with the result."""
-    from lmforge.pipeline.quickstart import chat_once, quickstart_pipeline, tuned_model
+    import os
+    import time
+
+    from lmforge.pipeline.quickstart import chat_once, highlights, quickstart_pipeline, tuned_model
     from lmforge.runs import start_run
+
+    t0, load0 = time.perf_counter(), os.getloadavg()
 
     cfg = load_config(
         QuickstartConfig,
@@ -104,6 +109,18 @@ def quickstart(
     with start_run("quickstart", cfg, runs_dir) as run:
         run.add_input(prun.dir / "manifest.json", role="pipeline")
         result = chat_once(cfg, tuned_model(results), run)
+        wall, load1 = time.perf_counter() - t0, os.getloadavg()
+        run.log_metrics(wall_s=round(wall, 1), loadavg_start=load0, loadavg_end=load1)
+    hi = highlights(results)
+    if hi["sentence"]:
+        console.print(f"[bold]what improved:[/] {escape(hi['sentence'])}")
+    for d in hi["demo"]:
+        console.print(f"[bold]served tuned model[/] ({d['seconds']} s): {escape(d['answer'])}")
+    for a in hi["answers"]:
+        console.print(f"[bold]rag:[/] {escape(a['question'])} -> {escape(a['answer'])}")
+        for s in a["sources"]:
+            used = "*" if s["n"] in a["citations"] else " "
+            console.print(f"  {used}[{s['n']}] {escape(' > '.join(s['headings']) or s['source'])}")
     console.print(f"[bold]user:[/] {escape(cfg.prompt)}")
     console.print(f"[bold]tuned model:[/] {escape(result['answer'])}")
     console.print(
@@ -111,6 +128,10 @@ def quickstart(
         f"[bold]{result['tokens_per_s']} tokens/s[/] ({result['threads']} threads)"
     )
     console.print(f"[bold]report:[/] {prun.dir / 'report.html'}")
+    console.print(
+        f"wall time {wall:.0f} s; load average {load0[0]:.1f} at start, {load1[0]:.1f} at the "
+        f"end ({os.cpu_count()} cores)"
+    )
 
 
 def main() -> None:

@@ -42,8 +42,8 @@ class QuickstartConfig(StageConfig):
     )
     from_stage: str | None = Field(None, description="Re-run from this stage even if unchanged.")
     prompt: str = Field(
-        "A baker fills 12 muffin cups per tray and bakes 3 trays. She sells 30 muffins. "
-        "How many muffins are left?",
+        "What kind of text is this: math, news, review or science? Answer with one word.\n\n"
+        "Text: Firefighters battled the blaze overnight as winds pushed it towards the town.",
         description="The user turn the tuned model answers at the end.",
     )
     system: str | None = Field(None, description="Optional system message.")

@@ -11,7 +11,7 @@ from typing import Any
 
 from lmforge.config import StageConfig
 from lmforge.errors import ConfigError
-from lmforge.pipeline import eval_kinds, rag_kinds, serve_kinds
+from lmforge.pipeline import eval_kinds, quickstart_kinds, rag_kinds, serve_kinds
 from lmforge.pipeline.kinds import RUN_DIR, StageKind
 from lmforge.runs import Run
 
@@ -166,6 +166,34 @@ def builtin_kinds() -> tuple[StageKind, ...]:
             eval_kinds.run_eval,
             description="lmforge eval run",
             fill=eval_kinds.eval_fill,
+        ),
+        StageKind(
+            "rag.ask",
+            rag_kinds.RagAskConfig,
+            rag_kinds.rag_ask,
+            ("index",),
+            "lmforge rag ask over an index, answers with citations",
+            rag_kinds.ask_fill,
+        ),
+        StageKind(
+            "eval.gain",
+            eval_kinds.GainConfig,
+            eval_kinds.gain,
+            ("base", "tuned"),
+            "paired bootstrap of tuned - base on the same held-out items",
+        ),
+        StageKind(
+            "crawl",
+            quickstart_kinds.CrawlConfig,
+            quickstart_kinds.crawl,
+            description="a seeded crawl-like raw corpus from shipped text",
+        ),
+        StageKind(
+            "label_task",
+            quickstart_kinds.LabelTaskConfig,
+            quickstart_kinds.label_task,
+            ("train", "val"),
+            "curated pages -> page-kind labelling task (train rows, held-out rows)",
         ),
         StageKind(
             "bench.serve",

@@ -153,7 +153,7 @@ def make_crawl(
     nav_only: int = 15,
     junk: int = 30,
 ) -> list[dict[str, Any]]:
-    """The crawl's records: {id, url, text, source, noise}, shuffled by `seed`."""
+    """The crawl's records: {id, title (= url), url, text, source, noise}, shuffled by `seed`."""
     rng = random.Random(seed)
     texts = source_texts()
     clean: list[dict[str, Any]] = []
@@ -191,7 +191,7 @@ def make_crawl(
         extra.append({"url": url, "text": JUNK[i % len(JUNK)], "source": "other", "noise": "junk"})
     records = clean + extra
     rng.shuffle(records)
-    return [{"id": f"crawl-{i:05d}", **r} for i, r in enumerate(records)]
+    return [{"id": f"crawl-{i:05d}", "title": r["url"], **r} for i, r in enumerate(records)]
 
 
 def write_crawl(path: Path, records: list[dict[str, Any]]) -> Path:

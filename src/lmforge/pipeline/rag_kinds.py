@@ -1,4 +1,5 @@
-"""RAG stages as pipeline kinds: build an index over documents, score retrieval methods."""
+"""RAG stages as pipeline kinds: build an index over documents, score retrieval methods, and
+answer questions from an index with checked citations."""
 
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,55 @@ def rag_eval(cfg: RagEvalConfig, inputs: dict[str, Path], run: Run) -> dict[str,
     run.log_metrics(retrieval={cfg.benchmark: rows})
     out = atomic_write_text(run.dir / "retrieval.json", json.dumps(rows, indent=2))
     return {"results": out}
+
+
+class RagAskConfig(StageConfig):
+    """`lmforge rag ask` as a stage: questions answered from the `index` input, with citations."""
+
+    questions: list[str] = Field(min_length=1)
+    model: str = Field("default", description="Answering LLM (or the pipeline's `model` input).")
+    retriever: str = "hybrid"
+    top_k: int = Field(3, ge=1)
+    max_new_tokens: int = Field(96, ge=1)
+    embedder: str = "default"
+
+
+def ask_fill(inputs: dict[str, Path]) -> dict[str, Any]:
+    return {"model": str(inputs["model"])} if "model" in inputs else {}
+
+
+def rag_ask(cfg: RagAskConfig, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
+    """Logs `answers`: [{question, answer, grounded, citations, sources}] for the report."""
+    import json
+
+    from lmforge.files import atomic_write_text
+    from lmforge.rag.config import RagConfig
+    from lmforge.rag.factory import make_pipeline
+
+    rag = RagConfig(
+        index=inputs["index"],
+        embedder=cfg.embedder,
+        retriever=cfg.retriever,
+        top_k=cfg.top_k,
+        model=cfg.model,
+        max_new_tokens=cfg.max_new_tokens,
+    )
+    pipe = make_pipeline(rag)
+    answers = []
+    for q in cfg.questions:
+        a = pipe.ask(q)
+        answers.append(
+            {
+                "question": q,
+                "answer": a.text,
+                "grounded": a.grounded,
+                "citations": a.citations,
+                "invalid_citations": a.invalid_citations,
+                "sources": [
+                    {**src, "text": hit.chunk.text[:300]}
+                    for src, hit in zip(a.sources, a.hits, strict=True)
+                ],
+            }
+        )
+    run.log_metrics(answers=answers)
+    return {"answers": atomic_write_text(run.dir / "answers.json", json.dumps(answers, indent=2))}

@@ -23,6 +23,10 @@ class ServeBenchConfig(StageConfig):
     time_limit_s: float = Field(60.0, gt=0, description="Stop sending new requests after this.")
     max_num_seqs: int = Field(16, ge=1)
     threads: int | None = Field(None, ge=1)
+    demo_prompts: list[str] = Field(
+        default_factory=list, description="Chat turns sent after the load test; answers logged."
+    )
+    demo_max_tokens: int = Field(16, ge=1)
 
 
 def serve_fill(inputs: dict[str, Path]) -> dict[str, Any]:
@@ -42,6 +46,29 @@ def _wait_healthy(url: str, state: Any, model: str, timeout_s: float = 300) -> N
         if state.load_error is not None or time.monotonic() > deadline:
             raise LMForgeError(f"server for {model} did not start: {state.load_error or 'timeout'}")
         time.sleep(0.2)
+
+
+def _ask(url: str, model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
+    """One greedy chat turn through the server's OpenAI API: the served model answering."""
+    import httpx
+
+    t0 = time.perf_counter()
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    }
+    r = httpx.post(url + "/v1/chat/completions", json=body, timeout=300)
+    if r.status_code != 200:
+        raise LMForgeError(f"served model did not answer the demo prompt: {r.status_code} {r.text}")
+    data = r.json()
+    return {
+        "prompt": prompt,
+        "answer": data["choices"][0]["message"]["content"],
+        "seconds": round(time.perf_counter() - t0, 3),
+        "completion_tokens": data["usage"]["completion_tokens"],
+    }
 
 
 def bench_serve(cfg: ServeBenchConfig, inputs: dict[str, Path], run: Run) -> dict[str, Path]:
@@ -73,8 +100,9 @@ def bench_serve(cfg: ServeBenchConfig, inputs: dict[str, Path], run: Run) -> dic
         rows = run_bench(
             url, name, cfg.concurrency, cfg.requests, cfg.max_tokens, None, cfg.time_limit_s
         )
+        demo = [_ask(url, name, p, cfg.demo_max_tokens) for p in cfg.demo_prompts]
     finally:
         server.should_exit = True
         thread.join(timeout=60)
-    run.log_metrics(levels=rows)
+    run.log_metrics(levels=rows, **({"demo": demo} if demo else {}))
     return {"plot": plot({name: rows}, run.dir / "bench-serve.png")}
