@@ -72,11 +72,15 @@ def test_quickstart_end_to_end_on_a_tiny_config(tiny_llama_dir, tmp_path, isolat
     data = by_stage["data"][0]
     crawl = {
         r["id"]: r
-        for r in map(json.loads, Path(by_stage["crawl"][0]["outputs"][0]["path"]).open())
+        for r in map(
+            json.loads, Path(by_stage["crawl"][0]["outputs"][0]["path"]).read_text().splitlines()
+        )
     }
     rejected_dir = Path(next(o["path"] for o in data["outputs"] if o["role"] == "rejected"))
     dropped = {
-        json.loads(ln)["id"] for f in rejected_dir.glob("*.jsonl") for ln in f.open()
+        json.loads(ln)["id"]
+        for f in rejected_dir.glob("*.jsonl")
+        for ln in f.read_text().splitlines()
     }
     for r in crawl.values():
         if r["noise"] in ("non_english", "nav_only", "junk"):
@@ -88,8 +92,8 @@ def test_quickstart_end_to_end_on_a_tiny_config(tiny_llama_dir, tmp_path, isolat
 
     # Held-out pages are the data stage's val split: none was trained on.
     task = Path(by_stage["label_task"][0]["outputs"][0]["path"]).parent
-    train_ids = {json.loads(ln)["id"] for ln in (task / "train.jsonl").open()}
-    held_ids = {json.loads(ln)["id"] for ln in (task / "heldout.jsonl").open()}
+    train_ids = {json.loads(ln)["id"] for ln in (task / "train.jsonl").read_text().splitlines()}
+    held_ids = {json.loads(ln)["id"] for ln in (task / "heldout.jsonl").read_text().splitlines()}
     assert train_ids and held_ids and not train_ids & held_ids
 
     gain = by_stage["eval-gain"][0]["metrics"]
