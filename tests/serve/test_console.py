@@ -217,8 +217,13 @@ def test_playground_streams_an_answer_from_the_server(served, page):
     page.screenshot(path=str(artifacts_dir("console") / "playground.png"), full_page=True)
     assert answer, "no streamed answer"  # a random tiny model may well answer in newlines
     assert "TTFT" in stats and "12 tokens" in stats, stats
-    assert 0 < paint < 1000, f"first contentful paint {paint} ms"
-    print(f"first contentful paint: {paint:.0f} ms")
+    # Recorded, not asserted: a time depends on the machine's load (docs/benchmarks.md).
+    assert paint > 0, "the page never painted"
+    timing = {
+        "first_contentful_paint_ms": round(paint, 1),
+        "loadavg": Path("/proc/loadavg").read_text(),
+    }
+    (artifacts_dir("console") / "timing.json").write_text(json.dumps(timing))
 
 
 def test_runs_table_detail_lineage_and_rejected_samples(served, page):
@@ -249,10 +254,18 @@ def test_metrics_tab_charts_the_servers_prometheus_text(served, page):
     r, _ = served
     page.add_init_script(f"localStorage.setItem('lmforge-key', '{KEY}')")
     page.goto(r.url + "/console#metrics")
-    page.wait_for_selector(
-        "[data-metric='lmforge:generation_tokens_total'], [data-metric='lmforge:generation_tokens']"
+    page.wait_for_selector("[data-metric='lmforge:generation_tokens_total']")
+    # a counter is charted as a rate once two scrapes (2 s apart) are in; histograms as means
+    titles = "[...document.querySelectorAll('#metric-charts svg text')].map(t => t.textContent)"
+    page.wait_for_function(f"{titles}.includes('lmforge:generation_tokens_total')", timeout=15000)
+    page.wait_for_function(
+        f"{titles}.includes('lmforge:time_to_first_token_seconds (mean per interval)')"
     )
-    page.wait_for_selector("#metric-charts svg", timeout=15000)
+    cards = page.eval_on_selector_all(
+        "#metric-cards .card", "els => els.map(e => e.dataset.metric)"
+    )
+    assert "lmforge:time_to_first_token_seconds_sum" not in cards
+    assert "lmforge:time_to_first_token_seconds" in cards
     page.screenshot(path=str(artifacts_dir("console") / "metrics.png"), full_page=True)
 
 

@@ -78,7 +78,7 @@ const Charts = (() => {
   // rows: [{label, group, value, low, high}]; one row per label, one colour per group
   function intervals(rows, { width = 560, xlabel = "score (95% CI)", zero = false } = {}) {
     const labels = [...new Set(rows.map(r => r.label))], groups = [...new Set(rows.map(r => r.group))];
-    const h = 16 * groups.length + 12, m = { l: 170, r: 16, t: 8, b: 34 };
+    const h = 16 * groups.length + 12, m = { l: 170, r: 110, t: 8, b: 34 };
     const height = m.t + labels.length * h + m.b, s = svg(width, height);
     const vals = rows.flatMap(r => [r.low, r.high]).concat(zero ? [0] : []);
     const [x0, x1] = extent(vals), X = v => m.l + (v - x0) / (x1 - x0) * (width - m.l - m.r);

@@ -276,13 +276,15 @@ async function scrape() {
     if (!name.startsWith("lmforge")) continue;
     const counter = hst.type === "counter" || hst.type === "histogram" || name.endsWith("_total");
     const pts = counter ? hst.pts.slice(1).map((p, i) => [p[0] - now, (p[1] - hst.pts[i][1]) / Math.max(p[0] - hst.pts[i][0], 1e-3)]) : hst.pts.map(p => [p[0] - now, p[1]]);
+    if (hst.type === "histogram" || name.endsWith("_sum") || name.endsWith("_count")) continue; // charted as means below
     const last = hst.pts[hst.pts.length - 1][1];
     cards.push(h("div", { class: "card", "data-metric": name }, h("b", {}, Charts.fmt(last)), h("span", {}, name)));
-    if (pts.length > 1 && !name.endsWith("_sum") && !name.endsWith("_count")) charts.push(Charts.line({ [counter ? "per second" : "value"]: pts }, { title: name, xlabel: "seconds ago", width: 380, height: 180 }));
+    if (pts.length) charts.push(Charts.line({ [counter ? "per second" : "value"]: pts }, { title: name, xlabel: "seconds ago", width: 380, height: 180 }));
   }
   for (const hname of Object.keys(scraped).filter(n => n.endsWith("_sum"))) { // histogram means over the last interval
     const base = hname.slice(0, -4), c = scraped[base + "_count"], s = scraped[hname];
     if (!c || c.pts.length < 2 || !base.startsWith("lmforge")) continue;
+    cards.push(h("div", { class: "card", "data-metric": base }, h("b", {}, Charts.fmt(s.pts.at(-1)[1] / Math.max(c.pts.at(-1)[1], 1))), h("span", {}, base + " (mean)")));
     const pts = s.pts.slice(1).map((p, i) => { const dn = c.pts[i + 1][1] - c.pts[i][1]; return [p[0] - now, dn > 0 ? (p[1] - s.pts[i][1]) / dn : 0]; });
     charts.push(Charts.line({ mean: pts }, { title: base + " (mean per interval)", xlabel: "seconds ago", width: 380, height: 180 }));
   }
