@@ -31,6 +31,15 @@ import engine_llamacpp as lcpp
 from engine_work import Result, Work, corpus_ids, machine_limits, pct, save_work, workload
 
 HERE = Path(__file__).resolve().parent
+MODES = ("none", "int8", "int4")
+LABEL = {"none": "fp32", "int8": "int8", "int4": "int4"}
+
+
+def parse_modes(text: str) -> list[str]:
+    """'fp32,int8,int4' -> lmforge quantization values ('none', 'int8', 'int4')."""
+    modes = [{"fp32": "none"}.get(m, m) for m in text.split(",")]
+    assert set(modes) <= set(MODES), f"modes: use fp32, int8, int4 (got {text!r})"
+    return modes
 
 
 class Bench:
@@ -38,6 +47,8 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace, tmp: Path, model_dir: Path) -> None:
         self.args, self.tmp, self.model_dir, self.n = args, tmp, model_dir, 0
+        self.modes = parse_modes(args.modes)
+        self.batch_modes = parse_modes(args.batch_modes or args.modes)
         self.llama_skip = lcpp.unavailable(args.model)
         if self.llama_skip is None and args.device != "cpu":
             self.llama_skip = "llama.cpp is built for the CPU only; its rows run with --device cpu"
@@ -66,7 +77,9 @@ class Bench:
         env = os.environ | {"OMP_NUM_THREADS": str(self.args.threads), "TQDM_DISABLE": "1"}
         t = time.perf_counter()
         print(f"  [{time.strftime('%H:%M:%S')}] {name} ...", end="", flush=True)
-        subprocess.run([sys.executable, str(HERE / "engine_peers.py"), str(path)], env=env, check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "engine_peers.py"), str(path)], env=env, check=True
+        )
         print(f" {time.perf_counter() - t:.0f} s", flush=True)
         return Result.load(Path(spec["out"]))
 
@@ -90,23 +103,19 @@ def row(r: Result, bound: str) -> None:
     )
 
 
-MODES = ("none", "int8", "int4")
-LABEL = {"none": "fp32", "int8": "int8", "int4": "int4"}
-
-
 def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, Any]) -> None:
     body, head = flops_per_token(b.model_dir)
     flops = body * sum(len(p) + o for p, o in work) + head * sum(o for _, o in work)
     path, slots = b.work_file("throughput", work), 8
     order: list[tuple[str, str, dict[str, Any]]] = []
-    for i, mode in enumerate(MODES):  # lmforge and llama.cpp alternate, bit width by bit width
-        order.append((f"lmforge {LABEL[mode]}", "lmforge", {"quant": mode}))
+    for mode in b.batch_modes:  # lmforge and llama.cpp alternate, bit width by bit width
         qt = lcpp.SAME_BITS[mode]
+        order.append((f"lmforge {LABEL[mode]}", "lmforge", {"quant": mode}))
         order.append((f"llama-server {slots} slots", "llama_server", {"qtype": qt, "slots": slots}))
-        if i == 0:
-            order.append(("transformers static batch 8 sorted", "hf_static", {"batch": 8}))
-        if i == 1:
-            order.append(("transformers continuous batching", "hf_cb", {}))
+    hf = [("transformers static batch 8 sorted", "hf_static", {"batch": 8})]
+    hf.append(("transformers continuous batching", "hf_cb", {}))
+    order.insert(2, hf[0])  # the transformers peers sit between the bit widths
+    order.insert(min(5, len(order)), hf[1])
     print(f"\nthroughput: {len(work)} requests at once, {flops / 1e12:.2f} TFLOP of matmuls")
     res = {
         " ".join((name, s.get("qtype", ""))).strip(): b.run(name, peer, path, **s)
@@ -124,13 +133,15 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
             ratios[f"throughput_{r.quant}_share_of_peak"] = share
     if b.llama_skip:
         print(f"  llama.cpp: skipped ({b.llama_skip})")
-    lm = {m: res[f"lmforge {LABEL[m]}"] for m in MODES}
-    for m in MODES:
+    lm = {m: res[f"lmforge {LABEL[m]}"] for m in b.batch_modes}
+    for m in b.batch_modes:
         cpp = res[f"llama-server {slots} slots {lcpp.SAME_BITS[m]}"]
         if cpp is not None:
             ratios[f"throughput_{LABEL[m]}_vs_llama_server"] = lm[m].tps / cpp.tps
-    best = max(MODES, key=lambda m: lm[m].tps)
-    ratios["throughput_best_vs_hf_static"] = lm[best].tps / res["transformers static batch 8 sorted"].tps
+    best = max(b.batch_modes, key=lambda m: lm[m].tps)
+    ratios["throughput_best_vs_hf_static"] = (
+        lm[best].tps / res["transformers static batch 8 sorted"].tps
+    )
     ratios["throughput_best_vs_hf_cb"] = lm[best].tps / res["transformers continuous batching"].tps
     for k, v in ratios.items():
         if k.startswith("throughput") and "share" not in k:
@@ -142,7 +153,7 @@ def ttft16(b: Bench, work: Work, out: dict[str, Any]) -> None:
     path = b.work_file("ttft16", work)
     n = len(work)
     print(f"\nTTFT, {n} concurrent requests (outputs <= {max(o for _, o in work)} tokens):")
-    for mode in MODES:
+    for mode in b.batch_modes:
         lm = b.run(f"lmforge {LABEL[mode]}", "lmforge", path, quant=mode)
         qt = lcpp.SAME_BITS[mode]
         cpp = b.run(f"llama-server {n} slots", "llama_server", path, qtype=qt, slots=n)
@@ -164,8 +175,8 @@ def batch1(b: Bench, one: Work, held: list[int], limits: dict[str, float], out: 
     runs: dict[str, Result] = {}
     for rnd in range(rounds):  # A B A B: every peer once per round, the same order each round
         plan = [("transformers generate", "hf_static", {"batch": 1})]
-        for mode in MODES:
-            plan.append((f"lmforge {LABEL[mode]}", "lmforge", {"quant": mode, "kv_cache_gb": 0.2}))
+        for mode in b.modes:
+            plan.append(("lmforge", "lmforge", {"quant": mode, "kv_cache_gb": 0.2}))
             if rnd == 0:
                 plan[-1][2]["held"] = held
             plan.append(("llama-cpp-python", "llama_binding", {"qtype": lcpp.SAME_BITS[mode]}))
@@ -190,15 +201,15 @@ def batch1(b: Bench, one: Work, held: list[int], limits: dict[str, float], out: 
             out["perplexity"][r.quant] = r.extra["perplexity"]
         if k == "lmforge fp32" and wb:
             out["ratios"]["batch1_fp32_share_of_bandwidth"] = v * wb / 1e9 / limits["bandwidth_gbs"]
-    for m in MODES:
+    for m in b.modes:
         cpp = med.get(f"llama-cpp-python {lcpp.SAME_BITS[m]}")
         if cpp:
             out["ratios"][f"batch1_{LABEL[m]}_vs_llama"] = med[f"lmforge {LABEL[m]}"] / cpp
-    lm = [med[f"lmforge {LABEL[m]}"] for m in MODES]
-    out["ratios"]["batch1_int8_vs_fp32"], out["ratios"]["batch1_int4_vs_int8"] = (
-        lm[1] / lm[0],
-        lm[2] / lm[1],
-    )
+    lm = {m: med[f"lmforge {LABEL[m]}"] for m in b.modes}
+    if "int8" in lm and "none" in lm:
+        out["ratios"]["batch1_int8_vs_fp32"] = lm["int8"] / lm["none"]
+    if "int8" in lm and "int4" in lm:
+        out["ratios"]["batch1_int4_vs_int8"] = lm["int4"] / lm["int8"]
     for k, v in out["ratios"].items():
         if k.startswith("batch1"):
             print(f"  {k}: {v:.2f}{'' if 'share' in k else 'x'}")
@@ -230,8 +241,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action="store_true", help="16 short requests, one round")
     ap.add_argument("--requests", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--modes", default="fp32,int8,int4", help="lmforge weight modes to run")
+    ap.add_argument(
+        "--batch-modes",
+        default=None,
+        help="modes of the throughput/TTFT sections (default --modes)",
+    )
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma list of " + "/".join(SECTIONS))
+    ap.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma list of " + "/".join(SECTIONS)
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
     args = ap.parse_args(argv)

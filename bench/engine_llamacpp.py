@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from engine_work import Result, Work
-
 from lmforge.models.default import cache_root
 
 # lmforge mode -> the llama.cpp type of the same bits. lmforge's int4 is asymmetric groups of 32

@@ -10,6 +10,7 @@ tokens. Each peer first runs a short warm-up on text no request is drawn from (f
 allocations and kernel setup are then not timed, and no prefix cache is warmed by the workload).
 """
 
+import itertools
 import json
 import sys
 import time
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from engine_work import Result, Work, load_work, own_peak_rss, set_threads
 
+from engine_work import Result, Work, load_work, own_peak_rss, set_threads
 
 KV_CACHE_GB = 1.0  # lmforge's KV cache in the throughput runs; transformers' CB gets the same
 
@@ -64,7 +65,10 @@ def perplexity(llm: Any, ids: list[int]) -> float:
     s, n, bs = m.spec, len(ids), 16
     nb = -(-n // bs)
     shape = (nb, bs, s.num_kv_heads, s.head_dim)
-    kv = [(torch.zeros(shape, device=dev), torch.zeros(shape, device=dev)) for _ in range(s.num_layers)]
+    kv = [
+        (torch.zeros(shape, device=dev), torch.zeros(shape, device=dev))
+        for _ in range(s.num_layers)
+    ]
     pos = torch.arange(n, device=dev)
     meta = AttnMeta(pos, [], [PrefillSpan(0, n, 0, torch.arange(nb, device=dev))])
     with torch.inference_mode():
@@ -163,7 +167,7 @@ def hf_continuous(model: Any, work: Work, res: Result) -> None:
         ts = done[rid].timestamps
         res.tokens += len(done[rid].generated_tokens)
         res.ttft.append(ts[0] - t0)
-        res.itl += [b - a for a, b in zip(ts, ts[1:], strict=False)]
+        res.itl += [b - a for a, b in itertools.pairwise(ts)]
 
 
 def hf_peer(spec: dict[str, Any], work: Work, warm: Work) -> Result:
