@@ -76,7 +76,8 @@ class Bench:
         path.write_text(json.dumps(spec))
         env = os.environ | {"OMP_NUM_THREADS": str(self.args.threads), "TQDM_DISABLE": "1"}
         t = time.perf_counter()
-        print(f"  [{time.strftime('%H:%M:%S')}] {name} ...", end="", flush=True)
+        what = spec.get("qtype") or LABEL[spec.get("quant", "none")]
+        print(f"  [{time.strftime('%H:%M:%S')}] {name} ({what}) ...", end="", flush=True)
         subprocess.run(
             [sys.executable, str(HERE / "engine_peers.py"), str(path)], env=env, check=True
         )
