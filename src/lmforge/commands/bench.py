@@ -1,50 +1,14 @@
-"""`lmforge bench`: one subcommand per stage that benchmarks it against its peers."""
+"""`lmforge bench`: benchmarks a user runs against an installed lmforge.
 
-import argparse
-from pathlib import Path
+`lmforge bench serve` load-tests a server. The engine benchmark is a repo script instead
+(`python bench/engine.py`): its peers (llama.cpp, transformers' batch modes) are bench-only.
+"""
 
 import typer
 
-from lmforge.commands.common import console
+from lmforge.commands.serve import bench_serve
 
 app = typer.Typer(
     help="Benchmark a stage against its peers on the same work.", no_args_is_help=True
 )
-
-
-@app.command("engine")
-def engine(
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML mirroring the flags."),
-    quick: bool | None = typer.Option(None, "--quick/--full", help="Small smoke workload."),
-    requests: int | None = typer.Option(None, help="Requests in the throughput workload."),
-    single_requests: int | None = typer.Option(None, help="Requests of the one-at-a-time peers."),
-    threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)."),
-    seed: int | None = typer.Option(None, help="Workload seed."),
-    runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
-) -> None:
-    """lmforge's engine vs transformers (one-at-a-time, batches of 8) and llama-cpp-python."""
-    from lmforge.config import load_config
-    from lmforge.engine.bench import run
-    from lmforge.engine.config import EngineBenchConfig
-    from lmforge.runs import start_run
-
-    cfg = load_config(
-        EngineBenchConfig,
-        config,
-        {
-            "quick": quick,
-            "requests": requests,
-            "single_requests": single_requests,
-            "threads": threads,
-            "seed": seed,
-        },
-    )
-    with start_run("bench", cfg, runs_dir) as r:
-        ratios = run(argparse.Namespace(**cfg.model_dump()))
-        r.log_metrics(**{k: round(v, 4) for k, v in ratios.items()})
-    console.print(f"run {r.id}: metrics in its manifest")
-
-
-from lmforge.commands.serve import bench_serve  # noqa: E402
-
 app.command("serve")(bench_serve)
