@@ -85,6 +85,19 @@ def test_rate_limit_gives_429(tmp_path: Path) -> None:
     d = g.scan_input("hi", key="k")
     assert d.http_status == 429 and d.openai_error()["error"]["code"] == "rate_limit_exceeded"
     assert g.scan_input("hi", key="other").action == "allow"
+    assert "rate limit exceeded" in d.reason and "limit 2/minute" in d.reason
+
+
+def test_no_key_is_not_rate_limited_unless_asked() -> None:
+    p = GuardPolicy()
+    p.input.limits.rate_per_minute = 2
+    p.input.classifier.enabled = p.context.classifier.enabled = False
+    g = Guard(p)
+    assert {g.scan_input("hi").action for _ in range(5)} == {"allow"}
+    p.input.limits.rate_limit_anonymous = True
+    g = Guard(p)
+    assert [g.scan_input("hi").action for _ in range(3)] == ["allow", "allow", "block"]
+    assert "anonymous callers" in g.scan_input("hi").reason
 
 
 def test_scan_output(guard: Guard) -> None:
