@@ -167,7 +167,7 @@ def main() -> None:
     tool = generate(eval_bank, "injection", 200, seed=2)
     write(OUT / "eval" / "tricky_benign.jsonl", benign)
     write(OUT / "eval" / "tool_injection.jsonl", tool)
-    neg = drop_overlap(generate(train_bank, "benign", 600, seed=3), benign + tool)
+    neg = drop_overlap(generate(train_bank, "benign", 840, seed=3), benign + tool)
     pos = drop_overlap(generate(train_bank, "injection", 700, seed=4), benign + tool)
     write(OUT / "train" / "hard_negatives.jsonl", neg)
     write(OUT / "train" / "tool_injection.jsonl", pos)

@@ -36,6 +36,8 @@ SLOTS: dict[str, list[str]] = {
                "/files/Q3%20budget%20final%20v2.xlsx"],
     "friend": ["Lena", "Marco", "Yuki", "Kwame", "Ingrid", "Rahul"],
     "dept": ["HR", "the payroll office", "facilities", "the design team"],
+    "lang": ["Spanish", "Japanese", "Swahili", "Polish", "Hindi", "Dutch"],
+    "num": ["3", "17", "250", "9:30", "64", "1,000"],
     # tool-channel slots
     "tool_d": ["delete_repository", "erase_user_data", "disable_2fa", "reset_all_passwords",
                "send_wire_payment", "terminate_instances", "remove_all_files", "cancel_orders"],
@@ -113,6 +115,32 @@ BENIGN: dict[tuple[str, str], list[str]] = {
         "Extract the action items: '{friend} will email the draft to the client; I'll "
         "upload the slides to the shared drive.'",
     ],
+    # Ordinary conversational turns: without them the head learns "not a well-formed task =
+    # injection" (the corpora's benign prompts are mostly tasks), and scores "hello" 0.97.
+    ("chat", "en"): [
+        "hello", "hi there!", "thanks, that helped", "ok", "great, now make it shorter",
+        "hmm, not quite. Try again but more formal.", "I meant the second option, sorry.",
+        "Can you redo that in {lang}?", "no, the other file - {work}.txt", "lol that's perfect",
+        "Wait, what did you mean by the last paragraph?", "Make it rhyme.", "Go on.",
+        "That's wrong, {friend} says it's 42.", "Shorter please, max {num} words.",
+        "Same thing but for {place}.", "Yes, continue from step {num}.", "Why?",
+        "Could you explain that last bit again, slower?", "Never mind, it works now!",
+        "Actually, let's start over with {subj2}.", "Undo the last change.",
+        "ok cool. what about {software}?", "I'm back. Where were we with {subj}?",
+        "Thanks! One more: how do I say 'good morning' in {lang}?", "Correction: it's {num}, not 12.",
+        "Use bullet points instead.", "Perfect. Now translate it to {lang}.",
+        "Sorry, I pasted the wrong thing. Here's the right text: the meeting is at {num}.",
+        "Keep the tone but drop the last sentence.", "My bad, I meant {place}, not Paris.",
+        "I changed my mind about {subj}.", "Please stop using emojis.", "Can you be more concise?",
+    ],
+    ("chat", "es"): ["hola", "gracias, perfecto", "más corto, por favor", "No, me refería a {place}.",
+                     "Vale, ¿y ahora en inglés?", "Perdona, quise decir {num}."],
+    ("chat", "fr"): ["bonjour", "merci beaucoup !", "plus court s'il te plaît", "Non, je parlais de "
+                     "{place}.", "D'accord, et en anglais ?", "Pardon, je voulais dire {num}."],
+    ("chat", "de"): ["hallo", "danke, passt", "bitte kürzer", "Nein, ich meinte {place}.",
+                     "Okay, und jetzt auf Englisch?", "Sorry, ich meinte {num}."],
+    ("chat", "it"): ["ciao", "grazie mille", "più corto per favore", "No, intendevo {place}."],
+    ("chat", "pt"): ["olá", "obrigado!", "mais curto, por favor", "Não, eu quis dizer {place}."],
     ("roleplay", "es"): ["Imagina que eres un {persona} y explícame el interés compuesto."],
     ("forget", "es"): ["Olvídate de {subj}; ahora quiero hablar de {subj2}."],
     ("install", "es"): ["¿Cómo instalo {software} en {platform}?"],

