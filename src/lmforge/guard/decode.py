@@ -5,8 +5,9 @@ being attacked often does. We extract candidate encoded spans, decode them, keep
 that read as text, and hand them back for a second scan (recursively, to a small depth, since
 base64-of-base64 or percent-encoded base32 are known tricks). The text with every span replaced
 by its decoding comes first ("inline"), so an instruction split across encodings, or a wrapper
-that addresses the agent around an encoded order, is read whole. rot13 has no alphabet of its own, so the whole text's rot13 is always a
-candidate: it is matched only against the rules, never trusted on its own.
+that addresses the agent around an encoded order, is read whole. rot13 has no alphabet of its
+own, so the whole text's rot13 is always a candidate: it is matched only against the rules,
+never trusted on its own.
 """
 
 import base64

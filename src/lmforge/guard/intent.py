@@ -29,7 +29,7 @@ ADDRESS = re.compile(
     r"|\bki-(?:agent|assistent|modell)\w*"
     r"|\b(?:the|any|every|all|dear|to the|for the|note to the|attention)\s+(?:\w+\s+)?"
     r"(?:assistant|agent|bot|model)s?\b(?:\s+(?:reading|processing|handling|that reads|who reads)"
-    r"|\s*[:,])"
+    r"|\s*[:,]|\s+(?:must|should|shall|needs? to|is required to|has to|will now)\b)"
     r"|\bif you are an? (?:ai|llm|assistant|agent|language model)\b"
     r"|(?:^|\n)\W*(?:assistant|agent|model|bot)\s*[:,]\s"
     r"|\b(?:assistant|agent|bot)\s*,\s*(?:please\s+)?\w+"
