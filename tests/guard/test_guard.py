@@ -156,3 +156,10 @@ def test_example_policy_loads() -> None:
 
     p = load_config(GuardPolicy, Path(__file__).parents[2] / "examples" / "guard" / "policy.yaml")
     assert p.context.on_flagged == "drop" and p.audit.log_text is False
+
+
+def test_hard_negative_artifact_ships_in_the_same_format() -> None:
+    head = LinearHead.load(SHIPPED.with_name("injection-minilm-hardneg.json"))
+    assert head.weight.shape == (384,) and head.int8
+    assert "lmforge-synthetic" in head.card["config"]["corpora"]
+    assert head.card["config"]["synthetic_weight"] == 3.0
