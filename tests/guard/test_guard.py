@@ -7,7 +7,7 @@ import pytest
 from guard_attacks import ENCODED
 
 from lmforge.errors import ConfigError
-from lmforge.guard.classifier import LinearHead
+from lmforge.guard.classifier import SHIPPED, LinearHead
 from lmforge.guard.classify import classifier_scores
 from lmforge.guard.config import GuardPolicy
 from lmforge.guard.guard import Guard, OutputContext
