@@ -4,15 +4,16 @@
 
 Same model (the default SmolLM2-135M-Instruct), same data (GSM8K training-half chat turns), same
 max_length, batch size, LoRA shape and targets, fp32 on both (TRL's bf16 default is turned off:
-the model is fp32 and bf16 autocast would change the numerics, not just the trainer). lmforge trains through TRL's
-SFTTrainer too, so the `trl` row compares *defaults*, not trainers: lmforge packs (BFD,
-padding-free, per-example position ids honoured by its varlen attention) and skips gradient
-checkpointing; TRL by default pads each batch to its longest example and checkpoints
-activations. The `trl-tuned` row is TRL configured by hand the way lmforge configures it
-(`packing=True`, BFD, `padding_free=True`, `gradient_checkpointing=False`): the gap between it
-and lmforge is what lmforge's own code adds. On CPU TRL has no varlen attention (padding-free
-needs flash-attention there; with sdpa examples packed in one row attend to each other, which
-TRL warns about), so `trl-tuned` is a throughput reference, not a correct training setup.
+the model is fp32 and bf16 autocast would change the numerics, not just the trainer).
+lmforge trains through TRL's SFTTrainer too, so the `trl` row compares *defaults*, not
+trainers: lmforge packs (BFD, padding-free, per-example position ids honoured by its varlen
+attention) and skips gradient checkpointing; TRL by default pads each batch to its longest
+example and checkpoints activations. The `trl-tuned` row is TRL configured by hand the way
+lmforge configures it (`packing=True`, BFD, `padding_free=True`, `gradient_checkpointing=False`):
+the gap between it and lmforge is what lmforge's own code adds. On CPU TRL has no varlen
+attention (padding-free needs flash-attention there; with sdpa, examples packed in one row
+attend to each other, which TRL warns about), so `trl-tuned` is a throughput reference, not a
+correct training setup.
 
 Each measurement runs in a fresh subprocess (so peak RSS is that run's own), lmforge and TRL
 alternate (ABBA...) to cancel drift from other load on the machine. tokens/s counts real
