@@ -6,7 +6,9 @@ polarity), plus injected exact duplicates (case/whitespace changed), near duplic
 word 5-gram Jaccard to their source is spread over 0.4-0.98 (truth: Jaccard >= threshold),
 and junk. All tools see the same documents, one process each, alternating, same shingles
 (word 5-grams) and the same threshold (datatrove: same 14x8 bands, no verification; see
-run_datatrove). Usage:
+run_datatrove). datasketch runs twice: as documented (every LSH candidate is a duplicate) and
+with lmforge's check (a candidate counts only if its signature Jaccard is >= the threshold).
+Usage:
 
     .venv/bin/python bench/data.py --docs 20000 --repeats 2
 
@@ -105,25 +107,41 @@ def run_lmforge(docs: list[str]) -> tuple[set[int], set[int], float]:
     return set(np.flatnonzero(plan.reason == EXACT)), set(np.flatnonzero(plan.reason == NEAR)), dt
 
 
-def run_datasketch(docs: list[str], exact_rows: set[int]) -> tuple[set[int], float]:
-    """Query-then-insert in input order (the documented usage), same 5-gram shingles."""
+def run_datasketch(
+    docs: list[str], exact_rows: set[int], verify: bool = False
+) -> tuple[set[int], float]:
+    """Query-then-insert in input order (the documented usage), same 5-gram shingles.
+
+    verify=False counts every LSH candidate as a duplicate (datasketch's documented use);
+    verify=True makes lmforge's two checks: a candidate counts only if its signature Jaccard
+    estimate (`MinHash.jaccard`) to the query is >= the threshold, and a document without any
+    word (the junk: datasketch would hash one empty shingle for each, so they all collide at
+    J = 1) is never a near duplicate. Then the two differ only in code.
+    """
     from datasketch import MinHash, MinHashLSH
 
     from lmforge.data.minhash import words
 
     t0 = time.perf_counter()
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=112)
+    kept: dict[int, MinHash] = {}
     dups = set()
     for i, d in enumerate(docs):
         if i in exact_rows:  # exact dups are removed before near dedup in both tools
             continue
         w = words(d)
+        if verify and not w:
+            continue
         m = MinHash(num_perm=112)
         m.update_batch([b" ".join(w[j : j + 5]) for j in range(max(len(w) - 4, 1))])
-        if lsh.query(m):
+        cands = lsh.query(m)
+        if verify:
+            cands = [k for k in cands if m.jaccard(kept[k]) >= THRESHOLD]
+        if cands:
             dups.add(i)
         else:
             lsh.insert(i, m)
+            kept[i] = m
     return dups, time.perf_counter() - t0
 
 
@@ -213,7 +231,13 @@ def main() -> None:
         f"{len(truth)} near dups with J>={THRESHOLD}"
     )
     print("threads: 1 process per tool, OMP_NUM_THREADS=1; cores on box:", os.cpu_count())
-    times: dict[str, list[float]] = {"lmforge": [], "datasketch": [], "datatrove": []}
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    times: dict[str, list[float]] = {
+        "lmforge": [],
+        "datasketch": [],
+        "datasketch+verify": [],
+        "datatrove": [],
+    }
     res: dict[str, set[int]] = {}
     for _ in range(args.repeats):  # alternate so background load hits every tool alike
         ex, near, dt = run_lmforge(docs)
@@ -221,6 +245,8 @@ def main() -> None:
         res["lmforge"] = near
         res["datasketch"], dt = run_datasketch(docs, exact_truth)
         times["datasketch"].append(dt)
+        res["datasketch+verify"], dt = run_datasketch(docs, exact_truth, verify=True)
+        times["datasketch+verify"].append(dt)
         if not args.no_datatrove:
             try:
                 res["datatrove"], dt = run_datatrove(docs, exact_truth)
@@ -231,7 +257,7 @@ def main() -> None:
     p, r = pr(ex, exact_truth)
     print(f"lmforge exact dedup: precision {p:.4f} recall {r:.4f}")
     print(
-        f"{'tool':<11} {'near P':>7} {'near R':>7} {'docs/s/core':>12} {'best s':>7}  vs datasketch"
+        f"{'tool':<17} {'near P':>7} {'near R':>7} {'docs/s/core':>12} {'best s':>7}  vs datasketch"
     )
     base = min(times["datasketch"])
     n_base = args.docs - args.docs // 20 - args.docs // 10 - args.docs // 50
@@ -241,9 +267,11 @@ def main() -> None:
         p, r = pr(res[tool], truth)
         originals = sum(1 for i in res[tool] if i < n_base)  # a source dropped, a copy kept
         print(
-            f"{tool:<11} {p:7.4f} {r:7.4f} {len(docs) / min(ts):12.0f} {min(ts):7.2f}"
+            f"{tool:<17} {p:7.4f} {r:7.4f} {len(docs) / min(ts):12.0f} {min(ts):7.2f}"
             f"  {base / min(ts):5.2f}x  (originals removed: {originals})"
         )
+
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

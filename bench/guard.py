@@ -5,9 +5,14 @@ Latency: per-prompt scan time of `Guard.scan_input` and `RuntimeChecker.check`, 
 same process, alternating which goes first on each prompt, so load from other processes on this
 shared CPU hits both alike. Prints ratios and the torch thread count.
 
-Peer: prismguard 0.1.10 `create_checker_rules_only()`, the only open guard here that runs offline
-(its ONNX model ships without weights; llm-guard downloads its models from a hub at run time). It
-uses prismguard's authored seed corpus, not the external corpora, so no test data leaks into it.
+Peer: prismguard 0.1.10 `create_checker_rules_only()`, rerun in every run of this script on the
+same examples. It is the only open guard here that runs offline: prismguard's ONNX guard model
+ships without weights, and the trained detectors on PyPI (llm-guard, rebuff, ...) download their
+models from the Hugging Face hub at run time, which this box cannot reach. It uses prismguard's
+authored seed corpus, not the external corpora, so no test data leaks into it.
+
+Also scored: lmforge's own held-out sets (tricky-benign, tool-injection; package data), with the
+default artifact and the opt-in hard-negative one, and the peer on the same texts.
 
 The lock keeps benchmarks of engineers sharing this box from overlapping:
 
@@ -23,8 +28,10 @@ import time
 import numpy as np
 import torch
 
+from lmforge.guard.classifier import SHIPPED
 from lmforge.guard.config import GuardEvalConfig, GuardPolicy
 from lmforge.guard.corpora import load_split
+from lmforge.guard.datasets import SHIPPED_SETS, load_labelled
 from lmforge.guard.evaluate import _subset, evaluate
 from lmforge.guard.guard import Guard
 from lmforge.guard.metrics import binary_metrics
@@ -66,6 +73,29 @@ def main() -> None:
     print(f"{'detector':26s} {'P':>7s} {'R':>7s} {'F1':>7s} {'FPR':>7s}")
     for name, m in rows.items():
         print(f"{name:26s} {m['precision']:7.4f} {m['recall']:7.4f} {m['f1']:7.4f} {m['fpr']:7.4f}")
+
+    hardneg = SHIPPED.with_name("injection-minilm-hardneg.json")
+    print("\nlmforge's held-out sets (guard = classifier on text + decoded, or rules):")
+    print(f"{'detector':34s} {'set':15s} {'n':>4s} {'recall':>7s} {'FPR':>7s}")
+    for name in SHIPPED_SETS:
+        sx = load_labelled(name)
+        ys = np.array([e.label for e in sx])
+        for label, path in (
+            ("lmforge guard (default)", None),
+            ("lmforge guard (hardneg)", hardneg),
+        ):
+            rep = evaluate(
+                GuardEvalConfig(data=[name], latency_samples=0),
+                GuardPolicy(classifier_path=path),
+            )
+            m = rep["overall"]["guard"]
+            rows[f"{label} {name}"] = m
+            print(f"{label:34s} {name:15s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
+        pd = np.array([peer.check(e.text).decision != "allow" for e in sx])
+        m = binary_metrics(ys, pd)
+        rows[f"prismguard (block+gray) {name}"] = m
+        peer_name = "prismguard (block+gray)"
+        print(f"{peer_name:34s} {name:15s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
 
     pol = GuardPolicy()
     pol.input.limits.rate_per_minute = 10**9

@@ -5,6 +5,7 @@ and are renamed over the target (atomic on POSIX), so a crash or Ctrl-C leaves t
 the new one, never a mix.
 """
 
+import errno
 import hashlib
 import json
 import os
@@ -12,20 +13,44 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lmforge.errors import LMForgeError
+
+# Write failures a user can fix, and the fix; anything else is re-raised as is.
+_FIXABLE = {
+    errno.ENOSPC: "no space left on device; free space there or write to another directory",
+    errno.EDQUOT: "disk quota exceeded; free space there or write to another directory",
+    errno.EROFS: "read-only file system; write to a writable directory",
+    errno.EACCES: "permission denied; write to a directory you can write to",
+}
+
+
+def _fixable(e: OSError, path: Path) -> LMForgeError | None:
+    why = _FIXABLE.get(e.errno or 0)
+    return LMForgeError(f"{path}: cannot write: {why}") if why else None
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically (temp file + fsync + rename)."""
+    """Write `data` to `path` atomically (temp file + fsync + rename).
+
+    A full disk or a read-only directory is a one-line `LMForgeError` naming the path, and the
+    temp file is removed, so nothing half-written is left behind.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise (_fixable(e, path) or e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and (err := _fixable(e, path)):
+            raise err from None
         raise
     return path
 

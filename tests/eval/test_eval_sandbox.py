@@ -1,7 +1,6 @@
 """The sandbox contains hostile programs and runs HumanEval's canonical solutions correctly."""
 
 import os
-import time
 
 import pytest
 
@@ -20,12 +19,13 @@ HOSTILE = {
 }
 
 
+# A program that escaped the sandbox's timeout would hang: pytest-timeout fails it, at a bound
+# loose enough that a slow or loaded machine never trips it (no wall-clock assertion).
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_program_fails_cleanly(name):
-    t0 = time.perf_counter()
     r = run_python(HOSTILE[name], FAST)
     assert not r.passed
-    assert time.perf_counter() - t0 < 15  # bounded by the timeout, whatever the program does
     if name == "infinite loop":
         assert r.status == "timeout"
     elif name == "10 GB allocation":

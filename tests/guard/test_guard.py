@@ -7,7 +7,7 @@ import pytest
 from guard_attacks import ENCODED
 
 from lmforge.errors import ConfigError
-from lmforge.guard.classifier import LinearHead
+from lmforge.guard.classifier import SHIPPED, LinearHead
 from lmforge.guard.classify import classifier_scores
 from lmforge.guard.config import GuardPolicy
 from lmforge.guard.guard import Guard, OutputContext
@@ -85,6 +85,19 @@ def test_rate_limit_gives_429(tmp_path: Path) -> None:
     d = g.scan_input("hi", key="k")
     assert d.http_status == 429 and d.openai_error()["error"]["code"] == "rate_limit_exceeded"
     assert g.scan_input("hi", key="other").action == "allow"
+    assert "rate limit exceeded" in d.reason and "limit 2/minute" in d.reason
+
+
+def test_no_key_is_not_rate_limited_unless_asked() -> None:
+    p = GuardPolicy()
+    p.input.limits.rate_per_minute = 2
+    p.input.classifier.enabled = p.context.classifier.enabled = False
+    g = Guard(p)
+    assert {g.scan_input("hi").action for _ in range(5)} == {"allow"}
+    p.input.limits.rate_limit_anonymous = True
+    g = Guard(p)
+    assert [g.scan_input("hi").action for _ in range(3)] == ["allow", "allow", "block"]
+    assert "anonymous callers" in g.scan_input("hi").reason
 
 
 def test_scan_output(guard: Guard) -> None:
@@ -143,3 +156,10 @@ def test_example_policy_loads() -> None:
 
     p = load_config(GuardPolicy, Path(__file__).parents[2] / "examples" / "guard" / "policy.yaml")
     assert p.context.on_flagged == "drop" and p.audit.log_text is False
+
+
+def test_hard_negative_artifact_ships_in_the_same_format() -> None:
+    head = LinearHead.load(SHIPPED.with_name("injection-minilm-hardneg.json"))
+    assert head.weight.shape == (384,) and head.int8
+    assert "lmforge-synthetic" in head.card["config"]["corpora"]
+    assert head.card["config"]["synthetic_weight"] == 3.0

@@ -67,4 +67,8 @@ def test_unicode_inspect_reports_and_cleans() -> None:
 def test_decode_only_returns_readable_text() -> None:
     assert decode_payloads("sha256: " + "ab" * 32) == []  # random-looking hex is not text
     got = decode_payloads(base64.b64encode(b"hello there friend").decode())
-    assert [(d.encoding, d.text) for d in got] == [("base64", "hello there friend")]
+    # First the text with the span decoded in place (here the whole text), then the span.
+    assert [(d.encoding, d.text) for d in got] == [
+        ("inline", "hello there friend"),
+        ("base64", "hello there friend"),
+    ]

@@ -1,6 +1,7 @@
 """A trivial scanner for the guard hook, steerable by tests."""
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,3 +52,26 @@ def start_scanned(cfg: Any) -> tuple[Running, TestScanner]:
         return loaded
 
     return start_server(cfg, load), scanner
+
+
+def start_slow(cfg: Any, step_s: float = 0.02) -> Running:
+    """A real server whose engine sleeps `step_s` before every step: slow by design.
+
+    A request of N decode steps then takes at least N * step_s on any machine, so a test that
+    needs a request still running when the client gives up sets N large (ignore_eos) instead
+    of hoping the machine is slow enough.
+    """
+
+    def load() -> Any:
+        loaded = loader(cfg)
+        llm = loaded.engine.engine  # the LLMEngine that AsyncLLMEngine steps in a thread
+        step = llm.step
+
+        def slow_step() -> Any:
+            time.sleep(step_s)
+            return step()
+
+        llm.step = slow_step
+        return loaded
+
+    return start_server(cfg, load)

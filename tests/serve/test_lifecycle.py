@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.serve.conftest import KEY, Running, tiny_cfg
-from tests.serve.hooks import start_scanned
+from tests.serve.hooks import start_scanned, start_slow
 
 LONG = {"model": "tiny", "prompt": "The json module", "max_tokens": 300, "ignore_eos": True}
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -35,15 +35,27 @@ def test_stream_disconnect_aborts_and_frees_blocks(tiny_server: Running, caplog)
     assert line["status"] == 499 and line["completion_tokens"] < 300
 
 
-def test_non_stream_disconnect_aborts(tiny_server: Running, caplog) -> None:
+@pytest.fixture(scope="module")
+def slow_server(tiny_llama_dir: Path):
+    """Every engine step sleeps 50 ms: 400 forced tokens take >= 20 s on any machine."""
+    r = start_slow(tiny_cfg(tiny_llama_dir), step_s=0.05)
+    yield r
+    r.stop()
+
+
+def test_non_stream_disconnect_aborts(slow_server: Running, caplog) -> None:
     caplog.set_level(logging.INFO, "lmforge.serve.requests")
+    # Long by construction (not by the machine's speed): the client gives up after 1 s, the
+    # request needs >= 20 s of engine steps (the tiny model's context is 512 tokens).
+    body = {**LONG, "max_tokens": 400}
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(tiny_server.url + "/v1/completions", json=LONG, headers=AUTH, timeout=0.5)
-    tiny_server.wait_idle()
+        httpx.post(slow_server.url + "/v1/completions", json=body, headers=AUTH, timeout=1.0)
+    slow_server.wait_idle()
     deadline = time.monotonic() + 5
     while not _abort_lines(caplog) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _abort_lines(caplog)[0]["status"] == 499
+    (line,) = _abort_lines(caplog)
+    assert line["status"] == 499 and line["completion_tokens"] < 400
 
 
 def test_metrics_are_exported(tiny_server: Running, client) -> None:

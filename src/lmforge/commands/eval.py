@@ -36,6 +36,12 @@ def run_cmd(
     api_key: str | None = typer.Option(None, help="openai backend: bearer token."),
     tasks: str | None = typer.Option(None, help="Comma-separated task names or YAML paths."),
     limit: int | None = typer.Option(None, help="First N items of each task."),
+    limit_per_subject: int | None = typer.Option(
+        None, help="First N items of each subject (stratified quick run)."
+    ),
+    subject_field: str | None = typer.Option(None, help="Item field of the subject (subject)."),
+    sample: int | None = typer.Option(None, help="N items per task, seeded random sample."),
+    sample_seed: int | None = typer.Option(None, help="Seed of --sample (0)."),
     num_fewshot: int | None = typer.Option(None, help="Override every task's few-shot k."),
     n_samples: int | None = typer.Option(None, help="Override code tasks' samples/problem."),
     batch_size: int | None = typer.Option(None, help="Batch size / parallel requests."),
@@ -58,6 +64,10 @@ def run_cmd(
         "api_key": api_key,
         "tasks": tasks.split(",") if tasks else None,
         "limit": limit,
+        "limit_per_subject": limit_per_subject,
+        "subject_field": subject_field,
+        "sample": sample,
+        "sample_seed": sample_seed,
         "num_fewshot": num_fewshot,
         "n_samples": n_samples,
         "batch_size": batch_size,
@@ -159,10 +169,10 @@ def tasks_cmd() -> None:
     from lmforge.eval.taskspec import load_task, shipped_tasks
 
     table = Table(title="tasks")
-    for col in ("name", "kind", "few-shot", "metrics", "description"):
+    for col in ("name", "kind", "few-shot", "metrics", "title"):
         table.add_column(col)
     for name in shipped_tasks():
         t = load_task(name)
         metrics = ", ".join(t.metrics) or {"code": "pass@k", "perplexity": "perplexity"}[t.kind]
-        table.add_row(name, t.kind, str(t.fewshot.k), metrics, t.description)
+        table.add_row(name, t.kind, str(t.fewshot.k), metrics, t.title)
     console.print(table)

@@ -18,6 +18,12 @@ class EvalConfig(StageConfig):
     api_key: str | None = Field(None, description="openai backend: bearer token, if any.")
     tasks: list[str] = Field(default_factory=lambda: ["gsm8k"], description="Task names or YAMLs.")
     limit: int | None = Field(None, ge=1, description="First N items of each task (smoke runs).")
+    limit_per_subject: int | None = Field(
+        None, ge=1, description="First N items of each subject of each task (stratified)."
+    )
+    subject_field: str = Field("subject", description="Item field --limit-per-subject groups by.")
+    sample: int | None = Field(None, ge=1, description="N items per task, a seeded random sample.")
+    sample_seed: int = Field(0, description="Seed of --sample.")
     num_fewshot: int | None = Field(None, ge=0, description="Override every task's few-shot k.")
     n_samples: int | None = Field(None, ge=1, description="Override code tasks' samples/problem.")
     batch_size: int = Field(8, ge=1, description="Sequences per forward pass / parallel requests.")

@@ -6,8 +6,10 @@ from typing import Any
 from lmforge.eval.backends import make_backend
 from lmforge.eval.config import EvalConfig
 from lmforge.eval.data import resolve_path
+from lmforge.eval.progress import log_to
 from lmforge.eval.report import render_results
 from lmforge.eval.runner import RESULTS, headline, run_tasks
+from lmforge.eval.select import Selection
 from lmforge.eval.taskspec import TaskSpec, load_task
 from lmforge.extras import require
 from lmforge.files import atomic_write_text
@@ -34,6 +36,12 @@ def resolve_tasks(cfg: EvalConfig, data: Path | None = None) -> list[TaskSpec]:
     return specs
 
 
+def selection(cfg: EvalConfig) -> Selection:
+    return Selection(
+        cfg.limit, cfg.limit_per_subject, cfg.sample, cfg.sample_seed, cfg.subject_field
+    )
+
+
 def write_report(results: dict[str, Any], run_id: str) -> Path:
     out = Path(results["meta"]["run_dir"]) / REPORT
     atomic_write_text(out, render_results(results, f"lmforge eval {run_id}"))
@@ -46,6 +54,7 @@ def evaluate(
     """Run the configured tasks inside a new `eval` run; return (run id, results)."""
     require("eval", "sacrebleu")
     resolve_tasks(cfg, data)  # fail on a bad task before creating a run or loading a model
+    selection(cfg)
     with start_run("eval", cfg, runs_dir) as run:
         results = evaluate_in(cfg, run, data)
     return run.id, results
@@ -77,9 +86,11 @@ def evaluate_in(cfg: EvalConfig, run: Run, data: Path | None = None) -> dict[str
     )
     meta = {"run_id": run.id, "run_dir": str(run.dir), "model": cfg.model}
     meta["backend"] = cfg.backend
-    results = run_tasks(
-        specs, backend, run.dir, cfg.limit, cfg.n_bootstrap, cfg.confidence, cfg.seed, meta
-    )
+    select = selection(cfg)
+    with log_to(run.dir / "eval.log"):
+        results = run_tasks(
+            specs, backend, run.dir, None, cfg.n_bootstrap, cfg.confidence, cfg.seed, meta, select
+        )
     report = write_report(results, run.id)
     run.add_output(run.dir / RESULTS, role="results")
     run.add_output(report, role="report")

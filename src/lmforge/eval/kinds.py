@@ -102,7 +102,7 @@ def run_generate(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuild
         outputs = [str(item[spec.prediction_field]) for item in items]
     else:
         reqs = [
-            _gen_request(spec, p, pb.gen_prefix(it), n=1)
+            _gen_request(spec, p, pb.gen_prefix(it), n=1, system=pb.system(it))
             for it, p in zip(items, prompts, strict=True)
         ]
         outputs = [o[0] for o in backend.generate(reqs)]
@@ -124,12 +124,14 @@ def run_generate(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuild
     return out, aggregations
 
 
-def _gen_request(spec: TaskSpec, prompt: str, prefix: str, n: int) -> GenRequest:
+def _gen_request(
+    spec: TaskSpec, prompt: str, prefix: str, n: int, system: str | None
+) -> GenRequest:
     return GenRequest(
         prompt=prompt,
         prefix=prefix,
         chat=spec.chat,
-        system=spec.system,
+        system=system,
         max_new_tokens=spec.max_new_tokens,
         temperature=spec.temperature,
         top_p=spec.top_p,
@@ -157,7 +159,8 @@ def run_code(
     """Generate `n_samples` completions per problem (or take `completions`), run them, pass@k."""
     if completions is None:
         reqs = [
-            _gen_request(spec, pb.context(it), pb.gen_prefix(it), n=spec.n_samples) for it in items
+            _gen_request(spec, pb.context(it), pb.gen_prefix(it), spec.n_samples, pb.system(it))
+            for it in items
         ]
         completions = backend.generate(reqs)
     programs = [

@@ -25,16 +25,21 @@ def render(template: str, item: dict[str, Any], where: str) -> str:
 
 
 class PromptBuilder:
-    __slots__ = ("pool", "spec")
+    """Prompts as lm-evaluation-harness builds them: description, then the few-shot examples
+    (prompt, target delimiter, target) and the item's prompt, joined by the few-shot separator.
+    """
 
-    def __init__(self, spec: TaskSpec, pool: list[dict[str, Any]]) -> None:
-        self.spec, self.pool = spec, pool
+    __slots__ = ("own_pool", "pool", "spec")
+
+    def __init__(self, spec: TaskSpec, pool: list[dict[str, Any]], own_pool: bool = True) -> None:
+        # own_pool: the examples come from the task's own items, so an item never shows itself.
+        self.spec, self.pool, self.own_pool = spec, pool, own_pool
 
     def shots(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         k = self.spec.fewshot.k
         if k == 0:
             return []
-        others = [x for x in self.pool if x["id"] != item["id"]]
+        others = [x for x in self.pool if not self.own_pool or x["id"] != item["id"]]
         if len(others) < k:
             raise LMForgeError(f"task {self.spec.name}: {k}-shot needs {k + 1}+ items")
         if self.spec.fewshot.sampler == "first_n":
@@ -50,11 +55,30 @@ class PromptBuilder:
             + render(self.spec.target, item, f"task {name} target")
         )
 
+    def description(self, item: dict[str, Any]) -> str:
+        """The task description rendered for `item` ('' when the task has none)."""
+        if not self.spec.description:
+            return ""
+        return render(self.spec.description, item, f"task {self.spec.name} description")
+
     def context(self, item: dict[str, Any]) -> str:
-        """Few-shot examples followed by the item's own prompt."""
+        """Description, few-shot examples, then the item's own prompt.
+
+        As lm-eval: the description is prepended as is (it carries its own trailing "\n\n");
+        examples and the prompt are joined by the few-shot separator. A chat task's description
+        goes to the system message instead (`system`).
+        """
         parts = [self.example(x) for x in self.shots(item)]
         parts.append(render(self.spec.prompt, item, f"task {self.spec.name} prompt"))
-        return self.spec.fewshot.separator.join(parts)
+        lead = "" if self.spec.chat else self.description(item)
+        return lead + self.spec.fewshot.separator.join(parts)
+
+    def system(self, item: dict[str, Any]) -> str | None:
+        """The chat system message: the task's, then its description (lm-eval's order)."""
+        desc = self.description(item) if self.spec.chat else ""
+        if self.spec.system and desc:
+            return self.spec.system + self.spec.fewshot.separator + desc
+        return self.spec.system or desc or None
 
     def gen_prefix(self, item: dict[str, Any]) -> str:
         """What the answer starts with ('' unless the task sets gen_prefix)."""

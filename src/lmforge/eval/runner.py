@@ -14,8 +14,10 @@ from rich.progress import Progress
 from lmforge.eval.backends import Backend
 from lmforge.eval.data import load_items
 from lmforge.eval.kinds import RUNNERS
+from lmforge.eval.progress import TaskProgress, chunk_size
 from lmforge.eval.prompts import PromptBuilder
 from lmforge.eval.scoring import summarize
+from lmforge.eval.select import Selection, select_items
 from lmforge.eval.taskspec import TaskSpec
 from lmforge.files import atomic_write_json
 
@@ -29,12 +31,24 @@ def run_task(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    select: Selection | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one task; the few-shot pool is the whole dataset, the items its first `limit`."""
+    """Evaluate one task; the few-shot pool is the whole dataset, the items those selected
+    (`select`, or the first `limit`), run in chunks with a progress line after each."""
     pool = load_items(spec.data)
-    items = pool[:limit] if limit else pool
+    items = select_items(pool, select or Selection(limit=limit), spec.name)
+    shots = PromptBuilder(spec, pool)
+    if spec.fewshot.data is not None:  # a separate few-shot file (lm-eval's fewshot_split)
+        shots = PromptBuilder(spec, load_items(spec.fewshot.data), own_pool=False)
     t0 = time.perf_counter()
-    records, aggregations = RUNNERS[spec.kind](spec, items, backend, PromptBuilder(spec, pool))
+    progress = TaskProgress(spec.name, len(items))
+    records: list[dict[str, Any]] = []
+    aggregations: dict[str, str] = {}
+    step = chunk_size(len(items))
+    for i in range(0, len(items), step):
+        part, aggregations = RUNNERS[spec.kind](spec, items[i : i + step], backend, shots)
+        records += part
+        progress.advance(len(part))
     wall = time.perf_counter() - t0
     return {
         "task": spec.name,
@@ -58,6 +72,7 @@ def run_tasks(
     confidence: float = 0.95,
     seed: int = 0,
     meta: dict[str, Any] | None = None,
+    select: Selection | None = None,
 ) -> dict[str, Any]:
     """Run tasks in order, saving results.json after each so a crash keeps finished tasks."""
     results: dict[str, Any] = {"meta": meta or {}, "tasks": {}}
@@ -65,7 +80,9 @@ def run_tasks(
         bar = progress.add_task("evaluating", total=len(specs))
         for spec in specs:
             progress.update(bar, description=f"task {spec.name}")
-            results["tasks"][spec.name] = run_task(spec, backend, limit, n_boot, confidence, seed)
+            results["tasks"][spec.name] = run_task(
+                spec, backend, limit, n_boot, confidence, seed, select
+            )
             atomic_write_json(out_dir / RESULTS, results)
             progress.advance(bar)
     return results

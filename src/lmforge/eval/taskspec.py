@@ -9,10 +9,10 @@ file in tasks/*.yaml; any other YAML path works the same way.
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from lmforge.config import StageConfig, load_config
-from lmforge.errors import LMForgeError
+from lmforge.config import StageConfig, format_validation_error, load_config, read_yaml
+from lmforge.errors import ConfigError, LMForgeError
 
 TASKS_DIR = Path(__file__).parent / "tasks"
 Kind = Literal["multiple_choice", "generate", "code", "perplexity"]
@@ -37,6 +37,11 @@ class FewShotSpec(StageConfig):
         "lm-eval's gsm8k (one shared prefix, so the engine's prefix cache prefills it once).",
     )
     separator: str = Field("\n\n", description="Between examples and the item.")
+    data: DataSpec | None = Field(
+        None,
+        description="Draw examples from this file (lm-eval's fewshot_split) instead of the "
+        "task's own items.",
+    )
 
 
 class Extractor(StageConfig):
@@ -48,7 +53,12 @@ class Extractor(StageConfig):
 class TaskSpec(StageConfig):
     name: str
     kind: Kind
-    description: str = ""
+    title: str = Field("", description="One-line label for `lmforge eval tasks` and reports.")
+    description: str = Field(
+        "",
+        description="Jinja template prepended to every prompt, before the few-shot examples "
+        "(lm-eval's description; chat tasks: appended to the system message).",
+    )
     data: DataSpec
     prompt: str = Field("{{question}}", description="Jinja template of the item's prompt.")
     target: str = Field("{{answer}}", description="Few-shot answer text after the prompt.")
@@ -84,16 +94,27 @@ def shipped_tasks() -> dict[str, Path]:
 
 
 def load_task(ref: str) -> TaskSpec:
-    """A shipped task by name, or a task YAML by path."""
+    """A shipped task by name, or a task YAML by path (lmforge's keys, or lm-eval's)."""
+    from lmforge.eval.lm_eval_yaml import is_lm_eval, translate
+
     path = shipped_tasks().get(ref) or Path(ref)
     if not path.is_file():
         names = ", ".join(shipped_tasks())
         raise LMForgeError(f"unknown task {ref!r}: not a shipped task ({names}) nor a YAML file")
-    spec = load_config(TaskSpec, path)
-    data = Path(spec.data.path)
-    local = not spec.data.path.startswith("pkg:") and not data.is_absolute()
-    if local and (path.parent / data).is_file():  # relative to the task file, like an include
-        spec.data.path = str(path.parent / data)
+    raw = read_yaml(path)
+    if is_lm_eval(raw):
+        try:
+            spec = TaskSpec.model_validate(translate(raw, path))
+        except ValidationError as e:
+            raise ConfigError(format_validation_error(e, TaskSpec, str(path))) from None
+    else:
+        spec = load_config(TaskSpec, path)
+    for d in (spec.data, spec.fewshot.data):
+        if d is None:
+            continue
+        local = not d.path.startswith("pkg:") and not Path(d.path).is_absolute()
+        if local and (path.parent / d.path).is_file():  # relative to the task file
+            d.path = str(path.parent / d.path)
     if spec.kind == "code" and max(spec.k) > spec.n_samples:
         raise LMForgeError(f"{path}: pass@{max(spec.k)} needs n_samples >= {max(spec.k)}")
     if spec.kind == "perplexity" and spec.stride > spec.max_length:

@@ -74,9 +74,18 @@ class LinearHead:
 
 
 def fit_logreg(
-    x: np.ndarray, y: np.ndarray, seed: int, l2: float, max_iter: int = 200
+    x: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    l2: float,
+    max_iter: int = 200,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Class-balanced, L2-regularised logistic regression by full-batch L-BFGS (deterministic)."""
+    """Class-balanced, L2-regularised logistic regression by full-batch L-BFGS (deterministic).
+
+    `sample_weight` multiplies each example's loss (after class balancing): a few hundred hard
+    negatives among 16k corpus texts need more than their head count to move the boundary.
+    """
     import torch
 
     assert x.ndim == 2 and len(x) == len(y) and set(np.unique(y)) <= {0, 1}
@@ -87,6 +96,9 @@ def fit_logreg(
     assert 0 < pos < len(yt), "training data needs both classes"
     # Weight each class to half the loss, so the head does not just learn the corpus's base rate.
     weights = torch.where(yt > 0, len(yt) / (2 * pos), len(yt) / (2 * (len(yt) - pos)))
+    if sample_weight is not None:
+        assert sample_weight.shape == y.shape
+        weights = weights * torch.from_numpy(sample_weight.astype(np.float32))
     w = torch.zeros(x.shape[1], requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")

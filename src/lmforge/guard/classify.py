@@ -44,7 +44,13 @@ def classifier_scores(texts: list[str], embedder: Embedder, head: LinearHead) ->
 
 
 def rescan_texts(text: str, max_decoded: int = 3) -> list[str]:
-    """`text`, then what the attacked model would read: de-obfuscated text, decoded payloads."""
+    """`text`, then what the attacked model would read: de-obfuscated text, and the text with
+    its encoded spans decoded in place (one per decoding depth).
+
+    Decoded spans are scored in their sentence, never alone: a bare "see you soon" decoded from
+    Morse is short and context-free, which the head mistakes for an attack.
+    """
     clean = inspect(text).clean
     out = [text] + ([clean] if clean != text else [])
-    return out + [d.text for d in decode_payloads(clean)][:max_decoded]
+    inline = [d.text for d in decode_payloads(clean) if d.encoding.endswith("inline")]
+    return out + inline[:max_decoded]

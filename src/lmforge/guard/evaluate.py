@@ -16,6 +16,7 @@ from lmforge.guard.classifier import LinearHead
 from lmforge.guard.classify import classifier_scores, rescan_texts
 from lmforge.guard.config import GuardEvalConfig, GuardPolicy
 from lmforge.guard.corpora import Example, load_split
+from lmforge.guard.datasets import load_labelled, parse_label_map
 from lmforge.guard.embed import Embedder
 from lmforge.guard.metrics import binary_metrics, by_group
 from lmforge.guard.rules import scan_rules
@@ -27,6 +28,18 @@ def _subset(ex: list[Example], limit: int | None) -> list[Example]:
         return ex
     idx = np.linspace(0, len(ex) - 1, limit).round().astype(int)
     return [ex[i] for i in idx]
+
+
+def load_examples(cfg: GuardEvalConfig) -> list[Example]:
+    """The `--data` files when given (a user's own labelled corpus), else the corpora's split."""
+    if not cfg.data:
+        return load_split(cfg.split, cfg.corpora)
+    label_map = parse_label_map(cfg.label_map)
+    return [
+        e
+        for src in cfg.data
+        for e in load_labelled(src, cfg.text_field, cfg.label_field, label_map)
+    ]
 
 
 def detector_scores(
@@ -76,7 +89,7 @@ def evaluate(
 ) -> dict[str, Any]:
     head = LinearHead.load(policy.classifier_path)
     embedder = embedder or Embedder(cache=True, int8=head.int8)
-    ex = _subset(load_split(cfg.split, cfg.corpora), cfg.limit)
+    ex = _subset(load_examples(cfg), cfg.limit)
     texts = [e.text for e in ex]
     y = np.array([e.label for e in ex])
     t_clf = policy.input.classifier.threshold or head.threshold
@@ -93,7 +106,7 @@ def evaluate(
         "category": [f"{e.corpus}/{e.category}" for e in ex],
     }
     report: dict[str, Any] = {
-        "split": cfg.split,
+        "split": ", ".join(map(str, cfg.data)) if cfg.data else cfg.split,
         "n": len(ex),
         "classifier_threshold": round(t_clf, 6),
         "overall": {k: binary_metrics(y, p) for k, p in preds.items()},

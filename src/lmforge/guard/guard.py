@@ -164,7 +164,11 @@ class Guard:
         return v, redacted if p.redact else text
 
     def scan_input(self, text: str, key: str | None = None) -> Decision:
-        """Limits, rules, classifier and PII on a user prompt."""
+        """Limits, rules, classifier and PII on a user prompt.
+
+        The rate limit counts per `key` (the server passes the API key); without a key there is
+        no rate limit unless the policy sets `limits.rate_limit_anonymous`.
+        """
         t0 = time.perf_counter()
         p = self.policy.input
         verdicts: list[Verdict] = []

@@ -53,13 +53,19 @@ def check_limits(
         return Verdict(
             "limits", "block", 1.0, f"prompt is {n_tok} tokens; limit {policy.max_tokens}"
         )
-    ok, n = limiter.hit(key or "anonymous")
+    # A library call without a key is one program scanning its own texts: no quota to enforce.
+    # A caller opts anonymous traffic into one shared bucket with `rate_limit_anonymous`.
+    if key is None and not policy.rate_limit_anonymous:
+        return allow("limits", 0.0, f"{n_tok} tokens (no key: not rate-limited)")
+    ok, n = limiter.hit(key if key is not None else "anonymous")
     if not ok:
+        who = "anonymous callers" if key is None else "this key"
         return Verdict(
             "limits",
             "block",
             1.0,
-            f"rate limit: {policy.rate_per_minute} requests/minute per key",
-            {"rate": True},
+            f"rate limit exceeded: {who} made {n} requests in the last minute; "
+            f"limit {policy.rate_per_minute}/minute per key",
+            {"rate": True, "rate_per_minute": policy.rate_per_minute},
         )
     return allow("limits", 0.0, f"{n_tok} tokens, {n} requests this minute")

@@ -2,8 +2,9 @@
 
 The classifier reads the surface text. These rules read what the attacked model would read:
 the text with invisible characters removed, homoglyphs and leetspeak folded, and every payload
-hidden in base64 / hex / rot13 / Unicode tags decoded, each variant matched against patterns for
-instruction override, system-prompt extraction and role-play jailbreaks. A pattern found only in
+hidden in base64 / base32 / hex / binary / Morse / percent-encoding / rot13 / Unicode tags decoded,
+each variant matched against patterns for instruction override, system-prompt extraction,
+role-play jailbreaks and tool-channel intent (`lmforge.guard.intent`). A pattern found only in
 a hidden variant scores highest: nobody encodes "ignore previous instructions" by accident.
 """
 
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from lmforge.guard.decode import decode_payloads, rot13
+from lmforge.guard.intent import intent_hits
 from lmforge.guard.unicode import inspect
 from lmforge.guard.verdict import Verdict
 
@@ -30,7 +32,7 @@ OVERRIDE = (
 )
 EXTRACTION = (
     r"\b(?:reveal|show|print|display|repeat|output|tell|give|leak|dump|share|expose|write out"
-    rf"|what(?:'s| is| are| were))\b{_G}"
+    rf"|what(?:'s| is| are| were)(?= (?:\w+ )?(?:your|the|its)\b))\b{_G}"
     r"(?:system|initial|original|hidden|secret|developer|internal|pre-?)\W*"
     r"(?:prompts?|instructions?|messages?|guidelines|configuration|directives)\b",
     r"\brepeat (?:everything|all|the (?:text|words|lines)|what (?:is|was) written)\b"
@@ -44,7 +46,7 @@ ROLEPLAY = (
     r"\b(?:you are|you're) (?:now )?(?:an? )?"
     r"(?:unrestricted|uncensored|unfiltered|jailbroken|evil|amoral)\b",
     r"\b(?:developer|god|jailbreak|unrestricted|dan) mode\b",
-    r"\b(?:do anything now|stay in character|jailbreak(?:ed|ing)?|evil (?:twin|confidant)"
+    r"\b(?:do anything now|stay in character|jailbroken|evil (?:twin|confidant)"
     r"|no (?:ethical|moral) (?:guidelines|restrictions|constraints|boundaries))\b",
 )
 ACRONYMS = re.compile(r"\b(?:DAN|STAN|DUDE|AIM|BetterDAN)\b")  # case-sensitive persona names
@@ -78,6 +80,7 @@ def match_patterns(text: str) -> list[tuple[str, str]]:
     hits = [(cat, m.group(0)) for cat, p in PATTERNS if (m := p.search(text))]
     if m := ACRONYMS.search(text):
         hits.append(("roleplay_jailbreak", m.group(0)))
+    hits += [("tool_injection", h) for h in intent_hits(text)[:1]]
     return hits
 
 

@@ -48,7 +48,10 @@ def train_classifier(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # L-BFGS on 16k x 384 is fast; one thread makes it bit-reproducible
     try:
-        w, b = fit_logreg(x, y, cfg.seed, cfg.l2, cfg.max_iter)
+        sw = np.array(
+            [cfg.synthetic_weight if e.corpus == "lmforge-synthetic" else 1.0 for e in train]
+        )
+        w, b = fit_logreg(x, y, cfg.seed, cfg.l2, cfg.max_iter, sw)
     finally:
         torch.set_num_threads(threads)
     fit_s = time.perf_counter() - t0

@@ -4,8 +4,19 @@ Files are compared by SHA-256 against the live generation. Chunks of unchanged f
 with their vectors; changed and new files are re-chunked, and any chunk whose text hash already
 has a vector (anywhere in the old index) reuses it, so re-indexing unchanged text embeds nothing.
 An index records its embedder's fingerprint; building or querying with another one is an error.
+
+A build killed mid-way (kill -9, power loss) leaves the live generation untouched (a new one
+only becomes current by an atomic rename) and keeps the vectors it had already embedded: each
+embedding batch is saved atomically under `.pending/<embedder fingerprint>/` as it finishes, a
+rerun loads them instead of embedding again, and a successful build deletes them.
 """
 
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +26,7 @@ import numpy as np
 from filelock import FileLock
 
 from lmforge.errors import LMForgeError
-from lmforge.files import sha256_file
+from lmforge.files import atomic_write_bytes, sha256_file
 from lmforge.rag.chunking import Chunk, make_chunker
 from lmforge.rag.config import RagConfig
 from lmforge.rag.documents import discover, load_documents
@@ -36,6 +47,7 @@ class IndexReport:
     chunks: int = 0
     embedded: int = 0  # chunks that needed the model (cache misses)
     reused: int = 0  # chunks whose vector came from the cache
+    resumed: int = 0  # of those, vectors a killed earlier build had saved in .pending/
     generation: str = ""
 
 
@@ -62,10 +74,31 @@ def previous_contents(root: Path, embedder: Embedder) -> IndexContents | None:
     return store.contents()
 
 
+def _load_pending(pending: Path) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for p in sorted(pending.glob("*.npz")):
+        with np.load(p) as z:
+            out.update(zip(z["hashes"].tolist(), z["vectors"], strict=True))
+    return out
+
+
+def _save_pending(pending: Path, vecs: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, hashes=np.array(list(vecs)), vectors=np.stack(list(vecs.values())))
+    atomic_write_bytes(pending / f"{os.getpid()}-{secrets.token_hex(4)}.npz", buf.getvalue())
+
+
 def plan(
-    cfg: RagConfig, embedder: Embedder, old: IndexContents | None, progress: Callable[..., Any]
+    cfg: RagConfig,
+    embedder: Embedder,
+    old: IndexContents | None,
+    progress: Callable[..., Any],
+    pending: Path | None = None,
 ) -> tuple[IndexContents, IndexReport]:
-    """The next generation's contents (vectors included) and what changed."""
+    """The next generation's contents (vectors included) and what changed.
+
+    `pending`: where embedding batches are saved as they finish (and read back on a rerun).
+    """
     report = IndexReport()
     paths = discover(cfg.docs)
     shas = {str(p): sha256_file(p) for p in paths}
@@ -104,13 +137,18 @@ def plan(
     for doc in progress(loaded.documents, "chunking"):
         new_chunks.extend(chunker.chunk(doc))
     new_hashes = [text_hash(c.text) for c in new_chunks]
+    saved = _load_pending(pending) if pending is not None else {}
+    report.resumed = sum(1 for h in dict.fromkeys(new_hashes) if h not in cache and h in saved)
+    cache = saved | cache
     missing = list(dict.fromkeys(h for h in new_hashes if h not in cache))
     text_of = {h: c.text for c, h in zip(new_chunks, new_hashes, strict=True)}
     batch = max(cfg.batch_size * 4, 1)
     for start in progress(range(0, len(missing), batch), "embedding"):
         part = missing[start : start + batch]
-        for h, v in zip(part, embedder.encode([text_of[h] for h in part]), strict=True):
-            cache[h] = v
+        done = dict(zip(part, embedder.encode([text_of[h] for h in part]), strict=True))
+        if pending is not None:
+            _save_pending(pending, done)
+        cache.update(done)
     report.embedded = len(missing)
     report.reused = len(new_chunks) - len(missing)
     chunks += new_chunks
@@ -131,6 +169,9 @@ def build_index(
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / ".lock")):
         old = previous_contents(root, embedder)
-        contents, report = plan(cfg, embedder, old, progress)
+        fp = hashlib.sha256(json.dumps(embedder.describe(), sort_keys=True).encode()).hexdigest()
+        pending = root / ".pending" / fp[:16]
+        contents, report = plan(cfg, embedder, old, progress, pending)
         report.generation = write_generation(root, contents, cfg.ann_threshold).name
+        shutil.rmtree(root / ".pending", ignore_errors=True)
     return report

@@ -1,0 +1,1 @@
+"""Retrieval-augmented generation: documents, chunks, indexes, retrieval, answers (docs/rag.md)."""
