@@ -44,6 +44,7 @@ def grid_params(w: Tensor, bits: int, sym: bool) -> tuple[Tensor, Tensor]:
         lo = -hi
     scale = (hi - lo) / maxq
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # all-zero group
+    scale = scale.half().float()  # checkpoints store fp16 scales: quantize with those exactly
     if sym:
         zero = torch.full_like(scale, (maxq + 1) // 2)
     else:
