@@ -124,5 +124,5 @@ def test_rerun_resumes_after_a_crash(
 def test_bad_calibration_data_names_the_fix(tiny_llama_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "c.jsonl"
     bad.write_text('{"foo": 1}\n')
-    with pytest.raises(LMForgeError, match="c.jsonl:1: record has none of text"):
+    with pytest.raises(LMForgeError, match=r"c\.jsonl:1: record has none of text"):
         _quantize(tiny_llama_dir, tmp_path / "q", method="gptq", calib=str(bad))
