@@ -63,6 +63,23 @@ def gptq(
             f"GPTQ: the Hessian of a {out}x{k} layer is not positive definite even with "
             f"damp={damp}; raise --damp (e.g. 0.1) or use more calibration samples"
         ) from None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the column loop is many tiny ops: thread barriers cost 10x more
+    try:
+        codes, scales, zeros = _columns(w, hinv, bits, group_size, sym, block_size)
+    finally:
+        torch.set_num_threads(threads)
+    inv = torch.argsort(perm)
+    g_idx = torch.empty(k, dtype=torch.int32)
+    g_idx[perm] = (torch.arange(k) // group_size).to(torch.int32)
+    return QuantizedWeight(codes[:, inv].contiguous(), scales, zeros.to(torch.int32), g_idx, bits)
+
+
+def _columns(
+    w: Tensor, hinv: Tensor, bits: int, group_size: int, sym: bool, block_size: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Algorithm 1's loop over (permuted) columns; `w` is updated in place."""
+    out, k = w.shape
     codes = torch.zeros(out, k, dtype=torch.int32)
     scales = torch.zeros(num_groups(k, group_size), out)
     zeros = torch.zeros_like(scales)
@@ -84,7 +101,4 @@ def gptq(
             w1[:, i:] -= e[:, None] * hinv1[i, i:][None, :]
             err1[:, i] = e
         w[:, b1:] -= err1 @ hinv[b0:b1, b1:]
-    inv = torch.argsort(perm)
-    g_idx = torch.empty(k, dtype=torch.int32)
-    g_idx[perm] = (torch.arange(k) // group_size).to(torch.int32)
-    return QuantizedWeight(codes[:, inv].contiguous(), scales, zeros.to(torch.int32), g_idx, bits)
+    return codes, scales, zeros
