@@ -138,3 +138,27 @@ def use_packed(model: nn.Module, packed: dict[str, QuantizedWeight]) -> dict[str
             setattr(getattr(layer, block), fused, new)
             counts["packed"] += 1
     return counts
+
+
+def load_dequantized(path: Any) -> nn.Module:
+    """An AWQ/GPTQ checkpoint as a plain fp32 transformers model, without any quantization
+    kernels (transformers itself needs gptqmodel for these): for evaluation and export."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = Path(path)
+    cfg = AutoConfig.from_pretrained(path)
+    tensors: dict[str, Tensor] = {}
+    for f in sorted(path.glob("*.safetensors")):
+        tensors.update(load_file(str(f)))
+    unpack_checkpoint(cfg, tensors)
+    if hasattr(cfg, "quantization_config"):
+        del cfg.quantization_config
+    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    missing = model.load_state_dict(tensors, strict=False).missing_keys
+    tied = {"lm_head.weight"} if getattr(cfg, "tie_word_embeddings", False) else set()
+    if set(missing) - tied:
+        raise ModelLoadError(f"{path}: weights missing after unpacking: {sorted(missing)[:4]}")
+    return model.eval()
