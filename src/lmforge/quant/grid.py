@@ -29,8 +29,9 @@ class QuantizedWeight:
 
     def dequantize(self) -> Tensor:
         """Float weight [out, in] exactly as the kernels compute it."""
-        s = self.scales[self.g_idx].T  # [out, in]
-        z = self.zeros[self.g_idx].T
+        idx = self.g_idx.long()
+        s = self.scales.T[:, idx]  # [out, in]
+        z = self.zeros.T[:, idx]
         return s * (self.qweight - z).float()
 
 

@@ -26,6 +26,11 @@ def pack_bits(values: Tensor, bits: int) -> Tensor:
     n = values.shape[-1]
     assert (n * bits) % 32 == 0, (n, bits)
     v = values.to(torch.int64)
+    if 32 % bits == 0:  # whole codes per word: a shift and a sum, no scatter
+        per = 32 // bits
+        shifts = torch.arange(per) * bits
+        words = (v.reshape(*v.shape[:-1], n // per, per) << shifts).sum(-1)
+        return (words - ((words >> 31) << 32)).to(torch.int32)
     pos = torch.arange(n) * bits
     word, off = pos // 32, pos % 32
     words = torch.zeros(*v.shape[:-1], n * bits // 32, dtype=torch.int64)
@@ -39,9 +44,13 @@ def pack_bits(values: Tensor, bits: int) -> Tensor:
 def unpack_bits(words: Tensor, bits: int, n: int) -> Tensor:
     """Inverse of pack_bits: int32 words [..., m] -> codes [..., n] (int32)."""
     w = words.to(torch.int64) & 0xFFFFFFFF
+    mask = (1 << bits) - 1
+    if 32 % bits == 0:
+        per = 32 // bits
+        v = (w[..., None] >> (torch.arange(per) * bits)) & mask
+        return v.reshape(*w.shape[:-1], -1)[..., :n].to(torch.int32)
     pos = torch.arange(n) * bits
     word, off = pos // 32, pos % 32
-    mask = (1 << bits) - 1
     v = (w[..., word] >> off) & mask
     spill = off + bits > 32
     if spill.any():
