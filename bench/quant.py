@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--held-tokens", type=int, default=4096)
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--quantize-only", action="store_true", help="Make the checkpoints, stop.")
+    ap.add_argument("--only", default="", help="Comma-separated runs to quantize (rtn4,awq3..).")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -82,11 +83,17 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = (
         json.loads(stats_file.read_text()) if stats_file.is_file() else {}
     )
+    only = set(filter(None, args.only.split(",")))
     for method, bits in RUNS:
         name, out = f"{method}{bits}", args.work / f"{method}{bits}-g{args.group}"
+        if only and name not in only:
+            continue
         if not (out / "config.json").is_file():
-            rows[name] = quantize(method, bits, out, args)
-            rows[name]["loadavg"] = float(Path("/proc/loadavg").read_text().split()[0])
+            stat = quantize(method, bits, out, args)
+            stat["loadavg"] = float(Path("/proc/loadavg").read_text().split()[0])
+            # parallel --only runs share the file: merge with what is there now
+            rows = json.loads(stats_file.read_text()) if stats_file.is_file() else {}
+            rows[name] = stat
             stats_file.write_text(json.dumps(rows, indent=2))
             print(
                 f"  quantized {name}: {rows[name]['quantize_s']:.0f} s, "
@@ -103,7 +110,8 @@ def main() -> None:
     )
     for method, bits in RUNS:
         path = args.work / f"{method}{bits}-g{args.group}"
-        engines[f"{method}{bits}"] = LLM(str(path), kv_cache_gb=0.1, threads=args.threads)
+        if (path / "config.json").is_file():  # a run not made yet is left out of the table
+            engines[f"{method}{bits}"] = LLM(str(path), kv_cache_gb=0.1, threads=args.threads)
     for name, llm in engines.items():
         rows.setdefault(name, {})["ppl"] = engine_ppl(llm, held)
         rows[name]["weights_mib"] = llm.engine.weight_bytes / 2**20
@@ -121,11 +129,12 @@ def main() -> None:
         f"\n{'model':<16}{'ppl':>9}{'vs fp32':>9}{'recovers':>10}{'weights':>10}{'tok/s':>8}"
         f"{'quant s':>9}{'peak MiB':>10}"
     )
-    for name, r in rows.items():
+    for name in engines:
+        r = rows[name]
         bits = name[-1] if name[-1].isdigit() else None
         rec = ""
         if bits and not name.startswith("rtn") and name != "engine-int4-g32":
-            base = rows[f"rtn{bits}"]["ppl"]
+            base = rows.get(f"rtn{bits}", {}).get("ppl", float("nan"))
             r["recovered"] = (base - r["ppl"]) / (base - fp) if base > fp else float("nan")
             rec = f"{r['recovered']:.0%}"
         print(

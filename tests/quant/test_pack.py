@@ -72,3 +72,19 @@ def test_awq_round_trip_and_limits() -> None:
     assert torch.equal(r.dequantize(), q.dequantize())  # scales are fp16 on both sides
     assert awq_compatible(rtn(torch.randn(64, 96), 4, 64), 64)  # 96 % 64: a short group
     assert awq_compatible(rtn(torch.randn(64, 128), 3, 64), 64)  # AWQ gemm is 4-bit only
+
+
+def test_example_configs_parse() -> None:
+    from pathlib import Path
+
+    from lmforge.config import load_config
+    from lmforge.quant.config import GgufExportConfig, QuantizeConfig
+
+    root = Path(__file__).parents[2] / "examples" / "quant"
+    q = load_config(QuantizeConfig, root / "quantize.yaml")
+    assert (q.method, q.bits, q.group_size) == ("gptq", 4, 128)
+    e = load_config(GgufExportConfig, root / "export.yaml")
+    assert e.type == "Q8_0"
+    assert set(QuantizeConfig.model_fields) <= set(
+        (root / "quantize.yaml").read_text().replace(":", " ").split()
+    )
