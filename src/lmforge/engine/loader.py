@@ -42,6 +42,9 @@ def load_llama(path: Path, max_len: int, dtype: torch.dtype) -> tuple[LlamaForCa
     with torch.device("meta"):
         model = LlamaForCausalLM(spec, cos.to("meta"), sin.to("meta"))
     tensors = read_tensors(path)
+    from lmforge.quant.load import unpack_checkpoint, use_packed  # AWQ/GPTQ checkpoints
+
+    packed = unpack_checkpoint(config, tensors)
     params: dict[str, torch.Tensor] = {}
     parts: dict[str, list[torch.Tensor | None]] = {}
     for name, t in tensors.items():
@@ -72,4 +75,5 @@ def load_llama(path: Path, max_len: int, dtype: torch.dtype) -> tuple[LlamaForCa
     if spec.tie_word_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
     model.cos, model.sin = cos, sin
+    use_packed(model, packed)
     return model.eval(), config

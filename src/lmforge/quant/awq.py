@@ -1,0 +1,75 @@
+"""AWQ (Lin et al., 2023): protect the weights that meet large activations by scaling them up
+before rounding, and fold the inverse scale into the op that feeds the layer.
+
+Per input channel j the scale is s_j = mean|x_j|^alpha, alpha searched on a grid to minimise
+the paper's objective ||Q(W diag(s)) diag(s)^-1 X - W X||^2 over calibration activations, jointly
+for the linears that share an input (q/k/v, gate/up). Then, per weight group, the clipping of
+the range is searched the same way (a smaller range rounds most weights finer at the cost of
+the few largest). The math of y is unchanged in float: W diag(s) times X / s.
+"""
+
+import torch
+from torch import Tensor
+
+from lmforge.quant.grid import fake_quant_groups, grouped
+
+
+def search_scales(
+    weights: list[Tensor], x: Tensor, bits: int, group_size: int, n_grid: int = 20
+) -> Tensor:
+    """Best per-input-channel scale s [in] for the linears `weights` (each [out_i, in]) on
+    activations `x` [tokens, in]."""
+    w = torch.cat([t.float() for t in weights])
+    x = x.float()
+    ref = x @ w.T
+    x_mean = x.abs().mean(0)
+    best, best_s = float("inf"), torch.ones_like(x_mean)
+    for i in range(n_grid):
+        alpha = i / n_grid
+        s = x_mean.pow(alpha).clamp(min=1e-4)
+        s = s / (s.max() * s.min()).sqrt()
+        wq = fake_quant_groups(w * s, bits, group_size) / s
+        loss = (x @ wq.T - ref).pow(2).mean().item()
+        if loss < best:
+            best, best_s = loss, s
+    return best_s
+
+
+def search_clip(
+    w: Tensor,
+    x: Tensor,
+    bits: int,
+    group_size: int,
+    n_grid: int = 20,
+    max_shrink: float = 0.5,
+    rows: int = 256,
+) -> Tensor:
+    """Per-group range shrink factor [out, groups] minimising each group's output error."""
+    w, x = w.float(), x.float()
+    xg = grouped(x, group_size)  # [tokens, groups, gs]
+    out = w.shape[0]
+    best_clip = torch.ones(out, xg.shape[1])
+    for r0 in range(0, out, rows):
+        wr = w[r0 : r0 + rows]
+        wg = grouped(wr, group_size)
+        ref = torch.einsum("ogk,ngk->ong", wg, xg)
+        best_err = torch.full(best_clip[r0 : r0 + rows].shape, float("inf"))
+        for i in range(int(max_shrink * n_grid)):
+            ratio = 1 - i / n_grid
+            clip = torch.full_like(best_err, ratio)
+            q = grouped(fake_quant_groups(wr, bits, group_size, clip=clip), group_size)
+            err = (torch.einsum("ogk,ngk->ong", q, xg) - ref).pow(2).mean(1)
+            better = err < best_err
+            best_err = torch.where(better, err, best_err)
+            best_clip[r0 : r0 + rows] = torch.where(better, clip, best_clip[r0 : r0 + rows])
+    return best_clip
+
+
+def apply_clip(w: Tensor, clip: Tensor, group_size: int) -> Tensor:
+    """`w` with each group clamped to its shrunk range, so RTN's grid is the searched one."""
+    out, k = w.shape
+    g = grouped(w.float(), group_size)
+    lo = g.amin(-1).clamp(max=0) * clip
+    hi = g.amax(-1).clamp(min=0) * clip
+    g = torch.maximum(torch.minimum(g, hi[..., None]), lo[..., None])
+    return g.reshape(out, -1)[:, :k]

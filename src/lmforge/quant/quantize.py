@@ -1,0 +1,187 @@
+"""`quantize_model`: RTN, AWQ or GPTQ over every decoder linear, one layer at a time.
+
+Per layer: observe the calibration inputs of its linears (layers before it already quantized),
+quantize (GPTQ from the input Hessians; AWQ: scale search, fold, clip search, then RTN), put the
+dequantized weights in place and run the layer again to make the next layer's input. The
+embeddings, norms and lm_head stay in float, as in AutoAWQ's and GPTQModel's checkpoints.
+"""
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import Tensor, nn
+
+from lmforge.errors import LMForgeError
+from lmforge.quant.awq import apply_clip, search_clip, search_scales
+from lmforge.quant.calib import calibration_blocks
+from lmforge.quant.checkpoint import write_checkpoint
+from lmforge.quant.config import QuantizeConfig
+from lmforge.quant.gptq import Hessian, gptq
+from lmforge.quant.grid import QuantizedWeight, rtn
+from lmforge.quant.layers import LINEARS, capture_inputs, decoder_layers, observe_inputs, run_layer
+from lmforge.quant.state import LayerState
+
+SUPPORTED = ("llama", "mistral", "qwen2")
+# Linears that read the same input share its statistics (Hessian, activation scales).
+SHARES = {"self_attn.k_proj": "self_attn.q_proj", "self_attn.v_proj": "self_attn.q_proj"}
+SHARES["mlp.up_proj"] = "mlp.gate_proj"
+LEADERS = ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")
+AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS = 2048, 512
+
+
+def leader(name: str) -> str:
+    return SHARES.get(name, name)
+
+
+def gptq_layer(
+    layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any], cfg: QuantizeConfig
+) -> dict[str, QuantizedWeight]:
+    mods = dict(layer.named_modules())
+    hs = {n: Hessian(mods[n].in_features) for n in LEADERS}
+    observe_inputs(layer, hidden, kwargs, LEADERS, lambda n, x: hs[n].add(x))
+    return {
+        n: gptq(
+            mods[n].weight,
+            hs[leader(n)].h,
+            cfg.bits,
+            cfg.group_size,
+            cfg.sym,
+            cfg.act_order,
+            cfg.damp,
+        )
+        for n in LINEARS
+    }
+
+
+def awq_layer(
+    layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any], cfg: QuantizeConfig
+) -> dict[str, QuantizedWeight]:
+    mods = dict(layer.named_modules())
+    tokens = sum(h.shape[0] * h.shape[1] for h in hidden)
+    stride = max(1, tokens // AWQ_SCALE_TOKENS)  # an even spread of tokens, kept per batch
+    seen: dict[str, list[Tensor]] = {n: [] for n in LEADERS}
+    observe_inputs(layer, hidden, kwargs, LEADERS, lambda n, x: seen[n].append(x[::stride]))
+    xs = {n: torch.cat(v)[:AWQ_SCALE_TOKENS] for n, v in seen.items()}
+    v, o = mods["self_attn.v_proj"], mods["self_attn.o_proj"]
+    groups = [
+        ("input_layernorm", ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]),
+        ("post_attention_layernorm", ["mlp.gate_proj", "mlp.up_proj"]),
+        ("mlp.up_proj", ["mlp.down_proj"]),
+    ]
+    if v.out_features == o.in_features:  # without GQA v's rows map 1:1 onto o's inputs
+        groups.insert(1, ("self_attn.v_proj", ["self_attn.o_proj"]))
+    with torch.no_grad():
+        for prev, names in groups:
+            key = leader(names[0])
+            s = search_scales([mods[n].weight for n in names], xs[key], cfg.bits, cfg.group_size)
+            p = mods[prev]
+            if isinstance(p, nn.Linear):
+                p.weight.div_(s[:, None])
+                if p.bias is not None:
+                    p.bias.div_(s)
+            else:  # RMSNorm: y = weight * norm(x)
+                p.weight.div_(s)
+            for n in names:
+                mods[n].weight.mul_(s[None, :])
+            xs[key] = xs[key] / s
+        res = {}
+        for n in LINEARS:
+            w = mods[n].weight.detach()
+            if n not in ("self_attn.q_proj", "self_attn.k_proj"):  # AWQ keeps q/k unclipped:
+                x = xs[leader(n)][:: max(1, AWQ_SCALE_TOKENS // AWQ_CLIP_TOKENS)]  # they form
+                w = apply_clip(w, search_clip(w, x, cfg.bits, cfg.group_size), cfg.group_size)
+            res[n] = rtn(w, cfg.bits, cfg.group_size)  # the attention scores, not outputs
+    return res
+
+
+def fingerprint(cfg: QuantizeConfig, src: Path) -> dict[str, Any]:
+    keep = (
+        "method",
+        "bits",
+        "group_size",
+        "sym",
+        "act_order",
+        "damp",
+        "calib",
+        "n_samples",
+        "seq_len",
+        "batch_size",
+    )
+    return {"source": str(src), **{k: getattr(cfg, k) for k in keep}}
+
+
+def quantize_model(cfg: QuantizeConfig, run: Any = None) -> dict[str, Any]:
+    """Quantize `cfg.model` into `cfg.out` (resuming a partial run there); return a summary."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lmforge.models.loader import resolve_model_dir
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    src = resolve_model_dir(cfg.model)
+    out = Path(cfg.out)
+    if (out / "config.json").is_file() and not (out / ".lmforge-quant").is_dir():
+        raise LMForgeError(f"{out}: already holds a model; choose another --out or delete it")
+    tokenizer = AutoTokenizer.from_pretrained(src)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32).eval()
+    if model.config.model_type not in SUPPORTED:
+        raise LMForgeError(
+            f"{src}: quantize supports {', '.join(SUPPORTED)}, not {model.config.model_type!r}"
+        )
+    for mod in decoder_layers(model)[0].modules():
+        if isinstance(mod, nn.Linear) and mod.in_features % 32:
+            raise LMForgeError(f"{src}: in_features {mod.in_features} is not a multiple of 32")
+    t0 = time.perf_counter()
+    state = LayerState(out, fingerprint(cfg, src))
+    layers = decoder_layers(model)
+    results: dict[str, QuantizedWeight] = {}
+    for i in range(state.done):
+        res = state.load(i, layers[i], cfg.bits)
+        results.update({f"model.layers.{i}.{n}": q for n, q in res.items()})
+    hidden: list[Tensor] = []
+    kwargs: dict[str, Any] = {}
+    if cfg.method != "rtn":
+        blocks = calibration_blocks(cfg.calib, tokenizer, cfg.n_samples, cfg.seq_len)
+        hidden, kwargs = capture_inputs(model, blocks, cfg.batch_size)
+        if state.done:
+            hidden = state.hidden()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task(
+            f"{cfg.method} {cfg.bits}-bit g{cfg.group_size}",
+            total=len(layers),
+            completed=state.done,
+        )
+        for i in range(state.done, len(layers)):
+            layer = layers[i]
+            mods = dict(layer.named_modules())
+            if cfg.method == "gptq":
+                res = gptq_layer(layer, hidden, kwargs, cfg)
+            elif cfg.method == "awq":
+                res = awq_layer(layer, hidden, kwargs, cfg)
+            else:
+                res = {n: rtn(mods[n].weight, cfg.bits, cfg.group_size, cfg.sym) for n in LINEARS}
+            with torch.no_grad():
+                for n, q in res.items():
+                    mods[n].weight.copy_(q.dequantize())
+            if hidden:
+                hidden = run_layer(layer, hidden, kwargs)
+            state.save(i, layer, res, hidden)
+            results.update({f"model.layers.{i}.{n}": q for n, q in res.items()})
+            bar.advance(task)
+    fmt = write_checkpoint(model, tokenizer, src, results, cfg, out)
+    state.clear()
+    seconds = round(time.perf_counter() - t0, 1)
+    summary = {"out": str(out), "format": fmt, "layers": len(layers), "quantize_s": seconds}
+    if run is not None:
+        run.add_output(out, role="model")
+        run.log_metrics(**summary)
+    return summary
