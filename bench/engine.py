@@ -12,8 +12,9 @@ token ids and output lengths (greedy, EOS ignored):
   transformers fp32), plus each lmforge mode's perplexity on held text;
 - prefix caching: requests sharing a 256-token system prompt, a fresh engine per round.
 The machine's limits (fp32 and bf16 matmul peak, memory bandwidth) are measured in the same run
-and every result is printed against its bound. llama.cpp comes from `bench/peers.sh`; without
-it (or on another model than the default) its rows are skipped with a one-line reason.
+and every result is printed against its bound. llama.cpp comes from `bench/peers.sh`, which
+the first default-model run on the CPU calls itself (~15 min once; `--no-build` skips); when it
+cannot be built, or on another model than the default, its rows skip with a one-line reason.
 """
 
 import argparse
@@ -50,6 +51,11 @@ class Bench:
         self.modes = parse_modes(args.modes)
         self.batch_modes = parse_modes(args.batch_modes or args.modes)
         self.llama_skip = lcpp.unavailable(args.model)
+        if self.llama_skip and args.model == "default" and args.device == "cpu" and args.build:
+            print(f"llama.cpp: {self.llama_skip}; building it once (bench/peers.sh)", flush=True)
+            env = os.environ | {"PYTHON": sys.executable}
+            if subprocess.run(["bash", str(HERE / "peers.sh")], env=env).returncode == 0:
+                self.llama_skip = lcpp.unavailable(args.model)
         if self.llama_skip is None and args.device != "cpu":
             self.llama_skip = "llama.cpp is built for the CPU only; its rows run with --device cpu"
         self.gguf: dict[str, Path] = {}
@@ -251,6 +257,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument(
         "--sections", default=",".join(SECTIONS), help="comma list of " + "/".join(SECTIONS)
+    )
+    ap.add_argument(
+        "--no-build", dest="build", action="store_false", help="skip llama.cpp if not yet built"
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
