@@ -19,18 +19,32 @@ from lmforge.eval.taskspec import TaskSpec
 
 _RUNNER = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, time
+    import torch
     import lm_eval
+    from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
-    model_dir, task_dir, out, batch = sys.argv[1:5]
+    model_dir, task_dir, out, batch, threads = sys.argv[1:6]
+    torch.set_num_threads(int(threads))
+    lm = HFLM(pretrained=model_dir, dtype="float32", batch_size=int(batch), device="cpu")
+    t0 = time.perf_counter()  # scoring only: the model is loaded above
     res = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model_dir},dtype=float32",
-        tasks=["lmforge_mc_check"], task_manager=TaskManager(include_path=task_dir),
-        batch_size=int(batch), log_samples=True, device="cpu",
+        model=lm, tasks=["lmforge_mc_check"], task_manager=TaskManager(include_path=task_dir),
+        log_samples=True,
     )
+    seconds = time.perf_counter() - t0
     samples = res["samples"]["lmforge_mc_check"]
-    rows = {s["doc"]["id"]: {"acc": s["acc"], "acc_norm": s["acc_norm"]} for s in samples}
-    json.dump({"results": res["results"]["lmforge_mc_check"], "items": rows}, open(out, "w"))
+    rows = {
+        s["doc"]["id"]: {
+            "acc": s["acc"], "acc_norm": s["acc_norm"],
+            "loglikelihoods": [float(r[0]) for r in s["filtered_resps"]],
+        }
+        for s in samples
+    }
+    json.dump(
+        {"results": res["results"]["lmforge_mc_check"], "items": rows, "seconds": seconds},
+        open(out, "w"),
+    )
     """
 )
 
@@ -70,10 +84,17 @@ def export_task(spec: TaskSpec, limit: int | None, out_dir: Path) -> Path:
 
 
 def run_lm_eval(
-    python: str, model_dir: Path, task_dir: Path, batch_size: int = 8, timeout_s: int = 3600
+    python: str,
+    model_dir: Path,
+    task_dir: Path,
+    batch_size: int = 8,
+    timeout_s: int = 3600,
+    threads: int = 2,
 ) -> dict[str, Any]:
+    """lm-eval's `hf` model on the exported items; `seconds` is its scoring time (no load)."""
     out = task_dir / "lm_eval_out.json"
     cmd = [python, "-c", _RUNNER, str(model_dir), str(task_dir), str(out), str(batch_size)]
+    cmd.append(str(threads))
     subprocess.run(
         cmd,
         check=True,
@@ -82,7 +103,7 @@ def run_lm_eval(
             "HF_DATASETS_OFFLINE": "1",
             "HF_HUB_OFFLINE": "1",
             "PATH": "/usr/bin:/bin",
-            "OMP_NUM_THREADS": "2",
+            "OMP_NUM_THREADS": str(threads),
         },
     )
     return json.loads(out.read_text())
