@@ -61,6 +61,8 @@ def mmlu_file() -> Path:
     rows = []
     for line in raw.splitlines():
         r = json.loads(line)
+        if r["correct_answer"] not in ("A", "B", "C", "D"):
+            continue  # the file repeats its header as a row once
         choices = [r[f"answer_{c}"] for c in "abcd"]
         rows.append({"question": r["question"], "choices": choices, "answer": r["correct_answer"]})
     CACHE.mkdir(parents=True, exist_ok=True)
