@@ -11,6 +11,7 @@ of the machine's RAM: scoring needs a few items' contexts resident, not a servin
 engine is a lower layer: eval imports it, it never imports eval.
 """
 
+import functools
 import inspect
 from typing import Any
 
@@ -70,9 +71,9 @@ class EngineBackend:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[LoglikResult]:
-        pairs = []
+        pairs, enc = [], functools.lru_cache(maxsize=1024)(self.encode)  # choices share contexts
         for c, x in requests:
-            ctx, cont = encode_pair(self.encode, self.prefix_id, c, x)
+            ctx, cont = encode_pair(enc, self.prefix_id, c, x)
             if not cont:
                 raise ValueError(f"empty continuation after tokenization: {x!r} after {c[-40:]!r}")
             keep = max(self.max_length + 1 - len(cont), 1)  # left-truncate as the hf backend

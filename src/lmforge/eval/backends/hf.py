@@ -13,6 +13,7 @@ same by grouping identical inputs); multi-token choices (GPQA's " (A)") add a fe
 a context each.
 """
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -114,9 +115,9 @@ class HFBackend:
             feeds = [b.prompt[n:] for b in rest]
             width = max(map(len, feeds))
             ids = torch.tensor([f + [f[-1]] * (width - len(f)) for f in feeds], device=dev)
-            cache = out.past_key_values
+            cache = out.cache
             cache.batch_repeat_interleave(len(rest))
-            hidden = body(input_ids=ids, past_key_values=cache).last_hidden_state
+            hidden = body(input_ids=ids, cache=cache).last_hidden_state
             picks += [(hidden[r], n, b) for r, b in enumerate(rest)]
         rows_h, wants, owners = [], [], []
         for h, off, b in picks:
@@ -141,9 +142,9 @@ class HFBackend:
 
     def _pairs(self, requests: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
         """Token pairs, the context left-truncated so context + continuation fit the model."""
-        pairs = []
+        pairs, enc = [], functools.lru_cache(maxsize=1024)(self.encode)  # choices share contexts
         for c, x in requests:
-            ctx, cont = self._encode_pair(c, x)
+            ctx, cont = encode_pair(enc, self.prefix_id, c, x)
             if not cont:
                 raise ValueError(f"empty continuation after tokenization: {x!r} after {c[-40:]!r}")
             keep = max(self.max_length + 1 - len(cont), 1)
