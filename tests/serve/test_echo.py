@@ -5,7 +5,7 @@ import openai
 import pytest
 import torch
 
-from conftest import Running
+from conftest import KEY, Running
 
 
 def hf_prompt_logprobs(model_dir, ids: list[int]) -> list[float]:
@@ -70,3 +70,19 @@ def test_echo_with_generation_and_streaming(client: openai.OpenAI, tiny_server: 
 def test_max_tokens_zero_without_echo_is_a_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="echo"):
         client.completions.create(model="tiny", prompt="Hi", max_tokens=0)
+
+
+def test_eval_openai_backend_scores_like_hf_against_this_server(
+    tiny_server: Running, tiny_llama_dir
+) -> None:
+    """lmforge's own eval client (echo + logprobs + max_tokens=0) against lmforge's server."""
+    from lmforge.eval.backends import make_backend
+    from lmforge.eval.backends.hf import HFBackend
+
+    pairs = [("The json module", " parses"), ("Return a new", " ordered dictionary")]
+    api = make_backend("openai", "tiny", base_url=tiny_server.url + "/v1", api_key=KEY)
+    hf = HFBackend(str(tiny_llama_dir))
+    for a, b in zip(api.loglikelihood(pairs), hf.loglikelihood(pairs), strict=True):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
+        assert (a.is_greedy, a.n_tokens) == (b.is_greedy, b.n_tokens)
+    tiny_server.wait_idle()
