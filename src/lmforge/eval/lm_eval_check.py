@@ -27,10 +27,18 @@ _RUNNER = textwrap.dedent(
     model_dir, task_dir, out, batch, threads = sys.argv[1:6]
     torch.set_num_threads(int(threads))
     lm = HFLM(pretrained=model_dir, dtype="float32", batch_size=int(batch), device="cpu")
-    t0 = time.perf_counter()  # scoring only: the model is loaded above
+    manager = TaskManager(include_path=task_dir)  # indexes lm-eval's own tasks: not timed
+    spent = []
+    score = lm.loglikelihood
+    def timed(requests, **kw):
+        t = time.perf_counter()
+        out = score(requests, **kw)
+        spent.append(time.perf_counter() - t)
+        return out
+    lm.loglikelihood = timed
+    t0 = time.perf_counter()
     res = lm_eval.simple_evaluate(
-        model=lm, tasks=["lmforge_mc_check"], task_manager=TaskManager(include_path=task_dir),
-        log_samples=True,
+        model=lm, tasks=["lmforge_mc_check"], task_manager=manager, log_samples=True
     )
     seconds = time.perf_counter() - t0
     samples = res["samples"]["lmforge_mc_check"]
@@ -42,7 +50,10 @@ _RUNNER = textwrap.dedent(
         for s in samples
     }
     json.dump(
-        {"results": res["results"]["lmforge_mc_check"], "items": rows, "seconds": seconds},
+        {
+            "results": res["results"]["lmforge_mc_check"], "items": rows,
+            "seconds": seconds, "loglik_seconds": sum(spent),
+        },
         open(out, "w"),
     )
     """
@@ -91,7 +102,8 @@ def run_lm_eval(
     timeout_s: int = 3600,
     threads: int = 2,
 ) -> dict[str, Any]:
-    """lm-eval's `hf` model on the exported items; `seconds` is its scoring time (no load)."""
+    """lm-eval's `hf` model on the exported items. `seconds`: its evaluate call (model loaded
+    and task index built beforehand); `loglik_seconds`: the part spent in loglikelihood."""
     out = task_dir / "lm_eval_out.json"
     cmd = [python, "-c", _RUNNER, str(model_dir), str(task_dir), str(out), str(batch_size)]
     cmd.append(str(threads))
