@@ -90,16 +90,18 @@ def run_mc(args: argparse.Namespace) -> dict:
 
     model_dir = resolve_model_dir(args.model)
     bs = args.batch_size
-    backends = {
-        "engine": make_backend("engine", args.model, batch_size=bs),
-        "hf": make_backend("hf", args.model, batch_size=bs),
-        "hf-per-choice": PerChoiceHF(args.model, batch_size=bs),
-    }
+    hf = make_backend("hf", args.model, batch_size=bs)
+    per_choice = PerChoiceHF.__new__(PerChoiceHF)  # the same loaded model, the old scoring
+    per_choice.__dict__.update(hf.__dict__)
+    backends = {"engine": make_backend("engine", args.model, batch_size=bs), "hf": hf}
+    backends["hf-per-choice"] = per_choice
     report = {}
     for part in args.mc.split(","):
         name, _, n = part.partition(":")
         spec, limit = mc_task(name), int(n) if n else None
         times: dict[str, list[float]] = {k: [] for k in [*backends, "lm-eval"]}
+        # process CPU seconds (all threads): the work, robust to a loaded box
+        cpu: dict[str, list[float]] = {k: [] for k in times}
         last: dict[str, dict] = {}
         theirs = None
         task_dir = Path(tempfile.mkdtemp(prefix="lmforge-mc-"))
@@ -115,15 +117,17 @@ def run_mc(args: argparse.Namespace) -> dict:
                     # lm-eval's loglikelihood calls only (its evaluate call is printed too):
                     # the peer's most favourable figure
                     times[peer].append(theirs["loglik_seconds"])
+                    cpu[peer].append(theirs["loglik_cpu_seconds"])
                     print(f"{name} lm-eval evaluate call: {theirs['seconds']:.1f} s", flush=True)
                 else:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     last[peer] = run_task(spec, backends[peer], limit=limit)
                     times[peer].append(time.perf_counter() - t0)
+                    cpu[peer].append(time.process_time() - c0)
                 n_items = len(last["engine"]["items"]) if "engine" in last else limit
                 print(
                     f"{name} n={n_items} {peer}: {times[peer][-1]:.1f} s, "
-                    f"{n_items / times[peer][-1]:.2f} items/s",
+                    f"{n_items / times[peer][-1]:.2f} items/s, CPU {cpu[peer][-1]:.1f} s",
                     flush=True,
                 )
         ref, n_items = lls(last["hf"]), len(last["hf"]["items"])
@@ -144,21 +148,24 @@ def run_mc(args: argparse.Namespace) -> dict:
             rows["peers"][peer] = {
                 "seconds": best[peer],
                 "items_per_s": n_items / best[peer],
+                "cpu_seconds": min(cpu[peer]),
+                "items_per_cpu_s": n_items / min(cpu[peer]),
                 "acc": acc,
                 "max_loglik_diff_vs_hf": diff,
                 "same_predictions_as_hf": same,
             }
             print(
-                f"{name}: {peer:14s} {n_items / best[peer]:7.2f} items/s  acc {acc:.4f}  "
+                f"{name}: {peer:14s} {n_items / best[peer]:7.2f} items/s  "
+                f"{n_items / min(cpu[peer]):7.3f} items/CPU-s  acc {acc:.4f}  "
                 f"max |dlogp| vs hf {diff:.2e}  same predictions {same}",
                 flush=True,
             )
-        ips = {k: v["items_per_s"] for k, v in rows["peers"].items()}
-        for a, b in [("engine", "hf-per-choice"), ("engine", "hf"), ("hf", "hf-per-choice")]:
-            print(f"{name}: {a}/{b} = {ips[a] / ips[b]:.2f}x")
-        for a in ("engine", "hf"):
-            if "lm-eval" in ips:
-                print(f"{name}: {a}/lm-eval = {ips[a] / ips['lm-eval']:.2f}x")
+        pairs = [("engine", "hf-per-choice"), ("engine", "hf"), ("hf", "hf-per-choice")]
+        pairs += [(a, "lm-eval") for a in ("engine", "hf") if "lm-eval" in best]
+        for unit in ("items_per_s", "items_per_cpu_s"):
+            ips = {k: v[unit] for k, v in rows["peers"].items()}
+            ratios = ", ".join(f"{a}/{b} {ips[a] / ips[b]:.2f}x" for a, b in pairs)
+            print(f"{name} ({unit}): {ratios}", flush=True)
         report[name] = rows
     return report
 

@@ -28,12 +28,13 @@ _RUNNER = textwrap.dedent(
     torch.set_num_threads(int(threads))
     lm = HFLM(pretrained=model_dir, dtype="float32", batch_size=int(batch), device="cpu")
     manager = TaskManager(include_path=task_dir)  # indexes lm-eval's own tasks: not timed
-    spent = []
+    spent, cpu = [], []
     score = lm.loglikelihood
     def timed(requests, **kw):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = score(requests, **kw)
         spent.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         return out
     lm.loglikelihood = timed
     t0 = time.perf_counter()
@@ -52,7 +53,7 @@ _RUNNER = textwrap.dedent(
     json.dump(
         {
             "results": res["results"]["lmforge_mc_check"], "items": rows,
-            "seconds": seconds, "loglik_seconds": sum(spent),
+            "seconds": seconds, "loglik_seconds": sum(spent), "loglik_cpu_seconds": sum(cpu),
         },
         open(out, "w"),
     )
@@ -103,7 +104,8 @@ def run_lm_eval(
     threads: int = 2,
 ) -> dict[str, Any]:
     """lm-eval's `hf` model on the exported items. `seconds`: its evaluate call (model loaded
-    and task index built beforehand); `loglik_seconds`: the part spent in loglikelihood."""
+    and task index built beforehand); `loglik_seconds`: the part spent in loglikelihood
+    (`loglik_cpu_seconds`: its process CPU time, all threads)."""
     out = task_dir / "lm_eval_out.json"
     cmd = [python, "-c", _RUNNER, str(model_dir), str(task_dir), str(out), str(batch_size)]
     cmd.append(str(threads))
