@@ -57,13 +57,17 @@ class BlockManager:
     def lookup(self, seq: Sequence) -> list[int]:
         """Cached blocks for the longest prefix of `seq`, leaving >= 1 token to compute.
 
-        The last token is always recomputed because the step needs its logits.
+        The last token is always recomputed because the step needs its logits, and so is every
+        position from `seq.logits_from` on (logits are not cached, only K/V).
         """
         if not self.prefix_caching:
             return []
         bs, toks, out = self.block_size, seq.tokens, []
+        limit = (len(toks) - 1) // bs
+        if seq.logits_from is not None:
+            limit = min(limit, seq.logits_from // bs)
         parent = None
-        for i in range((len(toks) - 1) // bs):
+        for i in range(limit):
             chunk = tuple(toks[i * bs : (i + 1) * bs])
             h = block_hash(parent, chunk)
             bid = self.cached.get(h)

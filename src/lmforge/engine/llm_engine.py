@@ -18,11 +18,12 @@ from lmforge.engine.config import EngineConfig
 from lmforge.engine.detokenizer import Detokenizer
 from lmforge.engine.loader import load_llama
 from lmforge.engine.model_runner import ModelRunner
-from lmforge.engine.outputs import EngineStats, RequestOutput
+from lmforge.engine.outputs import EngineStats, Logprob, RequestOutput
 from lmforge.engine.quant import quantize, weight_bytes
 from lmforge.engine.sampler import sample
 from lmforge.engine.sampling_params import SamplingParams
-from lmforge.engine.scheduler import Scheduler
+from lmforge.engine.scheduler import Scheduled, Scheduler
+from lmforge.engine.scoring import RowWant, gather_logprobs
 from lmforge.engine.sequence import Sequence, Status
 from lmforge.errors import LMForgeError
 
@@ -42,6 +43,13 @@ class Request:
     logprobs: list[float] = field(default_factory=list)
     top: list[list[tuple[int, float]]] = field(default_factory=list)
     stop_reason: str | int | None = None
+    # Rows wanted beyond sampling (prompt logprobs, scoring): position -> tokens to read there,
+    # the top-n to add, and the rows read so far (position p's logits predict token p + 1).
+    targets: dict[int, list[int]] = field(default_factory=dict)
+    top_n: int = 0
+    rows: dict[int, dict[int, Logprob]] = field(default_factory=dict)
+    scoring: bool = False  # targets came from LLM.score (rows returned as they are)
+    prompt_lps: list[dict[int, Logprob] | None] | None = None  # built once all rows are read
 
 
 def eos_ids(path: Any, tokenizer: Any) -> frozenset[int]:
@@ -124,8 +132,14 @@ class LLMEngine:
         params: SamplingParams | None = None,
         request_id: str | None = None,
         arrival: float | None = None,
+        targets: dict[int, list[int]] | None = None,
     ) -> str:
-        """Queue a request; raise LMForgeError now if it could never fit. Returns its id."""
+        """Queue a request; raise LMForgeError now if it could never fit. Returns its id.
+
+        `targets` (scoring, see LLM.score) asks for the log-probs of given tokens at given
+        positions of the prompt, p -> tokens as token p + 1 (p may be the last position);
+        they come back in `RequestOutput.row_logprobs`. Needs `max_tokens=0`.
+        """
         params = params or SamplingParams()
         rid = request_id or uuid.uuid4().hex
         if rid in self.requests:
@@ -166,7 +180,16 @@ class LLMEngine:
             list(params.stop),
             params.include_stop_str_in_output,
         )
-        self.requests[rid] = Request(seq, detok, gen, stop_ids)
+        req = Request(seq, detok, gen, stop_ids)
+        if targets:
+            assert params.max_tokens == 0, "scoring targets go with max_tokens=0"
+            assert all(0 <= p < len(ids) for p in targets), "target positions must be in the prompt"
+            req.targets, req.scoring = targets, True
+        elif params.prompt_logprobs is not None:
+            req.targets = {p: [ids[p + 1]] for p in range(len(ids) - 1)}
+            req.top_n = params.prompt_logprobs
+        seq.logits_from = min(req.targets) if req.targets else None
+        self.requests[rid] = req
         self.scheduler.add(seq)
         return rid
 
@@ -189,7 +212,8 @@ class LLMEngine:
             return []
         self._steps += 1
         logits = self.runner.run(batch)  # reorders `batch`
-        sampling = [it.seq for it in batch if it.samples]
+        sampling, picks = self._take_rows(batch, logits)
+        done = [it.seq for it in batch if it.samples and it.seq.params.max_tokens == 0]
         for it in batch:
             s = it.seq
             self._prompt_tokens += max(
@@ -204,9 +228,45 @@ class LLMEngine:
         }
         now = time.perf_counter()
         outs = []
-        for seq, smp in zip(sampling, sample(logits, sampling, gens), strict=True):
+        smps = sample(logits[picks], sampling, gens) if sampling else []
+        for seq, smp in zip(sampling, smps, strict=True):
             outs.append(self._append(self.requests[seq.request_id], smp, now))
+        for seq in done:  # score-only: the prompt is computed and its rows are read
+            req = self.requests[seq.request_id]
+            self.scheduler.finish(seq, "length")
+            outs.append(self._finish_output(req, []))
         return outs
+
+    def _take_rows(self, batch: list[Scheduled], logits: torch.Tensor) -> tuple[list, list[int]]:
+        """Read the wanted rows (prompt logprobs, scoring) with one batched log-softmax; return
+        the sampling sequences and their rows.
+
+        Advances each reading sequence's `logits_from` past what it read, so preemption never
+        re-reads a row. Must run before `num_computed` moves (`rows` depend on it).
+        """
+        sampling, picks, wants, owners, at = [], [], [], [], 0
+        for it in batch:
+            rows, s = it.rows, it.seq
+            if s.logits_from is not None:
+                req = self.requests[s.request_id]
+                for j, p in enumerate(rows):
+                    if p >= s.logits_from and p in req.targets:
+                        wants.append(RowWant(p, req.targets[p], req.top_n))
+                        owners.append((req, at + j))
+                if rows and rows.start <= s.logits_from < rows.stop:
+                    s.logits_from = rows.stop if rows.stop <= max(req.targets) else None
+            if it.samples and s.params.max_tokens > 0:
+                sampling.append(s)
+                picks.append(at + len(rows) - 1)
+            at += len(rows)
+        assert at == logits.shape[0], f"runner returned {logits.shape[0]} rows, batch wants {at}"
+        if wants:
+            idx = torch.tensor([i for _, i in owners], device=logits.device)
+            for (req, _), want, row in zip(
+                owners, wants, gather_logprobs(logits[idx], wants), strict=True
+            ):
+                req.rows[want.position] = row
+        return sampling, picks
 
     def _append(self, req: Request, smp: Any, now: float) -> RequestOutput:
         seq, p = req.seq, req.seq.params
@@ -252,9 +312,22 @@ class LLMEngine:
             top_logprobs=list(req.top) if seq.params.logprobs is not None else None,
             ttft=req.first_token - seq.arrival if req.first_token else None,
             itl=list(req.itl),
+            prompt_logprobs=self._prompt_logprobs(req),
+            row_logprobs=dict(req.rows) if req.scoring else None,
             num_cached_tokens=seq.num_cached,
             num_preemptions=seq.num_preemptions,
         )
+
+    @staticmethod
+    def _prompt_logprobs(req: Request) -> list[dict[int, Logprob] | None] | None:
+        """vLLM's layout: one entry per prompt token, None for the first (it has no context)."""
+        seq = req.seq
+        if req.scoring or seq.params.prompt_logprobs is None or seq.logits_from is not None:
+            return None
+        if req.prompt_lps is None:
+            n = len(seq.prompt_ids)
+            req.prompt_lps = [None] + [req.rows[p] for p in range(n - 1)]
+        return req.prompt_lps
 
     def stats(self) -> EngineStats:
         return EngineStats(

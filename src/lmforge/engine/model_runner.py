@@ -2,8 +2,9 @@
 
 The KV cache is sized from a budget (GB, or a fraction of free RAM/VRAM) into a number of blocks
 once at start. Each step builds flat input ids/positions, the slot of every new token, and the
-attention metadata; it projects to logits only the rows that sample (the last token of each
-sequence that reaches its end), which is most of the saving on long prefills.
+attention metadata; it projects to logits only the rows a step needs (the last token of each
+sequence that reaches its end, plus the rows of prompt logprobs/scoring), which is most of the
+saving on long prefills.
 """
 
 import psutil
@@ -111,8 +112,8 @@ class ModelRunner:
                 ids.append(s.token_at(p))
                 pos.append(p)
                 slots.append(s.block_table[p // bs] * bs + p % bs)
-            if item.samples:
-                rows.append(len(ids) - 1)
+            keep = item.rows  # a suffix of the chunk: prompt rows asked for, then the sampled one
+            rows.extend(range(len(ids) - len(keep), len(ids)))
         dgroups = []
         for g in groups:
             lens = [batch[i].seq.num_computed + 1 for i in g]
@@ -133,7 +134,8 @@ class ModelRunner:
     def run(self, batch: list[Scheduled]) -> Tensor:
         """Compute the scheduled tokens (decodes first; `batch` is reordered in place).
 
-        Returns logits [num_sampling, vocab] in batch order of the sampling sequences.
+        Returns logits [sum of len(item.rows), vocab]: each item's `rows`, in the new batch order
+        (for most items just the sampled last row; prompt-logprob and scoring items ask for more).
         """
         ids, pos, meta, rows = self._meta(batch, self.order(batch))
         hidden = self.model(ids, pos, meta, self.kv)

@@ -3,13 +3,22 @@
 from dataclasses import dataclass, field
 
 
+@dataclass(slots=True, frozen=True)
+class Logprob:
+    """A token's log-probability at one position and its rank there (1 = the most likely)."""
+
+    logprob: float
+    rank: int
+
+
 @dataclass(slots=True)
 class RequestOutput:
     """The state of one request after a step.
 
     `text`/`token_ids` are everything so far; `delta_text`/`delta_token_ids` what this step added
     (for streaming). Timings are seconds: `ttft` from arrival to the first token, `itl` the gaps
-    between later tokens.
+    between later tokens. `prompt_logprobs` (when asked for) has one entry per prompt token:
+    None for the first, then {token id: Logprob} holding the prompt's token and the top n.
     """
 
     request_id: str
@@ -23,6 +32,8 @@ class RequestOutput:
     stop_reason: str | int | None = None  # the stop string or token id that ended it
     logprobs: list[float] | None = None
     top_logprobs: list[list[tuple[int, float]]] | None = None
+    prompt_logprobs: list[dict[int, Logprob] | None] | None = None
+    row_logprobs: dict[int, dict[int, Logprob]] | None = None  # scoring: position -> next tokens
     ttft: float | None = None
     itl: list[float] = field(default_factory=list)
     num_cached_tokens: int = 0

@@ -14,6 +14,9 @@ class SamplingParams:
     `presence_penalty` and `frequency_penalty` (OpenAI: subtract over output tokens). `seed` gives
     the request its own random generator, so the same seed gives the same output whatever else is
     in the batch. `logprobs=n` returns the chosen token's log-probability and the top n.
+    `prompt_logprobs=n` (vLLM's meaning) returns, for every prompt position, the log-probability
+    of the prompt's own token there and the top n (position 0 has no context: None); with it,
+    `max_tokens=0` scores the prompt without generating.
     """
 
     max_tokens: int = 16
@@ -30,13 +33,18 @@ class SamplingParams:
     ignore_eos: bool = False
     include_stop_str_in_output: bool = False
     logprobs: int | None = None
+    prompt_logprobs: int | None = None
     skip_special_tokens: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
             self.stop = [self.stop]
         checks = (
-            (self.max_tokens >= 1, "max_tokens", "an integer >= 1"),
+            (
+                self.max_tokens >= (0 if self.prompt_logprobs is not None else 1),
+                "max_tokens",
+                "an integer >= 1 (0 only to score a prompt, with prompt_logprobs set)",
+            ),
             (self.temperature >= 0, "temperature", ">= 0 (0 = greedy)"),
             (self.top_k >= 0, "top_k", ">= 0 (0 = off)"),
             (0 < self.top_p <= 1, "top_p", "in (0, 1]"),
@@ -45,6 +53,11 @@ class SamplingParams:
             (-2 <= self.presence_penalty <= 2, "presence_penalty", "in [-2, 2]"),
             (-2 <= self.frequency_penalty <= 2, "frequency_penalty", "in [-2, 2]"),
             (self.logprobs is None or 0 <= self.logprobs <= 20, "logprobs", "in [0, 20]"),
+            (
+                self.prompt_logprobs is None or 0 <= self.prompt_logprobs <= 20,
+                "prompt_logprobs",
+                "in [0, 20]",
+            ),
             (all(self.stop), "stop", "non-empty strings"),
         )
         for ok, name, want in checks:

@@ -25,6 +25,17 @@ class Scheduled:
         """True when this chunk reaches the end of the sequence, so the step samples a token."""
         return self.seq.num_computed + self.num_tokens == len(self.seq)
 
+    @property
+    def rows(self) -> range:
+        """Positions of this chunk whose logits the step needs: the rows the sequence still
+        wants (`logits_from`), then the sampled last one; always a suffix of the chunk."""
+        s = self.seq
+        start, end = s.num_computed, s.num_computed + self.num_tokens
+        lo = end - 1 if self.samples else end
+        if s.logits_from is not None:
+            lo = min(lo, max(start, s.logits_from))
+        return range(lo, end)
+
 
 class Scheduler:
     def __init__(

@@ -33,6 +33,10 @@ class Sequence:
     status: Status = Status.WAITING
     finish_reason: str | None = None
     num_preemptions: int = 0
+    # First position whose logits are still wanted beyond the sampled row (prompt logprobs,
+    # scoring); None = none. Collected rows advance it, so a preempted sequence never recomputes
+    # them, and the prefix cache may only serve blocks below it (their logits are not stored).
+    logits_from: int | None = None
 
     @property
     def tokens(self) -> list[int]:

@@ -19,18 +19,44 @@ from lmforge.eval.taskspec import TaskSpec
 
 _RUNNER = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, time
+    import torch
     import lm_eval
+    from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
-    model_dir, task_dir, out, batch = sys.argv[1:5]
+    model_dir, task_dir, out, batch, threads = sys.argv[1:6]
+    torch.set_num_threads(int(threads))
+    lm = HFLM(pretrained=model_dir, dtype="float32", batch_size=int(batch), device="cpu")
+    manager = TaskManager(include_path=task_dir)  # indexes lm-eval's own tasks: not timed
+    spent, cpu = [], []
+    score = lm.loglikelihood
+    def timed(requests, **kw):
+        t, c = time.perf_counter(), time.process_time()
+        out = score(requests, **kw)
+        spent.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        return out
+    lm.loglikelihood = timed
+    t0 = time.perf_counter()
     res = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model_dir},dtype=float32",
-        tasks=["lmforge_mc_check"], task_manager=TaskManager(include_path=task_dir),
-        batch_size=int(batch), log_samples=True, device="cpu",
+        model=lm, tasks=["lmforge_mc_check"], task_manager=manager, log_samples=True
     )
+    seconds = time.perf_counter() - t0
     samples = res["samples"]["lmforge_mc_check"]
-    rows = {s["doc"]["id"]: {"acc": s["acc"], "acc_norm": s["acc_norm"]} for s in samples}
-    json.dump({"results": res["results"]["lmforge_mc_check"], "items": rows}, open(out, "w"))
+    rows = {
+        s["doc"]["id"]: {
+            "acc": s["acc"], "acc_norm": s["acc_norm"],
+            "loglikelihoods": [float(r[0]) for r in s["filtered_resps"]],
+        }
+        for s in samples
+    }
+    json.dump(
+        {
+            "results": res["results"]["lmforge_mc_check"], "items": rows,
+            "seconds": seconds, "loglik_seconds": sum(spent), "loglik_cpu_seconds": sum(cpu),
+        },
+        open(out, "w"),
+    )
     """
 )
 
@@ -70,10 +96,19 @@ def export_task(spec: TaskSpec, limit: int | None, out_dir: Path) -> Path:
 
 
 def run_lm_eval(
-    python: str, model_dir: Path, task_dir: Path, batch_size: int = 8, timeout_s: int = 3600
+    python: str,
+    model_dir: Path,
+    task_dir: Path,
+    batch_size: int = 8,
+    timeout_s: int = 3600,
+    threads: int = 2,
 ) -> dict[str, Any]:
+    """lm-eval's `hf` model on the exported items. `seconds`: its evaluate call (model loaded
+    and task index built beforehand); `loglik_seconds`: the part spent in loglikelihood
+    (`loglik_cpu_seconds`: its process CPU time, all threads)."""
     out = task_dir / "lm_eval_out.json"
     cmd = [python, "-c", _RUNNER, str(model_dir), str(task_dir), str(out), str(batch_size)]
+    cmd.append(str(threads))
     subprocess.run(
         cmd,
         check=True,
@@ -82,7 +117,7 @@ def run_lm_eval(
             "HF_DATASETS_OFFLINE": "1",
             "HF_HUB_OFFLINE": "1",
             "PATH": "/usr/bin:/bin",
-            "OMP_NUM_THREADS": "2",
+            "OMP_NUM_THREADS": str(threads),
         },
     )
     return json.loads(out.read_text())

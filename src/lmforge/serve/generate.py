@@ -57,6 +57,8 @@ class Choice:
     text: str = ""
     tokens: int = 0
     logprobs_sent: int = 0
+    offset: int = 0  # characters of the returned text covered by tokens sent (text_offset)
+    echoed: bool = False  # completion echo: the prompt went out (first chunk / the body)
     finish_reason: str | None = None
     ttft: float | None = None
     itl: list[float] = field(default_factory=list)
@@ -74,6 +76,7 @@ class Generation:
     params: list[SamplingParams]  # one per choice
     scanners: Scanners
     include_usage: bool = False
+    echo: bool = False  # completions: the prompt (and its logprobs) lead each choice's text
     created: int = field(default_factory=lambda: int(time.time()))
     choices: list[Choice] = field(default_factory=list)
 
@@ -98,8 +101,28 @@ class Generation:
             "total_tokens": prompt + completion,
         }
 
-    def _logprobs(self, out: RequestOutput, c: Choice) -> Any:
-        if out.logprobs is None:
+    def _echo_text(self, c: Choice, out: RequestOutput) -> str:
+        """The prompt's text, once per choice, when echoing (else "")."""
+        if not self.echo or c.echoed:
+            return ""
+        c.echoed = True
+        return self.engine.tokenizer.decode(out.prompt_token_ids)
+
+    def _prompt_logprobs(self, out: RequestOutput) -> tuple[list, list, list]:
+        """Echoed prompt tokens, their log-probs (the first is null: it has no context) and top
+        entries, as the legacy completions API lists them."""
+        tok, rows = self.engine.tokenizer, out.prompt_logprobs or []
+        ids = out.prompt_token_ids
+        n = self.params[0].prompt_logprobs or 0
+        lps = [None] + [rows[p][t].logprob for p, t in enumerate(ids) if p]
+        tops: list = [None]
+        for row in rows[1:]:
+            best = sorted(((v.rank, t, v.logprob) for t, v in row.items() if v.rank <= n))
+            tops.append({tok.decode([t]): lp for _, t, lp in best})
+        return [tok.decode([t]) for t in ids], lps, tops
+
+    def _logprobs(self, out: RequestOutput, c: Choice, echo: bool = False) -> Any:
+        if out.logprobs is None:  # None unless the request asked for logprobs
             return None
         tok = self.engine.tokenizer
         lps, tops = out.logprobs[c.logprobs_sent :], out.top_logprobs or []
@@ -109,11 +132,17 @@ class Generation:
         words = [tok.decode([t]) for t in ids]
         top = [[(tok.decode([t]), lp) for t, lp in row] for row in tops]
         if self.kind == "completion":
+            pw, plp, ptop = self._prompt_logprobs(out) if echo else ([], [], [])
+            words = pw + words
+            offsets = []
+            for w in words:  # each token's first character in the choice's returned text
+                offsets.append(c.offset)
+                c.offset += len(w)
             return {
                 "tokens": words,
-                "token_logprobs": lps,
-                "top_logprobs": [dict(row) for row in top],
-                "text_offset": [],
+                "token_logprobs": plp + lps,
+                "top_logprobs": ptop + [dict(row) for row in top],
+                "text_offset": offsets,
             }
 
         def entry(w: str, lp: float) -> dict[str, Any]:
@@ -174,10 +203,11 @@ class Generation:
                     yield self._chunk(i, None, None, "content_filter")
                     continue
                 delta = full[len(c.text) :]
-            c.text += delta
-            lp = self._logprobs(out, c)
-            if delta or lp:
-                yield self._chunk(i, delta, lp, None)
+            c.text += delta  # what the output scanners see: the completion, not the echo
+            echo = self._echo_text(c, out)
+            lp = self._logprobs(out, c, echo=bool(echo))
+            if echo or delta or lp:
+                yield self._chunk(i, echo + delta, lp, None)
             if out.finished:
                 yield self._chunk(i, None, None, c.finish_reason)
         if self.include_usage:
@@ -204,7 +234,9 @@ class Generation:
             c.text = text
             if not ok:
                 c.finish_reason = "content_filter"
-            lp = self._logprobs(out, c) if ok else None
+            echo = self._echo_text(c, out) if ok else ""
+            text = echo + text
+            lp = self._logprobs(out, c, echo=bool(echo)) if ok else None
             if self.kind == "chat":
                 msg = {"role": "assistant", "content": text}
                 body_choices.append(

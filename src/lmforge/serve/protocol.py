@@ -7,7 +7,14 @@ naming the field, never an engine error.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lmforge.engine import SamplingParams
 from lmforge.serve.errors import APIError
@@ -113,16 +120,23 @@ TokenIds = list[Annotated[int, Field(ge=0)]]
 
 class CompletionRequest(_Sampling):
     prompt: str | list[str] | TokenIds | list[TokenIds]
-    max_tokens: int | None = Field(16, ge=1)
+    max_tokens: int | None = Field(16, ge=0)
     logprobs: int | None = Field(None, ge=0, le=5)
     echo: bool = False
 
-    @field_validator("echo")
-    @classmethod
-    def _no_echo(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("echo is not supported")
-        return v
+    @model_validator(mode="after")
+    def _zero_needs_echo(self) -> "CompletionRequest":
+        if self.max_tokens == 0 and not self.echo:
+            raise ValueError("max_tokens=0 only scores the prompt: set echo=true (with logprobs)")
+        return self
+
+    def sampling(self, max_tokens: int, logprobs: int | None, choice: int) -> SamplingParams:
+        """With `echo`, the prompt's own log-probs too (OpenAI's legacy scoring request)."""
+        p = super().sampling(max(max_tokens, 1), logprobs, choice)
+        if self.echo and (logprobs is not None or max_tokens == 0):
+            p.prompt_logprobs = logprobs or 0
+        p.max_tokens = max_tokens
+        return p
 
     def prompts(self) -> list[str | list[int]]:
         """One entry per prompt: text or token ids (OpenAI accepts all four shapes)."""

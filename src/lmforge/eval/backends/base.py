@@ -9,6 +9,7 @@ OpenAI-compatible server or on lmforge's engine, and their scores can be compare
 - `generate`: completions (n samples each) for prompts, stopping at stop strings.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,6 +92,29 @@ def split_context(context: str, continuation: str) -> tuple[str, str]:
     if n:
         return context[:-n], context[-n:] + continuation
     return context, continuation
+
+
+def encode_pair(
+    encode: Callable[[str], list[int]], prefix_id: int, context: str, continuation: str
+) -> tuple[list[int], list[int]]:
+    """lm-eval's split of a (context, continuation) pair into tokens: trailing context spaces
+    move onto the continuation, the continuation is what encoding the whole adds after the
+    context, and an empty context becomes `prefix_id` (EOS) so the first token has one."""
+    context, continuation = split_context(context, continuation)
+    if not context:
+        return [prefix_id], encode(continuation)
+    whole = encode(context + continuation)
+    ctx = encode(context)
+    return ctx, whole[len(ctx) :]
+
+
+def group_items(pairs: list[tuple[list[int], list[int]]]) -> list[tuple[list[int], list[int]]]:
+    """(context tokens, indices of the pairs with that context), in order of first appearance:
+    a multiple-choice item's choices become one item that shares its context's forward pass."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (ctx, _) in enumerate(pairs):
+        groups.setdefault(tuple(ctx), []).append(i)
+    return [(list(ctx), idx) for ctx, idx in groups.items()]
 
 
 def rolling_windows(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int, int]]:

@@ -1,66 +1,109 @@
-"""lmforge's own inference engine (issue #3) as a backend: `LLM(model).generate(prompts, params)`.
+"""lmforge's own inference engine as a backend: generation and log-likelihoods from one model.
 
-The engine generates; it exposes no log-probs, so log-likelihood requests go to a transformers
-backend on the same weights (loaded lazily, only when a task needs them). The engine is a lower
-layer: eval imports it, it never imports eval.
+Generation is `LLM.generate` (continuous batching). Log-likelihoods are `LLM.score`: each
+multiple-choice item's context is prefilled once and its choices are scored as branches that
+share the context's KV blocks, all items streaming through the engine together (see
+engine/scoring.py); rolling perplexity windows go the same way. Tokenization and truncation are
+the transformers backend's (lm-evaluation-harness's), so the two backends score the same tokens.
+
+The KV cache is sized for this work (`kv_cache_tokens`, 16k tokens by default), not as a share
+of the machine's RAM: scoring needs a few items' contexts resident, not a serving pool. The
+engine is a lower layer: eval imports it, it never imports eval.
 """
 
+import functools
 import inspect
 from typing import Any
 
-from lmforge.errors import LMForgeError
 from lmforge.eval.backends.base import (
     GenRequest,
     LoglikResult,
     RollingResult,
+    encode_pair,
+    group_items,
     prompt_text,
+    rolling_windows,
     truncate_at_stop,
 )
 from lmforge.models import resolve_model_dir
 
 
-def _engine() -> tuple[Any, Any]:
-    try:
-        from lmforge import LLM, SamplingParams  # type: ignore[attr-defined]
-    except ImportError:
-        raise LMForgeError(
-            "backend 'engine' needs lmforge's inference engine (issue #3), which this version "
-            "does not have yet; use --backend hf or --backend openai"
-        ) from None
-    return LLM, SamplingParams
+def kv_bytes_per_token(model_dir: Any, dtype_bytes: int = 4) -> int:
+    """K and V of one token over all layers, from the model's config.json."""
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(model_dir)
+    heads = cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
+    return 2 * cfg.num_hidden_layers * kv_heads * head_dim * dtype_bytes
 
 
 class EngineBackend:
     name = "engine"
 
-    def __init__(self, model: str, batch_size: int = 8, kv_cache_gb: float | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 8,
+        kv_cache_gb: float | None = None,
+        kv_cache_tokens: int = 16384,
+        max_length: int | None = None,
+    ) -> None:
         import torch
 
-        llm_cls, self._params_cls = _engine()
+        from lmforge.engine import LLM, SamplingParams
+
+        self._params_cls = SamplingParams
+        path = resolve_model_dir(model)
         self.model_ref, self.batch_size = model, batch_size
         # Keep the caller's torch thread count (the engine would otherwise take every core).
-        kw: dict[str, Any] = {"threads": torch.get_num_threads()}
-        if kv_cache_gb is not None:
-            kw["kv_cache_gb"] = kv_cache_gb
-        self.llm = llm_cls(str(resolve_model_dir(model)), **kw)
+        gb = kv_cache_gb or kv_cache_tokens * kv_bytes_per_token(path) / 1e9
+        self.llm = LLM(str(path), threads=torch.get_num_threads(), kv_cache_gb=gb)
         self.tokenizer = self.llm.tokenizer
-        self._accepted = set(inspect.signature(self._params_cls).parameters)
-        self._hf: Any = None
+        self.max_length = max_length or min(self.llm.engine.max_model_len, 8192)
+        eos = self.tokenizer.eos_token_id
+        self.prefix_id = eos if eos is not None else self.tokenizer.pad_token_id
+        assert self.prefix_id is not None, "tokenizer has neither EOS nor PAD"
+        self._accepted = set(inspect.signature(SamplingParams).parameters)
 
-    def _scorer(self) -> Any:
-        if self._hf is None:
-            from lmforge.eval.backends.hf import HFBackend
-
-            self._hf = HFBackend(self.model_ref, batch_size=self.batch_size)
-        return self._hf
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[LoglikResult]:
-        return self._scorer().loglikelihood(requests)
+        pairs, enc = [], functools.lru_cache(maxsize=1024)(self.encode)  # choices share contexts
+        for c, x in requests:
+            ctx, cont = encode_pair(enc, self.prefix_id, c, x)
+            if not cont:
+                raise ValueError(f"empty continuation after tokenization: {x!r} after {c[-40:]!r}")
+            keep = max(self.max_length + 1 - len(cont), 1)  # left-truncate as the hf backend
+            pairs.append((ctx[-keep:], cont[-self.max_length :]))
+        groups = group_items(pairs)
+        scores = self.llm.score([(ctx, [pairs[i][1] for i in idx]) for ctx, idx in groups])
+        out: list[LoglikResult] = [LoglikResult(0.0, False, 0)] * len(requests)
+        for (_, idx), item in zip(groups, scores, strict=True):
+            for i, sc in zip(idx, item, strict=True):
+                out[i] = LoglikResult(sc.logprob, sc.greedy, len(pairs[i][1]))
+        return out
 
     def loglikelihood_rolling(
         self, texts: list[str], max_length: int, stride: int
     ) -> list[RollingResult]:
-        return self._scorer().loglikelihood_rolling(texts, max_length, stride)
+        max_length = min(max_length, self.max_length)
+        stride = min(stride, max_length)
+        items, owner = [], []
+        for t, text in enumerate(texts):
+            tokens = [self.prefix_id, *self.encode(text)]  # EOS prefix: the first word is scored
+            windows = rolling_windows(len(tokens), max_length, stride)
+            for b, e, n in windows:
+                b = min(b, e - n - 1)  # a window scoring all its tokens starts one token early
+                items.append((tokens[b : e - n], [tokens[e - n : e]]))
+                owner.append((t, len(tokens) - 1, len(windows)))
+        totals = [0.0] * len(texts)
+        for (t, _, _), scores in zip(owner, self.llm.score(items), strict=True):
+            totals[t] += scores[0].logprob
+        meta = {t: (n_tok, n_win) for t, n_tok, n_win in owner}
+        return [RollingResult(totals[t], *meta[t]) for t in range(len(texts))]
 
     def _params(self, req: GenRequest, seed: int | None = None) -> Any:
         wanted = {

@@ -4,21 +4,39 @@ Log-likelihoods follow lm-evaluation-harness's HFLM exactly (no special tokens a
 trailing spaces moved onto the continuation, an empty context replaced by the EOS token, left
 truncation to the model's length), so multiple-choice accuracy matches lm-eval's on the same
 prompts. Batches are sorted by length to waste little padding.
+
+An item's choices share one forward pass (engine/scoring.py's plan, the same the engine uses):
+the context runs once with a KV cache, its last row scores every choice's first token, and the
+choices' remaining tokens run as one right-padded batch over the context's cache, repeated per
+branch. MMLU's one-token choices cost one context pass in all (lm-evaluation-harness gets the
+same by grouping identical inputs); multi-token choices (GPQA's " (A)") add a few tokens, not
+a context each.
 """
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from lmforge.engine.scoring import (
+    ContinuationScore,
+    ItemRows,
+    RowWant,
+    gather_logprobs,
+    merge_rows,
+    plan_item,
+    read_scores,
+)
 from lmforge.eval.backends.base import (
     GenRequest,
     LoglikResult,
     RollingResult,
+    encode_pair,
+    group_items,
     prompt_text,
     rolling_windows,
-    split_context,
     truncate_at_stop,
 )
 from lmforge.models import load_model
@@ -48,12 +66,7 @@ class HFBackend:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        context, continuation = split_context(context, continuation)
-        if not context:
-            return [self.prefix_id], self.encode(continuation)
-        whole = self.encode(context + continuation)
-        ctx = self.encode(context)
-        return ctx, whole[len(ctx) :]
+        return encode_pair(self.encode, self.prefix_id, context, continuation)
 
     @torch.inference_mode()
     def _score(self, seqs: list[tuple[list[int], int]]) -> list[tuple[float, bool]]:
@@ -88,16 +101,55 @@ class HFBackend:
                 out[i] = (lp, bool((part.argmax(-1) == target).all()))
         return out
 
+    @torch.inference_mode()
+    def score_item(self, context: list[int], conts: list[list[int]]) -> list[ContinuationScore]:
+        """One item's continuations after one context pass (see the module docstring)."""
+        plan = plan_item(0, context, conts)
+        body, head = self.model.get_decoder(), self.model.get_output_embeddings()
+        first, rest = plan[0], plan[1:]
+        dev = self.device
+        out = body(input_ids=torch.tensor([first.prompt], device=dev), use_cache=bool(rest))
+        picks = [(out.last_hidden_state[0], 0, first)]  # (hidden states, their offset, branch)
+        if rest:
+            n = len(first.prompt)
+            feeds = [b.prompt[n:] for b in rest]
+            width = max(map(len, feeds))
+            ids = torch.tensor([f + [f[-1]] * (width - len(f)) for f in feeds], device=dev)
+            cache = out.cache
+            cache.batch_repeat_interleave(len(rest))
+            hidden = body(input_ids=ids, cache=cache).last_hidden_state
+            picks += [(hidden[r], n, b) for r, b in enumerate(rest)]
+        rows_h, wants, owners = [], [], []
+        for h, off, b in picks:
+            for p in sorted(b.targets):
+                rows_h.append(h[p - off])
+                wants.append(RowWant(p, b.targets[p]))
+                owners.append(b)
+        logp = gather_logprobs(head(torch.stack(rows_h)), wants)
+        merged: ItemRows = {}
+        for b, w, row in zip(owners, wants, logp, strict=True):
+            merge_rows(len(context), b, {w.position: row}, merged)
+        return read_scores(len(context), conts, merged)
+
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[LoglikResult]:
-        pairs = [self._encode_pair(c, x) for c, x in requests]
-        for (c, x), (_, cont) in zip(requests, pairs, strict=True):
+        pairs = self._pairs(requests)
+        out: list[LoglikResult] = [LoglikResult(0.0, False, 0)] * len(requests)
+        for ctx, members in group_items(pairs):
+            scores = self.score_item(ctx, [pairs[i][1] for i in members])
+            for i, sc in zip(members, scores, strict=True):
+                out[i] = LoglikResult(sc.logprob, sc.greedy, len(pairs[i][1]))
+        return out
+
+    def _pairs(self, requests: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+        """Token pairs, the context left-truncated so context + continuation fit the model."""
+        pairs, enc = [], functools.lru_cache(maxsize=1024)(self.encode)  # choices share contexts
+        for c, x in requests:
+            ctx, cont = encode_pair(enc, self.prefix_id, c, x)
             if not cont:
                 raise ValueError(f"empty continuation after tokenization: {x!r} after {c[-40:]!r}")
-        scored = self._score([(ctx + cont, len(cont)) for ctx, cont in pairs])
-        return [
-            LoglikResult(lp, greedy, len(cont))
-            for (lp, greedy), (_, cont) in zip(scored, pairs, strict=True)
-        ]
+            keep = max(self.max_length + 1 - len(cont), 1)
+            pairs.append((ctx[-keep:], cont[-self.max_length :]))
+        return pairs
 
     def loglikelihood_rolling(
         self, texts: list[str], max_length: int, stride: int
@@ -108,7 +160,9 @@ class HFBackend:
         for text in texts:
             tokens = [self.prefix_id, *self.encode(text)]  # EOS prefix: the first word is scored
             windows = rolling_windows(len(tokens), max_length, stride)
-            scored = self._score([(tokens[b:e], n) for b, e, n in windows])
+            # a window scoring all its tokens (stride == max_length) starts one token early:
+            # its first token is predicted from the token before it, as in lm-eval
+            scored = self._score([(tokens[min(b, e - n - 1) : e], n) for b, e, n in windows])
             total = sum(lp for lp, _ in scored)
             results.append(RollingResult(total, len(tokens) - 1, len(windows)))
         return results

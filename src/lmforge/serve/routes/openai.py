@@ -105,6 +105,7 @@ def openai_router(state: ServerState) -> APIRouter:
             params,
             state.scanners,
             include_usage=req.stream and req.include_usage,
+            echo=isinstance(req, CompletionRequest) and req.echo,
         )
         fields = request.state.log
         fields.update(id=gen.request_id, model=state.model_name, n=req.n, stream=req.stream)
