@@ -9,8 +9,15 @@ similarity alone cannot tell "What is 17 * 23?" from "What is 17 * 24?" (MiniLM 
 ~0.97, above most true paraphrases), so a candidate must also pass `same_salient`: the
 numbers, negations and capitalised names of both prompts must be equal, in order. The cosine
 bar is chosen on the shipped paraphrase / near-miss set (see `choose_threshold`).
+
+MiniLM also ranks lowercase swaps ("sort a list" / "sort a dictionary", "maximum" /
+"minimum") above real paraphrases, so `compatible` adds a lexical rule: the two prompts'
+content words (stop words and request framing such as "tell me", "explain" dropped) may
+differ only by additions on one side, never by a replacement, and the shared ones must keep
+their order. This trades recall for safety: synonym paraphrases ("bigger" / "larger") miss.
 """
 
+import functools
 import hashlib
 import json
 import re
@@ -27,6 +34,13 @@ NEGATIONS = frozenset(
     "didn't isn't aren't wasn't weren't won't wouldn't shouldn't couldn't hasn't haven't "
     "hadn't mustn't n't".split()
 )
+FRAMING = frozenset(
+    "what which who whom whose how why when where tell show give explain describe calculate "
+    "compute name write implement please help need want know way ways mean get make does do "
+    "did is are was can could would should will say me my i you your we our us it its the a an "
+    "of to in on for with by at from about into as".split()
+)
+_LOWER = re.compile(r"[a-z0-9]+")
 _NUM = re.compile(r"-?\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
@@ -80,12 +94,42 @@ def same_salient(a: str, b: str) -> bool:
     return salient(a) == salient(b)
 
 
+def _stem(w: str) -> str:
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > 4 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | FRAMING
+
+
+def content_words(text: str) -> list[str]:
+    stop = _stop_words()
+    return [_stem(w) for w in _LOWER.findall(text.lower()) if w not in stop]
+
+
+def compatible(a: str, b: str) -> bool:
+    """May a cached answer to `a` answer `b`? Salient words equal, no content word replaced."""
+    if not same_salient(a, b):
+        return False
+    ca, cb = content_words(a), content_words(b)
+    only_a, only_b = [w for w in ca if w not in cb], [w for w in cb if w not in ca]
+    if only_a and only_b:
+        return False
+    return [w for w in ca if w in cb] == [w for w in cb if w in ca]
+
+
 def choose_threshold(
     para: np.ndarray, near: np.ndarray, para_guard: np.ndarray, near_guard: np.ndarray
 ) -> float:
     """The lowest cosine bar with zero near-miss hits (guard included) on this split.
 
-    Inputs are the pairs' similarities and whether each pair passes `same_salient`.
+    Inputs are the pairs' similarities and whether each pair passes `compatible`.
     """
     passing = near[near_guard]
     floor = float(passing.max()) + 1e-4 if passing.size else 0.0
@@ -133,6 +177,6 @@ class ResponseCache:
         for i in np.argsort(-sims):
             if sims[i] < self.threshold:
                 break
-            if same_salient(cands[i].text, text):
+            if compatible(cands[i].text, text):
                 return cands[i].body
         return None
