@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lmforge import __version__
-from lmforge.commands import bench, data, eval, guard, models, rag, runs, serve, train
+from lmforge.commands import bench, data, eval, gateway, guard, models, rag, runs, serve, train
 from lmforge.commands import run as run_cmd
 from lmforge.commands.common import console, err_console
 from lmforge.config import QuickstartConfig, load_config
@@ -28,6 +28,7 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(rag.app, name="rag")
 app.add_typer(guard.app, name="guard")
 app.add_typer(serve.app, name="serve")
+app.add_typer(gateway.app, name="gateway")
 app.add_typer(train.app, name="train")
 
 app.command("run")(run_cmd.run)
