@@ -18,6 +18,20 @@ from lmforge.serve.http import key_of, read_json
 SSE_HEADERS = {"Cache-Control": "no-cache"}
 
 
+class ClosingStream(StreamingResponse):
+    """Closes its iterator when the response ends, also when the client left mid-stream:
+    Starlette just stops iterating then, and the generator's `finally` (close the upstream,
+    bill) would wait for garbage collection."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+
+
 def create_gateway_app(gw: Gateway | None = None, lifespan: Any = None) -> FastAPI:
     """The app; with `gw=None` the lifespan must set `app.state.gateway` before serving."""
     app = FastAPI(title="lmforge gateway", docs_url=None, redoc_url=None, lifespan=lifespan)
@@ -36,7 +50,7 @@ def create_gateway_app(gw: Gateway | None = None, lifespan: Any = None) -> FastA
         body = await read_json(request, gw.cfg.max_body_bytes)
         out = await gw.handle(path, body, key_of(request))
         if isinstance(out, _Streamed):
-            return StreamingResponse(
+            return ClosingStream(
                 out.chunks, media_type="text/event-stream", headers={**SSE_HEADERS, **out.headers}
             )
         meta = out.get("lmforge") or {}

@@ -180,16 +180,18 @@ class Gateway:
             with anyio.CancelScope(shield=True):  # the client may have left: still close+bill
                 await resp.aclose()
                 local = tally.usage is None
-                usage = tally.usage or local_usage(self.tokenizer(b), body, tally)
+                usage = tally.usage or local_usage(await self.tokenizer(b), body, tally)
                 self.bill(key, b, usage, time.perf_counter() - ans.t0, local)
                 status = "200" if tally.finished else "499"
                 self.metrics.requests.labels(route.name, b.name, key, status).inc()
 
-    def tokenizer(self, b: Backend) -> Any:
+    async def tokenizer(self, b: Backend) -> Any:
+        """The backend's tokenizer; without one configured, the default model's (loaded once,
+        off the event loop)."""
         if b.tokenizer is not None:
             return b.tokenizer
         if self._default_tok is None:
-            self._default_tok = load_tokenizer("default")
+            self._default_tok = await asyncio.to_thread(load_tokenizer, "default")
         return self._default_tok
 
     # ---- cascade ------------------------------------------------------------------------------
