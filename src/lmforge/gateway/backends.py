@@ -107,6 +107,7 @@ def _engine_app(c: BackendConfig) -> tuple[Any, Any]:
         quantize=c.quantize,
         threads=c.threads,
         max_model_len=c.max_model_len,
+        kv_cache_gb=c.kv_cache_gb,
     )
     state = build_state(scfg)
     try:

@@ -48,6 +48,7 @@ class BackendConfig(StageConfig):
     quantize: Literal["none", "int8", "int4"] = Field("none", description="engine: weights.")
     threads: int | None = Field(None, ge=1, description="engine: torch CPU threads.")
     max_model_len: int | None = Field(None, ge=1, description="engine: longest prompt+output.")
+    kv_cache_gb: float | None = Field(None, gt=0, description="engine: KV cache size in GB.")
 
     @model_validator(mode="after")
     def _check(self) -> "BackendConfig":
