@@ -17,6 +17,8 @@ import numpy as np
 
 from lmforge.errors import ConfigError
 from lmforge.extras import require
+from lmforge.files import atomic_write_json
+from lmforge.gateway.accounting import LEDGER
 from lmforge.gateway.app import create_gateway_app
 from lmforge.gateway.backends import make_backends
 from lmforge.gateway.config import GatewayConfig
@@ -90,11 +92,13 @@ def serve(cfg: GatewayConfig, sock: socket.socket, run_dir: Path) -> Gateway:
             holder["gw"] = gw
             app.state.gateway = gw
 
-            async def saver() -> None:
+            async def saver() -> None:  # the fsync runs in a thread, never on the loop
                 while True:
                     await asyncio.sleep(SAVE_EVERY_S)
                     if gw.ledger.dirty:
-                        gw.ledger.save(run_dir)
+                        snapshot = gw.ledger.to_json()
+                        gw.ledger.dirty = False
+                        await asyncio.to_thread(atomic_write_json, run_dir / LEDGER, snapshot)
 
             task = asyncio.create_task(saver())
             try:
