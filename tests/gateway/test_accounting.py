@@ -5,13 +5,17 @@ streams (so the gateway counts locally with the backend's tokenizer)."""
 import json
 
 import pytest
-from transformers import AutoTokenizer
-
 from tests.gateway.conftest import chat
 from tests.serve.conftest import KEY, start_server, tiny_cfg
+from transformers import AutoTokenizer
 
-PROMPTS = ["hello there", "the quick brown fox jumps", "count to five", "why is the sky blue",
-           "a b c d e f g"]  # fmt: skip
+PROMPTS = [
+    "hello there",
+    "the quick brown fox jumps",
+    "count to five",
+    "why is the sky blue",
+    "a b c d e f g",
+]
 
 
 @pytest.fixture
@@ -31,15 +35,32 @@ def test_streamed_equals_unstreamed_cost_on_all_backends(
     price = {"price_in": 3.0, "price_out": 7.0}
     cfg = {
         "backends": [
-            {"name": "engine", "kind": "engine", "model": str(tiny_llama_dir), "threads": 1,
-             "kv_cache_gb": 0.01, **price},
-            {"name": "serve", "kind": "serve", "url": serve_url, "model": "tiny",
-             "api_key_env": "GW_SERVE_KEY", **price},
-            {"name": "openai", "kind": "openai", "url": mock_url, "tokenizer": str(tiny_llama_dir),
-             **price},
+            {
+                "name": "engine",
+                "kind": "engine",
+                "model": str(tiny_llama_dir),
+                "threads": 1,
+                "kv_cache_gb": 0.01,
+                **price,
+            },
+            {
+                "name": "serve",
+                "kind": "serve",
+                "url": serve_url,
+                "model": "tiny",
+                "api_key_env": "GW_SERVE_KEY",
+                **price,
+            },
+            {
+                "name": "openai",
+                "kind": "openai",
+                "url": mock_url,
+                "tokenizer": str(tiny_llama_dir),
+                **price,
+            },
         ],
         "cache": {"exact": False},
-    }  # fmt: skip
+    }
     g = gateway(cfg)
     c = g.client()
     same, total = 0, 0
@@ -53,8 +74,9 @@ def test_streamed_equals_unstreamed_cost_on_all_backends(
             with c.stream("POST", "/chat/completions", json={**body, "stream": True}) as s:
                 text = "".join(
                     (json.loads(x[5:])["choices"] or [{}])[0].get("delta", {}).get("content") or ""
-                    for x in s.iter_lines() if x.startswith("data: {")
-                )  # fmt: skip
+                    for x in s.iter_lines()
+                    if x.startswith("data: {")
+                )
             streamed = g.gw.ledger.lines[("anonymous", backend)].cost - before
             assert text == r.json()["choices"][0]["message"]["content"]
             total += 1

@@ -5,19 +5,27 @@ import time
 
 import httpx
 import pytest
-
 from tests.gateway.conftest import chat
 
 
 def one_backend(url: str, **kw) -> dict:
-    return {"backends": [{"name": "m", "kind": "openai", "url": url, "price_in": 1.0,
-                          "price_out": 2.0}], **kw}  # fmt: skip
+    return {
+        "backends": [
+            {"name": "m", "kind": "openai", "url": url, "price_in": 1.0, "price_out": 2.0}
+        ],
+        **kw,
+    }
 
 
 def two_backends(url1: str, url2: str, **kw) -> dict:
-    return {"backends": [{"name": "a", "kind": "openai", "url": url1, "price_in": 1.0},
-                         {"name": "b", "kind": "openai", "url": url2, "price_in": 10.0}],
-            "models": [{"name": "m", "policy": "fixed", "backends": ["a", "b"]}], **kw}  # fmt: skip
+    return {
+        "backends": [
+            {"name": "a", "kind": "openai", "url": url1, "price_in": 1.0},
+            {"name": "b", "kind": "openai", "url": url2, "price_in": 10.0},
+        ],
+        "models": [{"name": "m", "policy": "fixed", "backends": ["a", "b"]}],
+        **kw,
+    }
 
 
 def test_unknown_model_is_404_listing_available(mock, gateway) -> None:
@@ -29,16 +37,22 @@ def test_unknown_model_is_404_listing_available(mock, gateway) -> None:
 
 
 def test_answer_is_billed_from_usage_and_marked(mock, gateway) -> None:
-    st, url = mock
+    _, url = mock
     g = gateway(one_backend(url))
     r = g.client().post("/chat/completions", json=chat())
     assert r.status_code == 200 and r.headers["x-lmforge-backend"] == "m"
     body = r.json()
     assert body["choices"][0]["message"]["content"] == "hello there world"
     u = body["usage"]
-    assert body["lmforge"]["cost"] == pytest.approx((u["prompt_tokens"] + 2 * u["completion_tokens"]) / 1e6)
+    assert body["lmforge"]["cost"] == pytest.approx(
+        (u["prompt_tokens"] + 2 * u["completion_tokens"]) / 1e6
+    )
     ln = g.gw.ledger.lines[("anonymous", "m")]
-    assert (ln.requests, ln.tokens_in, ln.tokens_out) == (1, u["prompt_tokens"], u["completion_tokens"])
+    assert (ln.requests, ln.tokens_in, ln.tokens_out) == (
+        1,
+        u["prompt_tokens"],
+        u["completion_tokens"],
+    )
 
 
 def test_retries_honour_retry_after_and_bill_once(mock, gateway) -> None:
@@ -89,8 +103,9 @@ def test_4xx_from_upstream_is_not_retried(mock, gateway) -> None:
 def test_auth_and_budget_429(mock, gateway, monkeypatch) -> None:
     _, url = mock
     monkeypatch.setenv("GW_TEST_KEY", "sk-team-a")
-    g = gateway(one_backend(url, keys=[{"name": "team-a", "key_env": "GW_TEST_KEY",
-                                        "budget_requests": 2}]))  # fmt: skip
+    g = gateway(
+        one_backend(url, keys=[{"name": "team-a", "key_env": "GW_TEST_KEY", "budget_requests": 2}])
+    )
     assert g.client().post("/chat/completions", json=chat()).status_code == 401
     assert g.client("wrong").post("/chat/completions", json=chat()).status_code == 401
     c = g.client("sk-team-a")
@@ -108,7 +123,9 @@ def test_exact_cache_hit_marked_in_header_body_and_metrics(mock, gateway) -> Non
     body = chat(temperature=0)
     first = c.post("/chat/completions", json=body)
     again = c.post("/chat/completions", json={**body, "user": "someone-else"})
-    assert first.headers["x-lmforge-cache"] == "miss" and again.headers["x-lmforge-cache"] == "exact"
+    assert (
+        first.headers["x-lmforge-cache"] == "miss" and again.headers["x-lmforge-cache"] == "exact"
+    )
     assert again.json()["lmforge"]["cache"] == "exact" and st.calls == 1
     assert again.json()["choices"] == first.json()["choices"]
     sampled = chat(temperature=1.0)
@@ -127,11 +144,15 @@ def test_stream_passthrough_usage_only_when_asked(mock, gateway) -> None:
         lines = [x for x in r.iter_lines() if x.startswith("data:")]
     assert lines[-1] == "data: [DONE]"
     chunks = [json.loads(x[5:]) for x in lines[:-1]]
-    assert "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks) == "hello there world"
+    assert (
+        "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks)
+        == "hello there world"
+    )
     assert not any(ch.get("usage") for ch in chunks)  # the client did not ask
     assert st.bodies[-1]["stream_options"] == {"include_usage": True}  # but we did
-    with c.stream("POST", "/chat/completions",
-                  json=chat(stream=True, stream_options={"include_usage": True})) as r:  # fmt: skip
+    with c.stream(
+        "POST", "/chat/completions", json=chat(stream=True, stream_options={"include_usage": True})
+    ) as r:
         usage = [json.loads(x[5:]) for x in r.iter_lines() if x.startswith("data: {")][-1]["usage"]
     assert usage["completion_tokens"] == 3
     assert g.gw.ledger.lines[("anonymous", "m")].requests == 2
@@ -159,15 +180,19 @@ def test_client_disconnect_reaches_upstream(mock, gateway, tiny_llama_dir) -> No
 
 
 def test_weighted_latency_cheapest_policies(mock, mock2, gateway) -> None:
-    (s1, u1), (s2, u2) = mock, mock2
+    (_, u1), (_, u2) = mock, mock2
     cfg = {
-        "backends": [{"name": "a", "kind": "openai", "url": u1, "price_in": 5.0, "quality": 0.9},
-                     {"name": "b", "kind": "openai", "url": u2, "price_in": 1.0, "quality": 0.5}],
-        "models": [{"name": "w", "policy": "weighted", "backends": ["a", "b"], "weights": [0, 1]},
-                   {"name": "cheap", "policy": "cheapest", "backends": ["a", "b"], "min_quality": 0.8},
-                   {"name": "fast", "policy": "latency", "backends": ["a", "b"]}],
+        "backends": [
+            {"name": "a", "kind": "openai", "url": u1, "price_in": 5.0, "quality": 0.9},
+            {"name": "b", "kind": "openai", "url": u2, "price_in": 1.0, "quality": 0.5},
+        ],
+        "models": [
+            {"name": "w", "policy": "weighted", "backends": ["a", "b"], "weights": [0, 1]},
+            {"name": "cheap", "policy": "cheapest", "backends": ["a", "b"], "min_quality": 0.8},
+            {"name": "fast", "policy": "latency", "backends": ["a", "b"]},
+        ],
         "cache": {"exact": False},
-    }  # fmt: skip
+    }
     g = gateway(cfg)
     c = g.client()
     assert c.post("/chat/completions", json=chat(model="w")).headers["x-lmforge-backend"] == "b"
@@ -180,7 +205,7 @@ def test_weighted_latency_cheapest_policies(mock, mock2, gateway) -> None:
 
 @pytest.mark.parametrize("margin,escalated", [(3.0, False), (0.1, True)])
 def test_cascade_margin_escalates_on_low_confidence(mock, mock2, gateway, margin, escalated):
-    (s1, u1), (s2, u2) = mock, mock2
+    (s1, u1), (_, u2) = mock, mock2
     s1.margin = margin
     cfg = two_backends(u1, u2)
     cfg["models"] = [{"name": "m", "policy": "cascade", "backends": ["a", "b"], "threshold": 1.0}]
@@ -194,10 +219,17 @@ def test_cascade_margin_escalates_on_low_confidence(mock, mock2, gateway, margin
 
 
 def test_cascade_selfcheck_reads_yes_probability(mock, mock2, gateway) -> None:
-    (s1, u1), (s2, u2) = mock, mock2
+    (s1, u1), (_, u2) = mock, mock2
     cfg = two_backends(u1, u2)
-    cfg["models"] = [{"name": "m", "policy": "cascade", "signal": "selfcheck",
-                      "backends": ["a", "b"], "threshold": 0.5}]  # fmt: skip
+    cfg["models"] = [
+        {
+            "name": "m",
+            "policy": "cascade",
+            "signal": "selfcheck",
+            "backends": ["a", "b"],
+            "threshold": 0.5,
+        }
+    ]
     g = gateway(cfg)
     # the mock echoes the last words of the check prompt: "...one word, yes or no." -> top token
     # "Reply" != yes/no, so P(yes) is undefined and the cascade escalates.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.gateway.conftest import chat
 from typer.testing import CliRunner
 
 from lmforge.cli import app
@@ -14,7 +15,6 @@ from lmforge.errors import ModelLoadError
 from lmforge.gateway.accounting import LEDGER, Ledger
 from lmforge.gateway.router_model import load_router
 from lmforge.runs import start_run
-from tests.gateway.conftest import chat
 
 runner = CliRunner()
 EASY = ["say hello to {}", "greet {} warmly", "wave at {}", "write a short hi note to {}"]
@@ -46,22 +46,48 @@ def test_train_router_cli_then_router_cascade(tmp_path, isolated_runs, mock, moc
     cheap = eval_results(tmp_path / "cheap-run", cheap=True)
     strong = eval_results(tmp_path / "strong-run", cheap=False)
     out = tmp_path / "router"
-    r = runner.invoke(app, ["gateway", "train-router", "--cheap", str(cheap), "--strong",
-                            str(strong), "--out", str(out)])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "gateway",
+            "train-router",
+            "--cheap",
+            str(cheap),
+            "--strong",
+            str(strong),
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     router = load_router(out)
     assert router.meta["task"] == "t" and router.meta["metric"] == "exact_match"
     vecs = embed(["say hello to Ann", "integrate x^3 from 0 to 7"])
     p_easy, p_hard = router.prob(vecs)
     assert p_easy > 0.5 > p_hard
-    (s1, u1), (s2, u2) = mock, mock2
-    cfg = {"backends": [{"name": "a", "kind": "openai", "url": u1},
-                        {"name": "b", "kind": "openai", "url": u2}],
-           "models": [{"name": "m", "policy": "cascade", "signal": "router", "router": str(out),
-                       "backends": ["a", "b"], "threshold": 0.5}]}  # fmt: skip
+    (s1, u1), (_, u2) = mock, mock2
+    cfg = {
+        "backends": [
+            {"name": "a", "kind": "openai", "url": u1},
+            {"name": "b", "kind": "openai", "url": u2},
+        ],
+        "models": [
+            {
+                "name": "m",
+                "policy": "cascade",
+                "signal": "router",
+                "router": str(out),
+                "backends": ["a", "b"],
+                "threshold": 0.5,
+            }
+        ],
+    }
     g = gateway(cfg, embed=embed)
     c = g.client()
-    assert c.post("/chat/completions", json=chat("say hello to Bo")).headers["x-lmforge-backend"] == "a"
+    assert (
+        c.post("/chat/completions", json=chat("say hello to Bo")).headers["x-lmforge-backend"]
+        == "a"
+    )
     hard = c.post("/chat/completions", json=chat("factor the polynomial x^9 - 1"))
     assert hard.headers["x-lmforge-backend"] == "b" and s1.calls == 1  # no cheap call paid
 
@@ -69,10 +95,23 @@ def test_train_router_cli_then_router_cascade(tmp_path, isolated_runs, mock, moc
 def test_train_router_errors_are_one_line(tmp_path, isolated_runs):
     cheap = eval_results(tmp_path / "c", cheap=False)  # cheap always right: nothing to learn
     strong = eval_results(tmp_path / "s", cheap=False)
-    r = runner.invoke(app, ["gateway", "train-router", "--cheap", str(cheap), "--strong", str(strong)])
+    r = runner.invoke(
+        app, ["gateway", "train-router", "--cheap", str(cheap), "--strong", str(strong)]
+    )
     assert r.exit_code != 0 and "right on all items or on none" in str(r.exception)
-    r = runner.invoke(app, ["gateway", "train-router", "--cheap", str(cheap), "--strong",
-                            str(strong), "--task", "nope"])  # fmt: skip
+    r = runner.invoke(
+        app,
+        [
+            "gateway",
+            "train-router",
+            "--cheap",
+            str(cheap),
+            "--strong",
+            str(strong),
+            "--task",
+            "nope",
+        ],
+    )
     assert "task 'nope' is not in both runs" in str(r.exception)
 
 
@@ -90,13 +129,20 @@ def test_shipped_semantic_set_zero_false_hits(embed):
 
 def test_semantic_hit_through_the_gateway(mock, gateway, embed):
     st, url = mock
-    cfg = {"backends": [{"name": "m", "kind": "openai", "url": url}],
-           "cache": {"semantic": True, "semantic_threshold": 0.8}}  # fmt: skip
+    cfg = {
+        "backends": [{"name": "m", "kind": "openai", "url": url}],
+        "cache": {"semantic": True, "semantic_threshold": 0.8},
+    }
     c = gateway(cfg, embed=embed).client()
     q = chat("What is the capital of France?", temperature=0)
     assert c.post("/chat/completions", json=q).headers["x-lmforge-cache"] == "miss"
-    hit = c.post("/chat/completions", json=chat("What is the capital city of France?", temperature=0))
-    assert hit.headers["x-lmforge-cache"] == "semantic" and hit.json()["lmforge"]["cache"] == "semantic"
+    hit = c.post(
+        "/chat/completions", json=chat("What is the capital city of France?", temperature=0)
+    )
+    assert (
+        hit.headers["x-lmforge-cache"] == "semantic"
+        and hit.json()["lmforge"]["cache"] == "semantic"
+    )
     miss = c.post("/chat/completions", json=chat("What is the capital of Spain?", temperature=0))
     assert miss.headers["x-lmforge-cache"] == "miss" and st.calls == 2
 

@@ -24,11 +24,14 @@ def test_config_errors_name_the_field() -> None:
     with pytest.raises(ValidationError, match="needs url"):
         BackendConfig(name="x", kind="openai")
     with pytest.raises(ValidationError, match=r"unknown backends \['nope'\]"):
-        GatewayConfig(backends=[{"name": "a", "kind": "engine"}],
-                      models=[{"name": "m", "backends": ["nope"]}])  # fmt: skip
+        GatewayConfig(
+            backends=[{"name": "a", "kind": "engine"}], models=[{"name": "m", "backends": ["nope"]}]
+        )
     with pytest.raises(ValidationError, match="cascade needs 2"):
-        GatewayConfig(backends=[{"name": "a", "kind": "engine"}],
-                      models=[{"name": "m", "policy": "cascade", "backends": ["a"]}])  # fmt: skip
+        GatewayConfig(
+            backends=[{"name": "a", "kind": "engine"}],
+            models=[{"name": "m", "policy": "cascade", "backends": ["a"]}],
+        )
     with pytest.raises(ValidationError, match="unique"):
         GatewayConfig(backends=[{"name": "a", "kind": "engine"}] * 2)
     b = BackendConfig(name="x", kind="openai", url="http://h/v1", api_key_env="LMF_NOPE_KEY")
@@ -45,7 +48,7 @@ def test_retry_after_forms() -> None:
 
 def test_backoff_is_jittered_capped_and_honours_retry_after() -> None:
     xs = [backoff_s(3, 0.1, 10.0) for _ in range(200)]
-    assert 0 <= min(xs) and max(xs) <= 0.4 and len(set(xs)) > 100
+    assert min(xs) >= 0 and max(xs) <= 0.4 and len(set(xs)) > 100
     assert backoff_s(1, 0.1, 10.0, retry_after=2.0) == 2.0
     assert backoff_s(1, 0.1, 5.0, retry_after=3600) == 5.0
 
@@ -77,7 +80,12 @@ def test_exact_key_ignores_delivery_fields_and_order() -> None:
 
 
 def test_salient_and_compatible_catch_near_misses() -> None:
-    assert salient("Is Jupiter bigger than Saturn, not 3.5x?") == ["3.5", "jupiter", "saturn", "NOT"]
+    assert salient("Is Jupiter bigger than Saturn, not 3.5x?") == [
+        "3.5",
+        "jupiter",
+        "saturn",
+        "NOT",
+    ]
     ok = "What is the capital of France?"
     assert compatible(ok, "Tell me: what is the capital city of France?")  # one-sided addition
     assert not compatible(ok, "What is the capital of Spain?")  # entity
@@ -104,11 +112,32 @@ def test_cache_ttl_size_and_semantic_threshold() -> None:
 
 
 def test_margin_and_yes_probability() -> None:
-    chat = {"choices": [{"logprobs": {"content": [
-        {"token": "a", "logprob": -0.1, "top_logprobs": [{"token": "a", "logprob": -0.1},
-                                                          {"token": "b", "logprob": -2.1}]},
-        {"token": "c", "logprob": -0.5, "top_logprobs": [{"token": "c", "logprob": -0.5},
-                                                          {"token": "d", "logprob": -1.5}]}]}}]}  # fmt: skip
+    chat = {
+        "choices": [
+            {
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "a",
+                            "logprob": -0.1,
+                            "top_logprobs": [
+                                {"token": "a", "logprob": -0.1},
+                                {"token": "b", "logprob": -2.1},
+                            ],
+                        },
+                        {
+                            "token": "c",
+                            "logprob": -0.5,
+                            "top_logprobs": [
+                                {"token": "c", "logprob": -0.5},
+                                {"token": "d", "logprob": -1.5},
+                            ],
+                        },
+                    ]
+                }
+            }
+        ]
+    }
     assert cascade.margin(chat) == pytest.approx(1.5)
     comp = {"choices": [{"logprobs": {"top_logprobs": [{" yes": -0.2, " no": -1.8}]}}]}
     assert cascade.margin(comp) == pytest.approx(1.6)

@@ -61,16 +61,31 @@ def report(
 
     run_id, rows = report_rows(run, runs_dir)
     table = Table(title=f"lmforge gateway report: {run_id}")
-    cols = ("key", "backend", "requests", "tokens_in", "tokens_out", "cost", "mean_latency_ms",
-            "cache_hits", "errors")  # fmt: skip
+    cols = (
+        "key",
+        "backend",
+        "requests",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "mean_latency_ms",
+        "cache_hits",
+        "errors",
+    )
     for c in cols:
         table.add_column(c, justify="left" if c in ("key", "backend") else "right")
     for r in rows:
         table.add_row(
-            escape(r["key"]), escape(r["backend"]), str(r["requests"]), str(r["tokens_in"]),
-            str(r["tokens_out"]), f"{r['cost']:.6f}", f"{r['mean_latency_ms']:.1f}",
-            str(r["cache_hits"]), str(r["errors"]),
-        )  # fmt: skip
+            escape(r["key"]),
+            escape(r["backend"]),
+            str(r["requests"]),
+            str(r["tokens_in"]),
+            str(r["tokens_out"]),
+            f"{r['cost']:.6f}",
+            f"{r['mean_latency_ms']:.1f}",
+            str(r["cache_hits"]),
+            str(r["errors"]),
+        )
     console.print(table)
 
 
@@ -92,8 +107,14 @@ def train_router(
 
     cid, a = load_results(cheap, runs_dir)
     sid, b = load_results(strong, runs_dir)
-    cfg = {"cheap": cid, "strong": sid, "task": task, "metric": metric,
-           "price_ratio": price_ratio, "target": target}  # fmt: skip
+    cfg = {
+        "cheap": cid,
+        "strong": sid,
+        "task": task,
+        "metric": metric,
+        "price_ratio": price_ratio,
+        "target": target,
+    }
     with start_run("gateway-router", cfg, runs_dir) as run:
         router, meta = fit(a, b, task, metric, price_ratio, target)
         router.save(run.dir / "router")

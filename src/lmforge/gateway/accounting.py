@@ -47,9 +47,15 @@ class Ledger:
         return ln
 
     def bill(
-        self, key: str, backend: str, tokens_in: int, tokens_out: int, cost: float,
-        latency_s: float, local: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        key: str,
+        backend: str,
+        tokens_in: int,
+        tokens_out: int,
+        cost: float,
+        latency_s: float,
+        local: bool = False,
+    ) -> None:
         ln = self.line(key, backend)
         ln.requests += 1
         ln.tokens_in += tokens_in

@@ -72,17 +72,21 @@ def create_gateway_app(gw: Gateway | None = None, lifespan: Any = None) -> FastA
         gw: Gateway = request.app.state.gateway
         gw.key_name(key_of(request))
         data = [
-            {"id": name, "object": "model", "owned_by": "lmforge-gateway",
-             "policy": r.policy, "backends": r.backends}
+            {
+                "id": name,
+                "object": "model",
+                "owned_by": "lmforge-gateway",
+                "policy": r.policy,
+                "backends": r.backends,
+            }
             for name, r in sorted(gw.routes.items())
-        ]  # fmt: skip
+        ]
         return {"object": "list", "data": data}
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
         gw: Gateway = request.app.state.gateway
-        return {"status": "ok",
-                "backends": {n: b.breaker.state for n, b in gw.backends.items()}}  # fmt: skip
+        return {"status": "ok", "backends": {n: b.breaker.state for n, b in gw.backends.items()}}
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -30,19 +30,110 @@ from cachetools import TTLCache
 # Fields that change how an answer is delivered, not what it is.
 DELIVERY = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
 NEGATIONS = frozenset(
-    "not no never none nothing nobody neither nor without cannot cant can't don't doesn't "
-    "didn't isn't aren't wasn't weren't won't wouldn't shouldn't couldn't hasn't haven't "
-    "hadn't mustn't n't".split()
+    [
+        "not",
+        "no",
+        "never",
+        "none",
+        "nothing",
+        "nobody",
+        "neither",
+        "nor",
+        "without",
+        "cannot",
+        "cant",
+        "can't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "won't",
+        "wouldn't",
+        "shouldn't",
+        "couldn't",
+        "hasn't",
+        "haven't",
+        "hadn't",
+        "mustn't",
+        "n't",
+    ]
 )
 FRAMING = frozenset(
-    "what which who whom whose how why when where tell show give explain describe calculate "
-    "compute name write implement please help need want know way ways mean get make does do "
-    "did is are was can could would should will say me my i you your we our us it its the a an "
-    "of to in on for with by at from about into as".split()
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "how",
+        "why",
+        "when",
+        "where",
+        "tell",
+        "show",
+        "give",
+        "explain",
+        "describe",
+        "calculate",
+        "compute",
+        "name",
+        "write",
+        "implement",
+        "please",
+        "help",
+        "need",
+        "want",
+        "know",
+        "way",
+        "ways",
+        "mean",
+        "get",
+        "make",
+        "does",
+        "do",
+        "did",
+        "is",
+        "are",
+        "was",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "say",
+        "me",
+        "my",
+        "i",
+        "you",
+        "your",
+        "we",
+        "our",
+        "us",
+        "it",
+        "its",
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "at",
+        "from",
+        "about",
+        "into",
+        "as",
+    ]
 )
 _LOWER = re.compile(r"[a-z0-9]+")
 _NUM = re.compile(r"-?\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 
 
 def cacheable(body: dict[str, Any]) -> bool:
@@ -82,7 +173,7 @@ def salient(text: str) -> list[str]:
     out = [n.replace(",", "") for n in _NUM.findall(text)]
     words = _WORD.findall(text)
     for i, w in enumerate(words):
-        lw = w.lower().replace("’", "'")
+        lw = w.lower().replace("\u2019", "'")
         if lw in NEGATIONS or lw.endswith("n't"):
             out.append("NOT")
         elif i > 0 and w[0].isupper() and not words[i - 1].endswith((".", "?", "!")):
@@ -157,9 +248,13 @@ class ResponseCache:
         return None if e is None else e.body
 
     def put(
-        self, key: str, body: dict[str, Any], bucket: str = "", text: str = "",
+        self,
+        key: str,
+        body: dict[str, Any],
+        bucket: str = "",
+        text: str = "",
         vec: np.ndarray | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.entries[key] = Entry(body, text, vec)
         if vec is not None:
             keys = self.buckets.setdefault(bucket, [])

@@ -55,17 +55,25 @@ def yes_probability(body: dict[str, Any]) -> float | None:
     if not lp:
         return None
     if "content" in lp:
-        rows = [{x["token"]: x["logprob"] for x in (lp["content"] or [{}])[0].get("top_logprobs")
-                 or []}] if lp["content"] else []  # fmt: skip
+        rows = (
+            [
+                {
+                    x["token"]: x["logprob"]
+                    for x in (lp["content"] or [{}])[0].get("top_logprobs") or []
+                }
+            ]
+            if lp["content"]
+            else []
+        )
     else:
         rows = (lp.get("top_logprobs") or [])[:1]
     if not rows:
         return None
     p = {"yes": 0.0, "no": 0.0}
-    for tok, l in rows[0].items():
+    for tok, lp_ in rows[0].items():
         w = tok.strip().lower()
         if w in p:
-            p[w] += math.exp(l)
+            p[w] += math.exp(lp_)
     total = p["yes"] + p["no"]
     return p["yes"] / total if total > 0 else None
 
@@ -83,9 +91,14 @@ class Outcome:
 
 
 def simulate(
-    conf: np.ndarray, small_ok: np.ndarray, large_ok: np.ndarray, small_cost: np.ndarray,
-    large_cost: np.ndarray, threshold: float, pre_call: bool = False,
-) -> Outcome:  # fmt: skip
+    conf: np.ndarray,
+    small_ok: np.ndarray,
+    large_ok: np.ndarray,
+    small_cost: np.ndarray,
+    large_cost: np.ndarray,
+    threshold: float,
+    pre_call: bool = False,
+) -> Outcome:
     """The cascade rule on items: escalate where conf < threshold. With `pre_call` (router
     signal) an escalated item does not pay for the small call."""
     esc = conf < threshold
@@ -95,9 +108,14 @@ def simulate(
 
 
 def choose_threshold(
-    conf: np.ndarray, small_ok: np.ndarray, large_ok: np.ndarray, small_cost: np.ndarray,
-    large_cost: np.ndarray, target: float = 0.95, pre_call: bool = False,
-) -> float:  # fmt: skip
+    conf: np.ndarray,
+    small_ok: np.ndarray,
+    large_ok: np.ndarray,
+    small_cost: np.ndarray,
+    large_cost: np.ndarray,
+    target: float = 0.95,
+    pre_call: bool = False,
+) -> float:
     """The cheapest threshold whose dev accuracy is >= target x the large model's."""
     bar = target * float(large_ok.mean())
     cands = np.concatenate([[-np.inf], np.unique(conf), [np.inf]])

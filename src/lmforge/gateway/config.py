@@ -41,8 +41,9 @@ class BackendConfig(StageConfig):
     tags: list[str] = Field(default_factory=list, description="Free labels (local, paid, ...).")
     quality: float = Field(0.0, ge=0, le=1, description="Measured quality (cheapest policy).")
     tokenizer: str | None = Field(
-        None, description="Tokenizer for local counting when upstream sends no usage "
-        "(default: the engine's own; 'default' for the default model's)."
+        None,
+        description="Tokenizer for local counting when upstream sends no usage "
+        "(default: the engine's own; 'default' for the default model's).",
     )
     timeout_s: float = Field(60.0, gt=0, description="Per-attempt timeout.")
     quantize: Literal["none", "int8", "int4"] = Field("none", description="engine: weights.")

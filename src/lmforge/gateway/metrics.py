@@ -16,18 +16,25 @@ class GatewayMetrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self.requests = Counter(
-            "lmforge_gateway:requests", "Requests answered, by status.",
-            ["route", "backend", "key", "status"], registry=r,
-        )  # fmt: skip
-        self.tokens = Counter(
-            "lmforge_gateway:tokens", "Tokens billed.", ["backend", "key", "direction"],
+            "lmforge_gateway:requests",
+            "Requests answered, by status.",
+            ["route", "backend", "key", "status"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.tokens = Counter(
+            "lmforge_gateway:tokens",
+            "Tokens billed.",
+            ["backend", "key", "direction"],
+            registry=r,
+        )
         self.cost = Counter("lmforge_gateway:cost", "Cost billed.", ["backend", "key"], registry=r)
         self.latency = Histogram(
-            "lmforge_gateway:upstream_latency_seconds", "Upstream call latency.", ["backend"],
-            buckets=BUCKETS, registry=r,
-        )  # fmt: skip
+            "lmforge_gateway:upstream_latency_seconds",
+            "Upstream call latency.",
+            ["backend"],
+            buckets=BUCKETS,
+            registry=r,
+        )
         self.cache = Counter(
             "lmforge_gateway:cache_hits", "Answers served from a cache.", ["kind"], registry=r
         )
@@ -35,9 +42,11 @@ class GatewayMetrics:
             "lmforge_gateway:retries", "Upstream attempts retried.", ["backend"], registry=r
         )
         self.fallbacks = Counter(
-            "lmforge_gateway:fallbacks", "Requests moved to the next backend.", ["backend"],
+            "lmforge_gateway:fallbacks",
+            "Requests moved to the next backend.",
+            ["backend"],
             registry=r,
-        )  # fmt: skip
+        )
         self.escalations = Counter(
             "lmforge_gateway:cascade_escalations", "Cascade escalations.", ["route"], registry=r
         )

@@ -30,19 +30,29 @@ def rows(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for ln in sorted(lines, key=lambda x: (x["key"], x["backend"])):
         n = ln["requests"]
-        out.append({
-            "key": ln["key"], "backend": ln["backend"], "requests": n,
-            "tokens_in": ln["tokens_in"], "tokens_out": ln["tokens_out"], "cost": ln["cost"],
-            "mean_latency_ms": 1000 * ln["latency_s"] / max(1, n - ln["cache_hits"]),
-            "cache_hits": ln["cache_hits"], "errors": ln["errors"],
-        })  # fmt: skip
+        out.append(
+            {
+                "key": ln["key"],
+                "backend": ln["backend"],
+                "requests": n,
+                "tokens_in": ln["tokens_in"],
+                "tokens_out": ln["tokens_out"],
+                "cost": ln["cost"],
+                "mean_latency_ms": 1000 * ln["latency_s"] / max(1, n - ln["cache_hits"]),
+                "cache_hits": ln["cache_hits"],
+                "errors": ln["errors"],
+            }
+        )
     if out:
-        total = {k: sum(r[k] for r in out) for k in
-                 ("requests", "tokens_in", "tokens_out", "cost", "cache_hits", "errors")}  # fmt: skip
+        total = {
+            k: sum(r[k] for r in out)
+            for k in ("requests", "tokens_in", "tokens_out", "cost", "cache_hits", "errors")
+        }
         served = sum(ln["requests"] - ln["cache_hits"] for ln in lines)
         lat = sum(ln["latency_s"] for ln in lines)
-        out.append({"key": "TOTAL", "backend": "", **total,
-                    "mean_latency_ms": 1000 * lat / max(1, served)})  # fmt: skip
+        out.append(
+            {"key": "TOTAL", "backend": "", **total, "mean_latency_ms": 1000 * lat / max(1, served)}
+        )
     return out
 
 

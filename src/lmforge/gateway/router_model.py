@@ -65,7 +65,7 @@ def fit_router(
         )
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
     clf.fit(vecs, cheap_ok.astype(int))
-    meta = {"n": int(len(cheap_ok)), "cheap_right": float(cheap_ok.mean()), "C": c}
+    meta = {"n": len(cheap_ok), "cheap_right": float(cheap_ok.mean()), "C": c}
     return Router(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), embedder_id, meta)
 
 

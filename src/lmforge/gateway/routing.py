@@ -36,4 +36,3 @@ def order(route: ModelRoute, backends: dict[str, Backend], rng: random.Random) -
     elif route.policy == "cheapest":
         bs = sorted((b for b in bs if b.cfg.quality >= route.min_quality), key=price)
     return bs
-

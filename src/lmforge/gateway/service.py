@@ -33,9 +33,14 @@ from lmforge.serve.errors import APIError
 
 class Gateway:
     def __init__(
-        self, cfg: GatewayConfig, backends: dict[str, Backend], keys: dict[str, str],
-        embed: Any = None, routers: dict[str, Router] | None = None, seed: int = 0,
-    ) -> None:  # fmt: skip
+        self,
+        cfg: GatewayConfig,
+        backends: dict[str, Backend],
+        keys: dict[str, str],
+        embed: Any = None,
+        routers: dict[str, Router] | None = None,
+        seed: int = 0,
+    ) -> None:
         """`keys`: secret -> key name (read from env by the caller); `embed`: texts -> unit
         vectors (MiniLM), needed by the semantic cache and router cascades."""
         self.cfg, self.backends, self.keys = cfg, backends, keys
@@ -54,8 +59,9 @@ class Gateway:
         if not self.keys:
             return ANON
         if bearer is None:
-            raise APIError(401, "missing API key: send 'Authorization: Bearer <key>'",
-                           code="invalid_api_key")  # fmt: skip
+            raise APIError(
+                401, "missing API key: send 'Authorization: Bearer <key>'", code="invalid_api_key"
+            )
         for secret, name in self.keys.items():
             if hmac.compare_digest(bearer.encode(), secret.encode()):
                 return name
@@ -66,9 +72,11 @@ class Gateway:
         r = self.routes.get(model) if isinstance(model, str) else None
         if r is None:
             raise APIError(
-                404, f"model {model!r} does not exist; available: {', '.join(sorted(self.routes))}",
-                param="model", code="model_not_found",
-            )  # fmt: skip
+                404,
+                f"model {model!r} does not exist; available: {', '.join(sorted(self.routes))}",
+                param="model",
+                code="model_not_found",
+            )
         return r
 
     async def handle(self, path: str, body: dict[str, Any], bearer: str | None) -> Any:
@@ -116,16 +124,24 @@ class Gateway:
 
     # ---- calling and billing ------------------------------------------------------------------
     async def forward(
-        self, path: str, body: dict[str, Any], route: ModelRoute, key: str,
-        backends: list[Backend], stream: bool, want_usage: bool,
-    ) -> Any:  # fmt: skip
+        self,
+        path: str,
+        body: dict[str, Any],
+        route: ModelRoute,
+        key: str,
+        backends: list[Backend],
+        stream: bool,
+        want_usage: bool,
+    ) -> Any:
         up = dict(body)
         if stream:
             up["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
         ans = await self.caller.call(backends, path, up, stream, _approx_tokens(body))
         if stream and ans.resp.status_code == 200:
-            return _Streamed(self.pass_stream(ans, body, route, key, want_usage),
-                             {"x-lmforge-cache": "miss", "x-lmforge-backend": ans.backend.name})
+            return _Streamed(
+                self.pass_stream(ans, body, route, key, want_usage),
+                {"x-lmforge-cache": "miss", "x-lmforge-backend": ans.backend.name},
+            )
         out = await self.read(ans, body, route, key)
         if stream:  # an upstream error answered a stream request: return it as JSON
             return out
@@ -148,7 +164,9 @@ class Gateway:
         if status >= 400:
             self.ledger.error(key, b.name)
             err = out.get("error") if isinstance(out, dict) else None
-            msg = err.get("message") if isinstance(err, dict) else raw[:200].decode(errors="replace")
+            msg = (
+                err.get("message") if isinstance(err, dict) else raw[:200].decode(errors="replace")
+            )
             raise APIError(status, f"backend {b.name}: {msg}", param=(err or {}).get("param"))
         usage = out.get("usage") or {}
         cost = self.bill(key, b, usage, latency, local=False)
@@ -196,9 +214,14 @@ class Gateway:
 
     # ---- cascade ------------------------------------------------------------------------------
     async def run_cascade(
-        self, path: str, body: dict[str, Any], route: ModelRoute, key: str, stream: bool,
+        self,
+        path: str,
+        body: dict[str, Any],
+        route: ModelRoute,
+        key: str,
+        stream: bool,
         want_usage: bool,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         bs = [self.backends[n] for n in route.backends]
         if route.signal == "router":
             router = self.routers[route.name]
@@ -208,7 +231,7 @@ class Gateway:
                 self.metrics.escalations.labels(route.name).inc()
                 bs = bs[1:]
             return await self.forward(path, body, route, key, bs, stream, want_usage)
-        for i, b in enumerate(bs[:-1]):
+        for b in bs[:-1]:
             try:
                 out, conf = await self.try_cheap(path, body, route, key, b)
             except APIError as e:
@@ -217,8 +240,11 @@ class Gateway:
                 continue  # this level is down: next level
             if conf is not None and conf >= route.threshold:
                 out["lmforge"].update(confidence=conf, escalated=False)
-                return _Streamed(replay(out, want_usage), {"x-lmforge-backend": b.name}) \
-                    if stream else out  # fmt: skip
+                return (
+                    _Streamed(replay(out, want_usage), {"x-lmforge-backend": b.name})
+                    if stream
+                    else out
+                )
             self.metrics.escalations.labels(route.name).inc()
         return await self.forward(path, body, route, key, bs[-1:], stream, want_usage)
 
@@ -242,14 +268,26 @@ class Gateway:
                 for c in out.get("choices", []):
                     c["logprobs"] = None
             return out, conf
-        q = "\n".join(m.get("content") or "" for m in body.get("messages", [])
-                      if isinstance(m.get("content"), str)) or str(body.get("prompt", ""))  # fmt: skip
+        q = "\n".join(
+            m.get("content") or ""
+            for m in body.get("messages", [])
+            if isinstance(m.get("content"), str)
+        ) or str(body.get("prompt", ""))
         check = {
             "model": body.get("model"),
-            "messages": [{"role": "user", "content": cascade.SELF_CHECK.format(
-                question=q, answer=cascade.answer_text(out))}],
-            "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 10,
-        }  # fmt: skip
+            "messages": [
+                {
+                    "role": "user",
+                    "content": cascade.SELF_CHECK.format(
+                        question=q, answer=cascade.answer_text(out)
+                    ),
+                }
+            ],
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": 10,
+        }
         ans = await self.caller.call([b], "/chat/completions", check, False, _approx_tokens(check))
         verdict = await self.read(ans, check, route, key)
         out["lmforge"]["cost"] += verdict["lmforge"]["cost"]
@@ -268,4 +306,3 @@ class _Streamed:
 def _approx_tokens(body: dict[str, Any]) -> int:
     """A cheap prompt-size estimate for context checks (~4 characters per token)."""
     return len(prompt_text(body)) // 4
-

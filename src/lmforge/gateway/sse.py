@@ -9,8 +9,12 @@ def replay(body: dict[str, Any], include_usage: bool) -> Iterator[bytes]:
     """One content chunk and one finish chunk per choice, then usage (if asked) and [DONE]."""
     chat = body.get("object") == "chat.completion"
     obj = "chat.completion.chunk" if chat else "text_completion"
-    base = {"id": body.get("id"), "object": obj, "created": body.get("created"),
-            "model": body.get("model")}  # fmt: skip
+    base = {
+        "id": body.get("id"),
+        "object": obj,
+        "created": body.get("created"),
+        "model": body.get("model"),
+    }
     for c in body.get("choices", []):
         i = c.get("index", 0)
         if chat:

@@ -54,8 +54,9 @@ def _count(st: MockState, text: str) -> int:
 
 def _prompt_tokens(st: MockState, body: dict[str, Any]) -> int:
     if st.tokenizer is None:
-        return sum(len(str(m.get("content") or "").split()) for m in body.get("messages", [])) \
-            or len(str(body.get("prompt", "")).split())  # fmt: skip
+        return sum(
+            len(str(m.get("content") or "").split()) for m in body.get("messages", [])
+        ) or len(str(body.get("prompt", "")).split())
     from lmforge.gateway.usage import count_prompt
 
     return count_prompt(st.tokenizer, body)
@@ -64,13 +65,25 @@ def _prompt_tokens(st: MockState, body: dict[str, Any]) -> int:
 def _logprobs(chat: bool, text: str, margin: float) -> Any:
     toks = text.split() or ["ok"]
     if chat:
-        return {"content": [
-            {"token": t, "logprob": -0.01, "bytes": None, "top_logprobs": [
-                {"token": t, "logprob": -0.01, "bytes": None},
-                {"token": "~", "logprob": -0.01 - margin, "bytes": None}]}
-            for t in toks]}  # fmt: skip
-    return {"tokens": toks, "token_logprobs": [-0.01] * len(toks),
-            "top_logprobs": [{t: -0.01, "~": -0.01 - margin} for t in toks]}  # fmt: skip
+        return {
+            "content": [
+                {
+                    "token": t,
+                    "logprob": -0.01,
+                    "bytes": None,
+                    "top_logprobs": [
+                        {"token": t, "logprob": -0.01, "bytes": None},
+                        {"token": "~", "logprob": -0.01 - margin, "bytes": None},
+                    ],
+                }
+                for t in toks
+            ]
+        }
+    return {
+        "tokens": toks,
+        "token_logprobs": [-0.01] * len(toks),
+        "top_logprobs": [{t: -0.01, "~": -0.01 - margin} for t in toks],
+    }
 
 
 def mock_app(st: MockState) -> Starlette:
@@ -124,8 +137,10 @@ def mock_app(st: MockState) -> Starlette:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    routes = [Route("/v1/chat/completions", handle, methods=["POST"]),
-              Route("/v1/completions", handle, methods=["POST"])]  # fmt: skip
+    routes = [
+        Route("/v1/chat/completions", handle, methods=["POST"]),
+        Route("/v1/completions", handle, methods=["POST"]),
+    ]
     return Starlette(routes=routes)
 
 

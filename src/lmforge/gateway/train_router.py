@@ -16,10 +16,16 @@ from lmforge.gateway.router_model import Router, fit_router, pairs_from_runs
 
 
 def train_router(
-    cheap: dict[str, Any], strong: dict[str, Any], task: str | None = None,
-    metric: str | None = None, price_ratio: float = 10.0, target: float = 0.95,
-    dev_fraction: float = 0.3, seed: int = 0, embed: Any = None,
-) -> tuple[Router, dict[str, Any]]:  # fmt: skip
+    cheap: dict[str, Any],
+    strong: dict[str, Any],
+    task: str | None = None,
+    metric: str | None = None,
+    price_ratio: float = 10.0,
+    target: float = 0.95,
+    dev_fraction: float = 0.3,
+    seed: int = 0,
+    embed: Any = None,
+) -> tuple[Router, dict[str, Any]]:
     prompts, cheap_ok, strong_ok, task, metric = pairs_from_runs(cheap, strong, task, metric)
     if embed is None:
         from lmforge.gateway.server import make_embedder
@@ -39,11 +45,18 @@ def train_router(
     o = cascade.simulate(conf, cheap_ok[dev], strong_ok[dev], ones, ones * price_ratio, thr, True)
     final = fit_router(vecs, cheap_ok, embed.id)
     final.meta.update(
-        task=task, metric=metric, threshold=thr, price_ratio=price_ratio, target=target,
-        dev={"n": int(len(dev)), "accuracy": o.accuracy, "escalated": o.escalated,
-             "cost_vs_strong": o.cost / (len(dev) * price_ratio),
-             "strong_accuracy": float(strong_ok[dev].mean()),
-             "cheap_accuracy": float(cheap_ok[dev].mean())},
-    )  # fmt: skip
+        task=task,
+        metric=metric,
+        threshold=thr,
+        price_ratio=price_ratio,
+        target=target,
+        dev={
+            "n": len(dev),
+            "accuracy": o.accuracy,
+            "escalated": o.escalated,
+            "cost_vs_strong": o.cost / (len(dev) * price_ratio),
+            "strong_accuracy": float(strong_ok[dev].mean()),
+            "cheap_accuracy": float(cheap_ok[dev].mean()),
+        },
+    )
     return final, final.meta
-

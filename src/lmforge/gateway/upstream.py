@@ -59,15 +59,21 @@ class Caller:
             b.breaker.failure()
             if n < self.rel.attempts and b.breaker.state == "closed":
                 self.metrics.retries.labels(b.name).inc()
-                await self.sleep(backoff_s(n, self.rel.backoff_s, self.rel.max_backoff_s, retry_after))
+                await self.sleep(
+                    backoff_s(n, self.rel.backoff_s, self.rel.max_backoff_s, retry_after)
+                )
             else:
                 break
         raise _Failed(reason)
 
     async def call(
-        self, backends: list[Backend], path: str, body: dict[str, Any], stream: bool,
+        self,
+        backends: list[Backend],
+        path: str,
+        body: dict[str, Any],
+        stream: bool,
         prompt_tokens: int,
-    ) -> Answer:  # fmt: skip
+    ) -> Answer:
         failed: list[str] = []
         want = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
         for i, b in enumerate(backends):

@@ -58,8 +58,10 @@ def count_prompt(tokenizer: Any, body: dict[str, Any]) -> int:
         return len(ids)
     p = body.get("prompt", "")
     prompts = [p] if isinstance(p, str) or (p and isinstance(p[0], int)) else list(p)
-    return sum(len(x) if isinstance(x, list) else len(tokenizer.encode(x, add_special_tokens=False))
-               for x in prompts)  # fmt: skip
+    return sum(
+        len(x) if isinstance(x, list) else len(tokenizer.encode(x, add_special_tokens=False))
+        for x in prompts
+    )
 
 
 def count_completion(tokenizer: Any, texts: list[str]) -> int:
