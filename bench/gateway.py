@@ -83,6 +83,12 @@ async def open_loop(url: str, rate: float, n: int) -> np.ndarray:
     return lat
 
 
+def cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds (load-independent cost of the work it did)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(x: np.ndarray) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(x, q)) * 1000, 3) for q in (50, 90, 99)}
 
@@ -123,10 +129,12 @@ def run_overhead(rate: float, n: int, rounds: int) -> dict:
     try:
         wait_up(direct_url, mock)
         wait_up(gw_url, gw)
-        d, g = [], []
+        d, g, gw_cpu = [], [], 0.0
         for _ in range(rounds):  # A B A B
             d.append(asyncio.run(open_loop(direct_url, rate, n)))
+            c0 = cpu_s(gw.pid)
             g.append(asyncio.run(open_loop(gw_url, rate, n)))
+            gw_cpu += cpu_s(gw.pid) - c0
     finally:
         for p in (gw, mock):
             p.terminate()
@@ -140,6 +148,7 @@ def run_overhead(rate: float, n: int, rounds: int) -> dict:
         "direct_ms": pd,
         "gateway_ms": pg,
         "overhead_ms": {k: round(pg[k] - pd[k], 3) for k in pd},
+        "gateway_cpu_ms_per_request": round(1000 * gw_cpu / (rounds * (n + 20)), 3),
         "per_round_overhead_p50_ms": [
             round((np.median(b) - np.median(a)) * 1000, 3) for a, b in zip(d, g, strict=True)
         ],
