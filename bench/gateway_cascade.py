@@ -256,7 +256,7 @@ def plot(curves: dict[str, list[tuple[float, float]]], points: dict[str, dict], 
     ax.axvline(0.5, ls="--", color="grey", lw=0.8)
     ax.set_xlabel("cost / cost of the large model alone (test)")
     ax.set_ylabel("accuracy / accuracy of the large model (test)")
-    ax.set_title("SmolLM2-135M -> Qwen2.5-Coder-1.5B (int8), prompt-injection detection")
+    ax.set_title("SmolLM2-135M -> Qwen2.5-Coder-1.5B int8: prompt injection", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
