@@ -84,3 +84,36 @@ def test_streamed_equals_unstreamed_cost_on_all_backends(
     assert same == total == 15
     assert g.gw.ledger.lines[("anonymous", "openai")].local_counts == len(PROMPTS)
     assert g.gw.ledger.lines[("anonymous", "engine")].local_counts == 0
+
+
+def test_disconnect_aborts_the_in_process_engine(tiny_llama_dir, gateway) -> None:
+    import time
+
+    cfg = {
+        "backends": [
+            {
+                "name": "engine",
+                "kind": "engine",
+                "model": str(tiny_llama_dir),
+                "threads": 1,
+                "kv_cache_gb": 0.01,
+            }
+        ]
+    }
+    g = gateway(cfg)
+    body = chat("tell me a long story", model="engine", max_tokens=200, ignore_eos=True)
+    with g.client().stream("POST", "/chat/completions", json={**body, "stream": True}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {"):
+                delta = (json.loads(line[5:])["choices"] or [{}])[0].get("delta") or {}
+                if delta.get("content"):
+                    break  # leave after the first generated text
+    engine = g.gw.backends["engine"]._engine_state.engine
+    deadline = time.monotonic() + 20
+    while engine.engine.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not engine.engine.requests and engine.stats().kv_usage == 0
+    while ("anonymous", "engine") not in g.gw.ledger.lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ln = g.gw.ledger.lines[("anonymous", "engine")]
+    assert ln.requests == 1 and 0 < ln.tokens_out < 200  # billed for what was generated
