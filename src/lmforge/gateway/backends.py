@@ -1,0 +1,121 @@
+"""Backends: one `httpx.AsyncClient` each, over the network or into an in-process engine.
+
+All three kinds speak the same OpenAI HTTP API, so routing, retries, streaming and accounting
+have one code path. `engine` builds lmforge's own serve app (`lmforge.serve`) around an
+`AsyncLLMEngine` and calls it through `InProcessTransport`: no socket, no second process, but
+every feature of `lmforge serve` (logprobs, stop strings, guard...) and its exact semantics.
+`serve` and `openai` are URLs; the upstream key comes from an env var and is only ever placed
+in the Authorization header of upstream requests.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from lmforge.errors import LMForgeError
+from lmforge.gateway.asgi import InProcessTransport
+from lmforge.gateway.config import BackendConfig, ReliabilityConfig
+from lmforge.gateway.reliability import Breaker
+
+EWMA_ALPHA = 0.2  # weight of the newest latency sample
+
+
+@dataclass(slots=True)
+class Backend:
+    cfg: BackendConfig
+    breaker: Breaker
+    client: httpx.AsyncClient | None = None
+    ewma_s: float | None = None  # measured latency; None until the first success
+    tokenizer: Any = None
+    served_model: str = ""
+    _engine_state: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        """USD (or whatever unit the prices are in) for one call."""
+        return (tokens_in * self.cfg.price_in + tokens_out * self.cfg.price_out) / 1e6
+
+    def observe_latency(self, seconds: float) -> None:
+        e = self.ewma_s
+        self.ewma_s = seconds if e is None else (1 - EWMA_ALPHA) * e + EWMA_ALPHA * seconds
+
+    async def open(self) -> None:
+        """Connect (HTTP kinds) or load the model (engine kind, in a worker thread)."""
+        c = self.cfg
+        timeout = httpx.Timeout(c.timeout_s, connect=min(5.0, c.timeout_s))
+        if c.kind == "engine":
+            app, state = await asyncio.to_thread(_engine_app, c)
+            self._engine_state, self.served_model = state, state.model_name
+            self.tokenizer = state.engine.tokenizer
+            self.client = httpx.AsyncClient(
+                transport=InProcessTransport(app), base_url="http://in-process/v1", timeout=timeout
+            )
+            return
+        headers = {}
+        key = c.upstream_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        self.client = httpx.AsyncClient(
+            base_url=c.url.rstrip("/"), headers=headers, timeout=timeout, limits=limits
+        )
+        self.served_model = c.model
+        if c.tokenizer:
+            self.tokenizer = await asyncio.to_thread(load_tokenizer, c.tokenizer)
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        if self._engine_state is not None and self._engine_state.engine is not None:
+            await self._engine_state.engine.aclose()
+
+    async def send(self, path: str, body: dict[str, Any], stream: bool) -> httpx.Response:
+        """One upstream attempt; the caller reads (or streams) and closes the response."""
+        assert self.client is not None, f"backend {self.name} is not open"
+        body = {**body, "model": self.served_model}
+        req = self.client.build_request("POST", path, json=body)
+        t0 = time.perf_counter()
+        resp = await self.client.send(req, stream=stream)
+        resp.extensions["gateway_t0"] = t0
+        return resp
+
+
+def load_tokenizer(ref: str) -> Any:
+    """A tokenizer for local token counting: 'default' or a local HF directory / GGUF."""
+    from transformers import AutoTokenizer
+
+    from lmforge.models import resolve_model_dir
+
+    return AutoTokenizer.from_pretrained(resolve_model_dir(ref))
+
+
+def _engine_app(c: BackendConfig) -> tuple[Any, Any]:
+    """The `lmforge serve` app around a freshly loaded engine (blocking; runs in a thread)."""
+    from lmforge.serve.app import create_app
+    from lmforge.serve.config import ServeConfig
+    from lmforge.serve.server import build_state, loader
+
+    scfg = ServeConfig(
+        model=c.model,
+        served_model_name=c.name,
+        quantize=c.quantize,
+        threads=c.threads,
+        max_model_len=c.max_model_len,
+        kv_cache_gb=c.kv_cache_gb,
+    )
+    state = build_state(scfg)
+    try:
+        state.install(loader(scfg))
+    except LMForgeError as e:
+        raise LMForgeError(f"backend {c.name!r}: {e}") from None
+    return create_app(state), state
+
+
+def make_backends(cfgs: list[BackendConfig], rel: ReliabilityConfig) -> dict[str, Backend]:
+    return {c.name: Backend(c, Breaker(rel.breaker_failures, rel.breaker_reset_s)) for c in cfgs}

@@ -1,0 +1,49 @@
+"""The benchmark's own maths on synthetic items, and the shipped pair set is what its builder
+makes (so the jsonl cannot drift from bench/gateway_pairs.py)."""
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+
+import gateway_cascade
+import gateway_pairs
+
+
+def test_shipped_pairs_match_the_builder() -> None:
+    text = resources.files("lmforge.gateway").joinpath("data/semantic_pairs.jsonl").read_text()
+    shipped = [json.loads(x) for x in text.splitlines()]
+    assert shipped == gateway_pairs.build()
+    near = [p for p in shipped if p["kind"] == "near_miss"]
+    assert len(near) >= 200 and {p["split"] for p in shipped} == {"dev", "test"}
+    dev = {p["family"] for p in shipped if p["split"] == "dev"}
+    assert dev.isdisjoint({p["family"] for p in shipped if p["split"] == "test"})
+
+
+def test_operating_point_and_curve_on_synthetic_items() -> None:
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(200):
+        small_ok = bool(rng.random() < 0.6)
+        items.append(
+            {
+                "id": i,
+                "small_ok": small_ok,
+                "large_ok": True,
+                "small_cost": 1.0,
+                "large_cost": 10.0,
+                "margin": float(small_ok) + rng.random() * 0.1,
+            }
+        )
+    p = gateway_cascade.operating_point(items, "margin", 0.5, pre_call=False)
+    assert p["accuracy"] == 1.0 and p["accuracy_vs_large"] == 1.0
+    esc = p["escalated"]
+    assert p["cost_vs_large"] == round((200 + 10 * 200 * esc) / 2000, 4)
+    lo, hi = p["ci95"]["cost_vs_large"]
+    assert lo <= p["cost_vs_large"] <= hi
+    pts = gateway_cascade.curve(items, "margin", pre_call=False)
+    assert pts[0][1] < 1.0 and max(y for _, y in pts) == 1.0
