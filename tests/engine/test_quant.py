@@ -10,7 +10,6 @@ from torch import nn
 from lmforge.engine import SamplingParams
 from lmforge.engine.quant import Int4Linear, Int8Linear, quantize, weight_bytes
 
-
 ACT = [torch.float32, torch.bfloat16]
 
 
