@@ -50,10 +50,6 @@ class EngineConfig(StageConfig):
         description="Activation dtype of the int8/int4 CPU kernels; 'auto' = start-up probe "
         "(bf16 where the CPU has bf16 units, else measured). Env LMFORGE_CPU_KERNELS also forces.",
     )
-    compile: bool = Field(
-        False,
-        description="torch.compile the decoder layers (falls back to eager if compiling fails).",
-    )
 
     @model_validator(mode="after")
     def _check_group(self) -> "EngineConfig":
