@@ -118,7 +118,7 @@ def test_weight_bytes_counts_tied_once() -> None:
 def test_many_rows_dense_path_matches_the_packed_kernel(
     act: torch.dtype, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From DENSE_ROWS rows on a layer dequantizes and runs a dense matmul; same result as the
+    """From DENSE_ROWS[kind] rows on a layer dequantizes and runs a dense matmul; same result as the
     packed kernel on the same rows (bf16: up to its rounding)."""
     from lmforge.engine import quant
 
@@ -126,9 +126,9 @@ def test_many_rows_dense_path_matches_the_packed_kernel(
     torch.manual_seed(0)
     lin = nn.Linear(192, 128, bias=True)
     q = Int8Linear(lin, act) if kind == "int8" else Int4Linear(lin, 32, act)
-    x = torch.randn(quant.DENSE_ROWS + 3, 192)
+    x = torch.randn(quant.DENSE_ROWS[kind] + 3, 192)
     dense = q(x)
-    monkeypatch.setattr(quant, "DENSE_ROWS", 10**9)
+    monkeypatch.setitem(quant.DENSE_ROWS, kind, 10**9)
     kernel = q(x)
     tol = 1e-5 if act == torch.float32 else 0.01
     assert (dense - kernel).norm() / kernel.norm() < tol

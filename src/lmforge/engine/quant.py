@@ -11,12 +11,12 @@ activation dtype the start-up probe chose and casts the result back. A layer who
 kernel cannot take stays in float and is counted in the report. CPU only: the engine refuses
 quantization on CUDA at config time.
 
-The packed kernels are GEMV-like: from about 32 rows on (batched decode, prefill) dequantizing
+The packed kernels are GEMV-like: from some tens of rows on (batched decode, prefill) dequantizing
 the layer's weights into the activation dtype and running a dense matmul is faster (measured on
 the 1536 -> 576 projection at 256 rows: int8 kernel 18 ms, dequantize + bf16 matmul 2.9 ms), so
-`forward` switches at DENSE_ROWS. int4 unpacking relies on the CPU pack layout (blocks of 64 output
-rows, low/high nibbles 32 rows apart); a start-up self-check disables the switch if this torch
-build packs differently.
+`forward` switches at DENSE_ROWS (int8 32 rows, int4 128). int4 unpacking relies on the CPU
+pack layout (blocks of 64 output rows, low/high nibbles 32 rows apart); a start-up self-check
+disables the switch if this torch build packs differently.
 """
 
 from functools import cache
@@ -24,7 +24,9 @@ from functools import cache
 import torch
 from torch import Tensor, nn
 
-DENSE_ROWS = 32  # from this many activation rows on, dequantize + dense matmul
+# From this many activation rows on, dequantize + dense matmul beats the packed kernel (measured
+# on the default model's shapes; int4's unpacking costs more, so it switches later).
+DENSE_ROWS = {"int8": 32, "int4": 128}
 
 
 class Int8Linear(nn.Module):
@@ -52,7 +54,7 @@ class Int8Linear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
         xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
-        if xa.shape[0] >= DENSE_ROWS:
+        if xa.shape[0] >= DENSE_ROWS["int8"]:
             y = xa @ self.dequantized().T
         else:
             y = torch._weight_int8pack_mm(xa, self.qweight, self.scales)
@@ -82,21 +84,32 @@ class Int4Linear(nn.Module):
     def set_act_dtype(self, dtype: torch.dtype) -> None:
         self.act_dtype = dtype
         self.register_buffer("scales_zeros", self._sz.to(dtype))
+        n = self._sz.shape[1]
+        self._dense = n % 64 == 0 and int4_layout_ok()
+        if self._dense:  # scales and (zero - 8 * scale) laid out as the packed blocks
+            scale, zero = self._sz[..., 0], self._sz[..., 1]
+            blk = lambda t: t.view(t.shape[0], n // 64, 64).permute(1, 0, 2).unsqueeze(2)  # noqa: E731
+            s, z = blk(scale).to(dtype), blk(zero - 8 * scale).to(dtype)
+            halves = lambda t: (t[..., :32].contiguous(), t[..., 32:].contiguous())  # noqa: E731
+            self._s, self._z = halves(s), halves(z)
 
-    def dequantized(self) -> Tensor:
-        """[out, in] weights in the activation dtype, unpacked from the kernel's layout."""
-        n = self.qweight.shape[0]
-        k = self.scales_zeros.shape[0] * self.group_size
-        codes = unpack_int4(self.qweight, n, k).to(self.act_dtype) - 8
-        sz = self.scales_zeros.transpose(0, 1)  # [n, k/gs, 2]
-        w = codes.view(n, -1, self.group_size) * sz[..., :1] + sz[..., 1:]
-        return w.view(n, k)
+    def dense_matmul(self, xa: Tensor) -> Tensor:
+        """xa @ W^T with W dequantized in the packed layout: per block of 64 output rows the
+        bytes are that block's W^T [k, 32] (low nibble row j, high nibble row j + 32), so the
+        affine runs on them as they lie; one copy puts W^T in [k, n] order for a plain GEMM."""
+        n, k, gs = self._sz.shape[1], self._sz.shape[0] * self.group_size, self.group_size
+        p = self.qweight.view(n // 64, k // gs, gs, 32)
+        dt = self.act_dtype
+        lo = torch.addcmul(self._z[0], (p & 15).to(dt), self._s[0])
+        hi = torch.addcmul(self._z[1], (p >> 4).to(dt), self._s[1])
+        wt = torch.cat([lo, hi], -1).view(n // 64, k, 64).transpose(0, 1).reshape(k, n)
+        return xa @ wt
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
         xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
-        if xa.shape[0] >= DENSE_ROWS and self.qweight.shape[0] % 64 == 0 and int4_layout_ok():
-            y = xa @ self.dequantized().T
+        if xa.shape[0] >= DENSE_ROWS["int4"] and self._dense:
+            y = self.dense_matmul(xa)
         else:
             y = torch._weight_int4pack_mm_for_cpu(
                 xa, self.qweight, self.group_size, self.scales_zeros
