@@ -23,16 +23,7 @@ from torch import Tensor
 
 from lmforge.errors import LMForgeError
 
-FLAGS = (
-    "avx2",
-    "avx512f",
-    "avx512_bf16",
-    "avx512_vnni",
-    "avx_vnni",
-    "amx_bf16",
-    "amx_int8",
-    "amx_tile",
-)
+FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 ENV = "LMFORGE_CPU_KERNELS"
 CHOICES = ("auto", "bf16", "fp32")
 
@@ -44,7 +35,6 @@ class KernelChoice:
     act_dtype: torch.dtype
     reason: str
     flags: tuple[str, ...]
-    int_dot: bool = False  # int8 x int8 dot products (VNNI/AMX) for the int8 head at few rows
 
     @property
     def name(self) -> str:
@@ -65,10 +55,6 @@ def cpu_flags() -> tuple[str, ...]:
 
 def has_native_bf16(flags: tuple[str, ...]) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def has_int8_dot(flags: tuple[str, ...]) -> bool:
-    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
 def _time(layer: torch.nn.Module, x: Tensor, reps: int = 5) -> float:
@@ -105,16 +91,15 @@ def choose(mode: str, force: str = "auto") -> KernelChoice:
             f"{ENV} / EngineConfig.cpu_kernels must be one of {', '.join(CHOICES)}, got {force!r}"
         )
     flags = cpu_flags()
-    dot = has_int8_dot(flags) and force != "fp32"  # forced fp32 = the plain AVX2 path
     if force != "auto":
         dt = torch.bfloat16 if force == "bf16" else torch.float32
-        return KernelChoice(dt, f"forced {force}", flags, dot)
+        return KernelChoice(dt, f"forced {force}", flags)
     if mode == "none":
         return KernelChoice(torch.float32, "no quantized kernels", flags)
     if has_native_bf16(flags):
         native = "amx_bf16" if "amx_bf16" in flags else "avx512_bf16"
-        return KernelChoice(torch.bfloat16, f"{native} present", flags, dot)
+        return KernelChoice(torch.bfloat16, f"{native} present", flags)
     fp32_s, bf16_s = measure(mode)
     dt = torch.bfloat16 if bf16_s < fp32_s else torch.float32
     why = f"no bf16 units; measured {mode} fp32 {fp32_s * 1e3:.2f} ms vs bf16 {bf16_s * 1e3:.2f} ms"
-    return KernelChoice(dt, why, flags, dot)
+    return KernelChoice(dt, why, flags)

@@ -83,22 +83,13 @@ class LLMEngine:
         dtype = resolve_dtype(cfg.dtype, self.device)
         model, _ = load_llama(self.path, self.max_model_len, dtype)
         self.quant_report = (
-            quantize(
-                model,
-                cfg.quantization,
-                cfg.int4_group_size,
-                self.kernels.act_dtype,
-                int_dot_head=self.kernels.int_dot,
-            )
+            quantize(model, cfg.quantization, cfg.int4_group_size, self.kernels.act_dtype)
             if cfg.quantization != "none"
             else {}
         )
         self.model = model.to(self.device)
         if cfg.quantization != "none":
-            k = self.kernels
-            log.info(
-                "CPU kernels: %s activations (%s), int8 head dot %s", k.name, k.reason, k.int_dot
-            )
+            log.info("CPU kernels: %s activations (%s)", self.kernels.name, self.kernels.reason)
         self.weight_bytes = weight_bytes(self.model)
         self.runner = ModelRunner(
             self.model, cfg.block_size, dtype, self.device, cfg.kv_cache_gb, cfg.kv_cache_fraction

@@ -40,22 +40,12 @@ class Int8Linear(nn.Module):
         # bf16-rounded once, so both activation paths dequantize to the same weights
         self._scales = scale.to(torch.bfloat16).float()
         self.bias = lin.bias
-        self.int_dot = False  # int8 x int8 `_int_mm` for few rows (set by `quantize`)
         self.set_act_dtype(act_dtype)
 
     def set_act_dtype(self, dtype: torch.dtype) -> None:
         """The kernel wants scales in the activation dtype; keep one copy of the chosen one."""
         self.act_dtype = dtype
         self.register_buffer("scales", self._scales.to(dtype))
-
-    def int_dot_matmul(self, x: Tensor) -> Tensor:
-        """Activations quantized per row to int8, then `_int_mm` (VNNI int8 dot products, the
-        way llama.cpp's Q8_0 runs): for the 576 -> 49152 head at batch 1, 3.9 ms against the
-        int8pack kernel's 9.3 ms (its worst shape: large N)."""
-        xf = x.float()
-        s = xf.abs().amax(-1, keepdim=True).clamp(min=1e-12) / 127
-        xq = (xf / s).round_().to(torch.int8)
-        return torch._int_mm(xq, self.qweight.t()).float() * (s * self._scales)
 
     def dequantized(self) -> Tensor:
         """[out, in] weights in the activation dtype."""
@@ -66,8 +56,6 @@ class Int8Linear(nn.Module):
         xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
         if xa.shape[0] >= DENSE_ROWS["int8"]:
             y = xa @ self.dequantized().T
-        elif self.int_dot:
-            y = self.int_dot_matmul(x.reshape(-1, shape[-1]))
         else:
             y = torch._weight_int8pack_mm(xa, self.qweight, self.scales)
         y = y.to(x.dtype).reshape(*shape[:-1], -1)
@@ -149,11 +137,7 @@ def int4_layout_ok() -> bool:
 
 
 def quantize(
-    model: nn.Module,
-    mode: str,
-    group_size: int = 32,
-    act_dtype: torch.dtype = torch.bfloat16,
-    int_dot_head: bool = False,
+    model: nn.Module, mode: str, group_size: int = 32, act_dtype: torch.dtype = torch.bfloat16
 ) -> dict[str, int]:
     """Swap every nn.Linear for its quantized twin, in place.
 
@@ -162,8 +146,6 @@ def quantize(
     embedding/head at higher precision for that reason — at int4 g64 it alone cost most of a
     +42% perplexity rise, at int8 nothing measurable. Group size 32 is GGUF Q4_0/Q4_1's own
     grid, so re-quantizing weights that came from such a file is lossless.
-    `int_dot_head`: the head's few-row matmuls use int8 activations and `_int_mm` (the CPU
-    probe turns it on where the CPU has VNNI int8 dot products).
     Returns counts of quantized and skipped layers.
     """
     assert mode in ("int8", "int4"), mode
@@ -181,8 +163,6 @@ def quantize(
                 if as_int8
                 else Int4Linear(child, group_size, act_dtype)
             )
-            if name == "lm_head" and isinstance(new, Int8Linear):
-                new.int_dot = int_dot_head
             setattr(parent, name, new)
             done += 1
     return {"quantized": done, "skipped": skipped}
