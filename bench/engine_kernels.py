@@ -98,7 +98,8 @@ def main() -> None:
         f"load {load()}:"
     )
     for k, v in res.items():
-        print(f"  {k:<6} {min(v):7.2f} ms/token ({1000 / min(v):6.1f} tok/s)  rounds {v}")
+        rounds = ", ".join(f"{x:.1f}" for x in v)
+        print(f"  {k:<6} {min(v):7.2f} ms/token ({1000 / min(v):6.1f} tok/s)  rounds {rounds}")
     if a.batched:
         n_params = model_params(llms[modes[0]])
         for m in modes:
