@@ -6,6 +6,10 @@ written into the cache through `slot_mapping` (block id * block_size + offset). 
 batched: their blocks are gathered into a padded [B, T] K/V and masked by length; to bound the
 padding they are grouped by similar context length. A prefill chunk attends to its cached prefix
 (gathered from its blocks) plus itself, causally; a chunk with no prefix skips the gather.
+
+Gathers use `index_select` over whole blocks (one contiguous copy per block): advanced indexing
+`cache[table]` copies element by element and measured 5-12x slower here (it was 60% of a
+batch-1 decode step in the profile, docs/engine.md).
 """
 
 from dataclasses import dataclass
@@ -19,8 +23,9 @@ from torch import Tensor
 class DecodeGroup:
     start: int  # first flat token index of the group
     end: int
-    block_tables: Tensor  # [B, max_blocks] long
-    mask: Tensor  # [B, 1, 1, max_blocks * block_size] bool, True = attend
+    blocks: Tensor  # [B * width] long: the group's block tables, row-major, padded with block 0
+    length: int  # tokens to attend per row: the longest context in the group
+    mask: Tensor | None  # [B, 1, 1, length] bool, True = attend; None when all rows are full
 
 
 @dataclass(slots=True)
@@ -38,11 +43,11 @@ class AttnMeta:
     prefills: list[PrefillSpan]
 
 
-def _gather(cache: Tensor, table: Tensor) -> Tensor:
-    """[num_blocks, bs, KV, D] indexed by a block table [..., nb] -> [..., KV, nb*bs, D]."""
-    g = cache[table]  # [..., nb, bs, KV, D]
-    g = g.flatten(-4, -3)  # [..., nb*bs, KV, D]
-    return g.transpose(-3, -2)
+def gather(cache: Tensor, blocks: Tensor, rows: int, length: int) -> Tensor:
+    """[num_blocks, bs, KV, D] at `blocks` ([rows * nb]) -> [rows, KV, length, D] (a view)."""
+    kv_heads, head_dim = cache.shape[-2:]
+    g = cache.index_select(0, blocks).view(rows, -1, kv_heads, head_dim)
+    return g[:, :length].transpose(1, 2)
 
 
 def paged_attention(
@@ -52,12 +57,19 @@ def paged_attention(
     kv_heads, head_dim = k_cache.shape[-2:]
     k_cache.view(-1, kv_heads, head_dim).index_copy_(0, meta.slot_mapping, k)
     v_cache.view(-1, kv_heads, head_dim).index_copy_(0, meta.slot_mapping, v)
-    out = torch.empty_like(q)
-    for g in meta.decode_groups:
+    groups, n = meta.decode_groups, q.shape[0]
+    only = len(groups) == 1 and not meta.prefills and groups[0].end - groups[0].start == n
+    out = None if only else torch.empty_like(q)
+    for g in groups:
+        rows = g.end - g.start
+        kg = gather(k_cache, g.blocks, rows, g.length)
+        vg = gather(v_cache, g.blocks, rows, g.length)
         qg = q[g.start : g.end].unsqueeze(2)  # [B, H, 1, D]
-        kg, vg = _gather(k_cache, g.block_tables), _gather(v_cache, g.block_tables)
         o = F.scaled_dot_product_attention(qg, kg, vg, attn_mask=g.mask, enable_gqa=True)
+        if out is None:  # the common pure-decode step: no scatter into a flat buffer
+            return o.squeeze(2)
         out[g.start : g.end] = o.squeeze(2)
+    assert out is not None
     for p in meta.prefills:
         qp = q[p.start : p.end].transpose(0, 1)  # [H, n, D]
         n = p.end - p.start
@@ -66,8 +78,8 @@ def paged_attention(
             o = F.scaled_dot_product_attention(qp, kp, vp, is_causal=True, enable_gqa=True)
         else:
             total = p.context + n
-            kp = _gather(k_cache, p.block_table)[:, :total]
-            vp = _gather(v_cache, p.block_table)[:, :total]
+            kp = gather(k_cache, p.block_table, 1, total)[0]
+            vp = gather(v_cache, p.block_table, 1, total)[0]
             rows = torch.arange(n, device=q.device).unsqueeze(1) + p.context
             mask = torch.arange(total, device=q.device).unsqueeze(0) <= rows
             o = F.scaled_dot_product_attention(qp, kp, vp, attn_mask=mask, enable_gqa=True)

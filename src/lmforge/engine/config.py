@@ -15,9 +15,13 @@ class EngineConfig(StageConfig):
     """The inference engine: model, KV cache budget, batching limits, quantization."""
 
     model: str = Field("default", description="Model: 'default' or a local HF directory.")
-    device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda'.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="Activation/KV dtype (fp32 is what matches transformers exactly)."
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="'auto' (CUDA when present and not quantized, else CPU), 'cpu', 'cuda'."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Weights/activations/KV dtype; 'auto' = bfloat16 on CUDA, float32 on CPU "
+        "(fp32 is what matches transformers exactly).",
     )
     quantization: Literal["none", "int8", "int4"] = Field(
         "none", description="Weight-only quantization of the linear layers."
@@ -41,12 +45,22 @@ class EngineConfig(StageConfig):
     )
     enable_prefix_caching: bool = Field(True, description="Reuse KV blocks of shared prefixes.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+    cpu_kernels: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="Activation dtype of the int8/int4 CPU kernels; 'auto' = start-up probe "
+        "(bf16 where the CPU has bf16 units, else measured). Env LMFORGE_CPU_KERNELS also forces.",
+    )
 
     @model_validator(mode="after")
     def _check_group(self) -> "EngineConfig":
         if self.int4_group_size not in (32, 64, 128, 256):
             raise ValueError(
                 f"int4_group_size must be 32, 64, 128 or 256, got {self.int4_group_size}"
+            )
+        if self.device == "cuda" and self.quantization != "none":
+            raise ValueError(
+                f"quantization={self.quantization!r} runs torch's CPU kernels only; on "
+                "device='cuda' use quantization='none' (bf16), or set device='cpu'"
             )
         return self
 

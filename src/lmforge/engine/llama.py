@@ -110,17 +110,26 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype == torch.float32:  # same math as below, one fused op instead of six
+            return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
         # As transformers: normalise in fp32, cast back, then scale.
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * h.to(x.dtype)
 
 
+def rope_step(cos: Tensor, sin: Tensor, positions: Tensor, dtype: torch.dtype) -> tuple:
+    """This step's cos [N, 1, D] and sign-folded sin [N, 1, D] (-sin on the first half), so
+    that `rotate` is one roll and two multiplies; built once per step, shared by all layers."""
+    c, s = cos[positions].to(dtype), sin[positions].to(dtype)
+    half = s.shape[-1] // 2
+    return c.unsqueeze(1), torch.cat((-s[:, :half], s[:, half:]), -1).unsqueeze(1)
+
+
 def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """x [N, heads, D]; cos/sin [N, D]: the rotate-half RoPE transformers uses."""
-    half = x.shape[-1] // 2
-    rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos.unsqueeze(1) + rot * sin.unsqueeze(1)
+    """x [N, heads, D]; cos/sin from `rope_step`: the rotate-half RoPE transformers uses
+    (x * cos + rotate_half(x) * sin, with rotate_half(x) = roll(x, D/2) * [-1.., +1..])."""
+    return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), sin)
 
 
 class Attention(nn.Module):
@@ -133,12 +142,11 @@ class Attention(nn.Module):
     def forward(
         self, x: Tensor, cos: Tensor, sin: Tensor, meta: AttnMeta, kc: Tensor, vc: Tensor
     ) -> Tensor:
-        n = x.shape[0]
-        q, k, v = self.qkv_proj(x).split([self.h * self.d, self.kv * self.d, self.kv * self.d], -1)
-        q = rotate(q.view(n, self.h, self.d), cos, sin)
-        k = rotate(k.view(n, self.kv, self.d), cos, sin)
-        o = paged_attention(q, k, v.reshape(n, self.kv, self.d), kc, vc, meta)
-        return self.o_proj(o.reshape(n, self.h * self.d))
+        n, h, d = x.shape[0], self.h, self.d
+        qk, v = self.qkv_proj(x).split([(h + self.kv) * d, self.kv * d], -1)
+        qk = rotate(qk.view(n, h + self.kv, d), cos, sin)  # q and k heads in one pass
+        o = paged_attention(qk[:, :h], qk[:, h:], v.view(n, self.kv, d), kc, vc, meta)
+        return self.o_proj(o.reshape(n, h * d))
 
 
 class MLP(nn.Module):
@@ -186,7 +194,7 @@ class LlamaForCausalLM(nn.Module):
         self, input_ids: Tensor, positions: Tensor, meta: AttnMeta, kv: list[tuple[Tensor, Tensor]]
     ) -> Tensor:
         x = self.embed_tokens(input_ids)
-        cos, sin = self.cos[positions].to(x.dtype), self.sin[positions].to(x.dtype)
+        cos, sin = rope_step(self.cos, self.sin, positions, x.dtype)
         for layer, (kc, vc) in zip(self.layers, kv, strict=True):
             x = layer(x, cos, sin, meta, kc, vc)
         return x

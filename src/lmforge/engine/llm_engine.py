@@ -15,7 +15,9 @@ import torch
 
 from lmforge.engine.block_manager import BlockManager
 from lmforge.engine.config import EngineConfig
+from lmforge.engine.cpu import choose
 from lmforge.engine.detokenizer import Detokenizer
+from lmforge.engine.device import resolve_device, resolve_dtype
 from lmforge.engine.loader import load_llama
 from lmforge.engine.model_runner import ModelRunner
 from lmforge.engine.outputs import EngineStats, Logprob, RequestOutput
@@ -28,7 +30,6 @@ from lmforge.engine.sequence import Sequence, Status
 from lmforge.errors import LMForgeError
 
 log = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass(slots=True)
@@ -75,18 +76,8 @@ class LLMEngine:
         self.config = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        want = (
-            cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        )
-        if want == "cuda" and not torch.cuda.is_available():
-            raise LMForgeError(
-                "EngineConfig.device='cuda' but torch sees no CUDA device; use 'cpu'"
-            )
-        if cfg.quantization != "none" and want != "cpu":
-            raise LMForgeError(
-                f"quantization={cfg.quantization!r} uses CPU kernels; set device='cpu'"
-            )
-        self.device = torch.device(want)
+        self.device = resolve_device(cfg.device, quantized=cfg.quantization != "none")
+        self.kernels = choose(cfg.quantization, cfg.cpu_kernels)
         self.path = resolve_model_dir(cfg.model)
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         from transformers import AutoConfig
@@ -97,14 +88,16 @@ class LLMEngine:
             getattr(hf, "sliding_window", None) if getattr(hf, "use_sliding_window", True) else None
         )
         self.max_model_len = min(x for x in (cfg.max_model_len, limit, window) if x)
-        dtype = DTYPES[cfg.dtype]
+        dtype = resolve_dtype(cfg.dtype, self.device)
         model, _ = load_llama(self.path, self.max_model_len, dtype)
         self.quant_report = (
-            quantize(model, cfg.quantization, cfg.int4_group_size)
+            quantize(model, cfg.quantization, cfg.int4_group_size, self.kernels.act_dtype)
             if cfg.quantization != "none"
             else {}
         )
         self.model = model.to(self.device)
+        if cfg.quantization != "none":
+            log.info("CPU kernels: %s activations (%s)", self.kernels.name, self.kernels.reason)
         self.weight_bytes = weight_bytes(self.model)
         self.runner = ModelRunner(
             self.model, cfg.block_size, dtype, self.device, cfg.kv_cache_gb, cfg.kv_cache_fraction

@@ -92,43 +92,62 @@ class ModelRunner:
             at += len(g)
         return out
 
+    def _tensor(self, xs: list[int]) -> Tensor:
+        """A long tensor on the device; on CUDA via pinned memory with a non-blocking copy, so
+        building a step's metadata never waits for the previous step's kernels."""
+        t = torch.tensor(xs, dtype=torch.long)
+        if self.device.type == "cpu":
+            return t
+        return t.pin_memory().to(self.device, non_blocking=True)
+
     def _meta(
         self, batch: list[Scheduled], groups: list[list[int]]
     ) -> tuple[Tensor, Tensor, AttnMeta, list[int]]:
-        bs, dev = self.block_size, self.device
+        bs = self.block_size
         ids: list[int] = []
         pos: list[int] = []
         slots: list[int] = []
         rows: list[int] = []
-        prefills: list[PrefillSpan] = []
         n_dec = sum(len(g) for g in groups)
-        for k, item in enumerate(batch):
+        for item in batch[:n_dec]:  # decodes: one token each (a 1-token chunk may not sample)
+            s, p = item.seq, item.seq.num_computed
+            if item.rows:  # the sampled row, or a prompt row that scoring asked for
+                rows.append(len(ids))
+            ids.append(s.token_at(p))
+            pos.append(p)
+            slots.append(s.block_table[p // bs] * bs + p % bs)
+        prefills: list[PrefillSpan] = []
+        for item in batch[n_dec:]:
             s, start, n = item.seq, item.seq.num_computed, item.num_tokens
-            assert len(s.block_table) * bs >= start + n, "scheduler gave too few blocks"
-            if k >= n_dec:
-                table = torch.tensor(s.block_table[: -(-(start + n) // bs)], device=dev)
-                prefills.append(PrefillSpan(len(ids), len(ids) + n, start, table))
-            for p in range(start, start + n):
-                ids.append(s.token_at(p))
-                pos.append(p)
-                slots.append(s.block_table[p // bs] * bs + p % bs)
+            end = start + n
+            assert len(s.block_table) * bs >= end, "scheduler gave too few blocks"
+            table = self._tensor(s.block_table[: -(-end // bs)])
+            prefills.append(PrefillSpan(len(ids), len(ids) + n, start, table))
+            ids.extend(s.tokens[start:end])
+            pos.extend(range(start, end))
+            slots.extend(s.block_table[p // bs] * bs + p % bs for p in range(start, end))
             keep = item.rows  # a suffix of the chunk: prompt rows asked for, then the sampled one
             rows.extend(range(len(ids) - len(keep), len(ids)))
-        dgroups = []
-        for g in groups:
-            lens = [batch[i].seq.num_computed + 1 for i in g]
-            width = -(-max(lens) // bs)
-            tables = torch.zeros(len(g), width, dtype=torch.long)
-            for r, i in enumerate(g):
-                nb = -(-lens[r] // bs)
-                tables[r, :nb] = torch.tensor(batch[i].seq.block_table[:nb])
-            mask = torch.arange(width * bs) < torch.tensor(lens).unsqueeze(1)
-            dgroups.append(
-                DecodeGroup(g[0], g[-1] + 1, tables.to(dev), mask[:, None, None].to(dev))
-            )
-        meta = AttnMeta(torch.tensor(slots, dtype=torch.long, device=dev), dgroups, prefills)
-        as_t = lambda xs: torch.tensor(xs, dtype=torch.long, device=dev)  # noqa: E731
-        return as_t(ids), as_t(pos), meta, rows
+        dgroups = [self._decode_group(batch, g) for g in groups]
+        meta = AttnMeta(self._tensor(slots), dgroups, prefills)
+        return self._tensor(ids), self._tensor(pos), meta, rows
+
+    def _decode_group(self, batch: list[Scheduled], g: list[int]) -> DecodeGroup:
+        bs = self.block_size
+        lens = [batch[i].seq.num_computed + 1 for i in g]
+        longest = max(lens)
+        width = -(-longest // bs)
+        blocks: list[int] = []
+        for i in g:
+            table = batch[i].seq.block_table[:width]
+            blocks.extend(table + [0] * (width - len(table)))  # padding rows read block 0
+        mask = None
+        if min(lens) < longest:
+            keep = torch.arange(longest) < torch.tensor(lens).unsqueeze(1)
+            mask = keep[:, None, None]
+            if self.device.type != "cpu":
+                mask = mask.pin_memory().to(self.device, non_blocking=True)
+        return DecodeGroup(g[0], g[-1] + 1, self._tensor(blocks), longest, mask)
 
     @torch.inference_mode()
     def run(self, batch: list[Scheduled]) -> Tensor:
@@ -139,7 +158,9 @@ class ModelRunner:
         """
         ids, pos, meta, rows = self._meta(batch, self.order(batch))
         hidden = self.model(ids, pos, meta, self.kv)
-        return self.model.logits(hidden[torch.tensor(rows, dtype=torch.long, device=self.device)])
+        if len(rows) < hidden.shape[0]:
+            hidden = hidden[self._tensor(rows)]
+        return self.model.logits(hidden)
 
 
 def _is_decode(item: Scheduled) -> bool:

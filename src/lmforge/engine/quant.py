@@ -1,40 +1,71 @@
 """Weight-only quantization of linear layers with PyTorch's own CPU kernels.
 
-int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm`. Its CPU kernel is fast
-only with bf16 activations (measured on this AVX2 box, lm_head at batch 1: fp32 activations
-2.4-3.5x *slower* than the fp32 matmul, bf16 activations 1.6x faster), so the layer runs in bf16
-and casts back.
-int4: asymmetric group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after
+int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm`. int4: asymmetric
+group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after
 `torch._convert_weight_to_int4pack_for_cpu`. Decode at batch 1 reads every weight once per token,
-so it is memory-bandwidth bound: 4x (int8) or 8x (int4) fewer weight bytes is the speed-up. A
-layer whose shape the kernel cannot take stays in float and is counted in the report.
+so it is memory-bandwidth bound: 4x (int8) or 8x (int4) fewer weight bytes is the speed-up.
+
+Both kernels take fp32 or bf16 activations and which is fast depends on the CPU (bf16 is 10-40x
+faster where the CPU has bf16 dot products, see cpu.py), so each layer casts its input to the
+activation dtype the start-up probe chose and casts the result back. A layer whose shape the
+kernel cannot take stays in float and is counted in the report. CPU only: the engine refuses
+quantization on CUDA at config time.
+
+The packed kernels are GEMV-like: from some tens of rows on (batched decode, prefill) dequantizing
+the layer's weights into the activation dtype and running a dense matmul is faster (measured on
+the 1536 -> 576 projection at 256 rows: int8 kernel 18 ms, dequantize + bf16 matmul 2.9 ms), so
+`forward` switches at DENSE_ROWS (int8 32 rows, int4 128). int4 unpacking relies on the CPU
+pack layout (blocks of 64 output rows, low/high nibbles 32 rows apart); a start-up self-check
+disables the switch if this torch build packs differently.
 """
+
+from functools import cache
 
 import torch
 from torch import Tensor, nn
 
+# From this many activation rows on, dequantize + dense matmul beats the packed kernel (measured
+# on the default model's shapes; int4's unpacking costs more, so it switches later).
+DENSE_ROWS = {"int8": 32, "int4": 128}
+
 
 class Int8Linear(nn.Module):
-    def __init__(self, lin: nn.Linear) -> None:
+    def __init__(self, lin: nn.Linear, act_dtype: torch.dtype = torch.bfloat16) -> None:
         super().__init__()
         w = lin.weight.detach().float()
         scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
         self.register_buffer(
             "qweight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
         )
-        self.register_buffer("scales", scale.to(torch.bfloat16))
+        # bf16-rounded once, so both activation paths dequantize to the same weights
+        self._scales = scale.to(torch.bfloat16).float()
         self.bias = lin.bias
+        self.set_act_dtype(act_dtype)
+
+    def set_act_dtype(self, dtype: torch.dtype) -> None:
+        """The kernel wants scales in the activation dtype; keep one copy of the chosen one."""
+        self.act_dtype = dtype
+        self.register_buffer("scales", self._scales.to(dtype))
+
+    def dequantized(self) -> Tensor:
+        """[out, in] weights in the activation dtype."""
+        return self.qweight.to(self.act_dtype) * self.scales[:, None]
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
-        xb = x.reshape(-1, shape[-1]).to(torch.bfloat16)
-        y = torch._weight_int8pack_mm(xb, self.qweight, self.scales).to(x.dtype)
-        y = y.reshape(*shape[:-1], -1)
+        xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
+        if xa.shape[0] >= DENSE_ROWS["int8"]:
+            y = xa @ self.dequantized().T
+        else:
+            y = torch._weight_int8pack_mm(xa, self.qweight, self.scales)
+        y = y.to(x.dtype).reshape(*shape[:-1], -1)
         return y + self.bias if self.bias is not None else y
 
 
 class Int4Linear(nn.Module):
-    def __init__(self, lin: nn.Linear, group_size: int) -> None:
+    def __init__(
+        self, lin: nn.Linear, group_size: int, act_dtype: torch.dtype = torch.bfloat16
+    ) -> None:
         super().__init__()
         w = lin.weight.detach().float()
         n, k = w.shape
@@ -45,20 +76,69 @@ class Int4Linear(nn.Module):
         zero = lo + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
         sz = torch.cat([scale, zero], -1).transpose(0, 1).contiguous()  # [k/gs, n, 2]
         self.register_buffer("qweight", torch._convert_weight_to_int4pack_for_cpu(q, 2))
-        self.register_buffer("scales_zeros", sz.to(lin.weight.dtype))
+        self._sz = sz
         self.group_size = group_size
         self.bias = lin.bias
+        self.set_act_dtype(act_dtype)
+
+    def set_act_dtype(self, dtype: torch.dtype) -> None:
+        self.act_dtype = dtype
+        self.register_buffer("scales_zeros", self._sz.to(dtype))
+        n = self._sz.shape[1]
+        self._dense = n % 64 == 0 and int4_layout_ok()
+        if self._dense:  # scales and (zero - 8 * scale) laid out as the packed blocks
+            scale, zero = self._sz[..., 0], self._sz[..., 1]
+            blk = lambda t: t.view(t.shape[0], n // 64, 64).permute(1, 0, 2).unsqueeze(2)  # noqa: E731
+            s, z = blk(scale).to(dtype), blk(zero - 8 * scale).to(dtype)
+            halves = lambda t: (t[..., :32].contiguous(), t[..., 32:].contiguous())  # noqa: E731
+            self._s, self._z = halves(s), halves(z)
+
+    def dense_matmul(self, xa: Tensor) -> Tensor:
+        """xa @ W^T with W dequantized in the packed layout: per block of 64 output rows the
+        bytes are that block's W^T [k, 32] (low nibble row j, high nibble row j + 32), so the
+        affine runs on them as they lie; one copy puts W^T in [k, n] order for a plain GEMM."""
+        n, k, gs = self._sz.shape[1], self._sz.shape[0] * self.group_size, self.group_size
+        p = self.qweight.view(n // 64, k // gs, gs, 32)
+        dt = self.act_dtype
+        lo = torch.addcmul(self._z[0], (p & 15).to(dt), self._s[0])
+        hi = torch.addcmul(self._z[1], (p >> 4).to(dt), self._s[1])
+        wt = torch.cat([lo, hi], -1).view(n // 64, k, 64).transpose(0, 1).reshape(k, n)
+        return xa @ wt
 
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
-        y = torch._weight_int4pack_mm_for_cpu(
-            x.reshape(-1, shape[-1]), self.qweight, self.group_size, self.scales_zeros
-        )
-        y = y.reshape(*shape[:-1], -1)
+        xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
+        if xa.shape[0] >= DENSE_ROWS["int4"] and self._dense:
+            y = self.dense_matmul(xa)
+        else:
+            y = torch._weight_int4pack_mm_for_cpu(
+                xa, self.qweight, self.group_size, self.scales_zeros
+            )
+        y = y.to(x.dtype).reshape(*shape[:-1], -1)
         return y + self.bias if self.bias is not None else y
 
 
-def quantize(model: nn.Module, mode: str, group_size: int = 32) -> dict[str, int]:
+def unpack_int4(packed: Tensor, n: int, k: int) -> Tensor:
+    """Codes [n, k] (uint8, 0..15) from `_convert_weight_to_int4pack_for_cpu`'s [n, k/2] bytes:
+    per block of 64 output rows, k x 32 bytes whose low nibble is row j, high nibble row j+32."""
+    p = packed.view(n // 64, k, 32)
+    codes = torch.cat([p & 15, p >> 4], -1)  # [n/64, k, 64]
+    return codes.transpose(1, 2).reshape(n, k)
+
+
+@cache
+def int4_layout_ok() -> bool:
+    """Does this torch build pack int4 the way `unpack_int4` reads it? (checked once)."""
+    q = torch.randint(
+        0, 16, (128, 64), dtype=torch.int32, generator=torch.Generator().manual_seed(0)
+    )
+    packed = torch._convert_weight_to_int4pack_for_cpu(q, 2)
+    return packed.shape == (128, 32) and torch.equal(unpack_int4(packed, 128, 64).int(), q)
+
+
+def quantize(
+    model: nn.Module, mode: str, group_size: int = 32, act_dtype: torch.dtype = torch.bfloat16
+) -> dict[str, int]:
     """Swap every nn.Linear for its quantized twin, in place.
 
     In int4 mode the lm_head goes to int8 instead: it is the one projection every logit depends
@@ -66,7 +146,7 @@ def quantize(model: nn.Module, mode: str, group_size: int = 32) -> dict[str, int
     embedding/head at higher precision for that reason — at int4 g64 it alone cost most of a
     +42% perplexity rise, at int8 nothing measurable. Group size 32 is GGUF Q4_0/Q4_1's own
     grid, so re-quantizing weights that came from such a file is lossless.
-    Returns counts of quantized and skipped layers. Quantized layers run on CPU only.
+    Returns counts of quantized and skipped layers.
     """
     assert mode in ("int8", "int4"), mode
     done = skipped = 0
@@ -78,7 +158,11 @@ def quantize(model: nn.Module, mode: str, group_size: int = 32) -> dict[str, int
                 skipped += 1
                 continue
             as_int8 = mode == "int8" or name == "lm_head"
-            new = Int8Linear(child) if as_int8 else Int4Linear(child, group_size)
+            new = (
+                Int8Linear(child, act_dtype)
+                if as_int8
+                else Int4Linear(child, group_size, act_dtype)
+            )
             setattr(parent, name, new)
             done += 1
     return {"quantized": done, "skipped": skipped}

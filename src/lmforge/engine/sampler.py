@@ -66,37 +66,49 @@ def _filter(logits: Tensor, seqs: list[Sequence]) -> Tensor:
     return logits
 
 
+def _noise(probs: Tensor, seqs: list[Sequence], gens: dict[str, torch.Generator]) -> Tensor:
+    """Exp(1) noise per row: one draw for all unseeded rows, one per seeded row (its own
+    generator, so its tokens do not depend on its neighbours). No host sync either way."""
+    noise = torch.empty_like(probs)
+    seeded = [j for j, s in enumerate(seqs) if s.request_id in gens]
+    if len(seeded) < len(seqs):
+        noise.exponential_()  # seeded rows are overwritten below
+    for j in seeded:
+        noise[j].exponential_(generator=gens[seqs[j].request_id])
+    return noise
+
+
 def sample(
     logits: Tensor, seqs: list[Sequence], generators: dict[str, torch.Generator]
 ) -> list[Sampled]:
-    """logits [B, V] fp32 (one row per seq) -> one Sampled per seq."""
+    """logits [B, V] fp32 (one row per seq) -> one Sampled per seq.
+
+    Everything stays on the device until one transfer of the results at the end (per-row
+    `int(tensor)` reads would each wait for the GPU).
+    """
     assert logits.shape[0] == len(seqs)
-    raw_logprobs = (
-        logits.log_softmax(-1) if any(s.params.logprobs is not None for s in seqs) else None
-    )
+    want = [s.params.logprobs for s in seqs]
+    raw_logprobs = logits.log_softmax(-1) if any(n is not None for n in want) else None
     logits = logits.clone()
     _apply_penalties(logits, seqs)
     tokens = logits.argmax(-1)
     rand = [i for i, s in enumerate(seqs) if not s.params.greedy]
     if rand:
-        sub = _filter(logits[rand], [seqs[i] for i in rand])
-        probs = sub.softmax(-1)
-        noise = torch.empty_like(probs)
-        for j, i in enumerate(rand):
-            noise[j].exponential_(generator=generators.get(seqs[i].request_id))
-        tokens[rand] = (probs / noise).argmax(-1)
+        sub_seqs = [seqs[i] for i in rand]
+        probs = _filter(logits[rand], sub_seqs).softmax(-1)
+        tokens[rand] = (probs / _noise(probs, sub_seqs, generators)).argmax(-1)
+    if raw_logprobs is None:
+        return [Sampled(t) for t in tokens.tolist()]
+    chosen = raw_logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
+    k = max(n or 0 for n in want)
+    top = raw_logprobs.topk(k, dim=-1) if k else None
+    tok_l, chosen_l = tokens.tolist(), chosen.tolist()
+    top_i, top_v = (top.indices.tolist(), top.values.tolist()) if top is not None else ([], [])
     out = []
-    for i, s in enumerate(seqs):
-        tok = int(tokens[i])
-        n = s.params.logprobs
-        if n is None or raw_logprobs is None:
-            out.append(Sampled(tok))
+    for i, n in enumerate(want):
+        if n is None:
+            out.append(Sampled(tok_l[i]))
             continue
-        top = raw_logprobs[i].topk(n) if n else None
-        pairs = (
-            list(zip(top.indices.tolist(), top.values.tolist(), strict=True))
-            if top is not None
-            else []
-        )
-        out.append(Sampled(tok, float(raw_logprobs[i, tok]), pairs))
+        pairs = list(zip(top_i[i][:n], top_v[i][:n], strict=True)) if n else []
+        out.append(Sampled(tok_l[i], chosen_l[i], pairs))
     return out

@@ -46,7 +46,11 @@ class Embedder:
     def __init__(self, cache: bool = True, batch_size: int = 64, int8: bool = False) -> None:
         st = require("guard", "sentence_transformers")
         path = embedder_path()
-        model = st.SentenceTransformer(str(path), device="cpu")
+        from lmforge.engine.device import default_device
+
+        # dynamic int8 (fbgemm) is a CPU kernel; float follows the machine's device
+        self.device = "cpu" if int8 else default_device()
+        model = st.SentenceTransformer(str(path), device=self.device)
         self.tokenizer = model.tokenizer
         self.dim = int(model.get_embedding_dimension())
         self.net = _quantized(model[0].auto_model) if int8 else model[0].auto_model.eval()
@@ -94,11 +98,11 @@ class Embedder:
                 max_length=MAX_SEQ_LENGTH,
                 padding=True,
                 return_tensors="pt",
-            )
+            ).to(self.device)
             hidden = self.net(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=-1).numpy().astype(np.float32)
+            return torch.nn.functional.normalize(mean, dim=-1).cpu().numpy().astype(np.float32)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         # Batches of similar length carry little padding.

