@@ -1,7 +1,7 @@
 """`EngineConfig`: everything that decides how the engine lays out memory and batches work.
 
-The YAML file under `examples/engine/` mirrors it key for key; `lmforge bench engine` flags of the
-same names override it.
+The YAML file under `examples/engine/` mirrors it key for key; `LLM(...)` / `LLMEngine(...)`
+keyword arguments of the same names override it.
 """
 
 from typing import Literal
@@ -63,15 +63,3 @@ class EngineConfig(StageConfig):
                 "device='cuda' use quantization='none' (bf16), or set device='cpu'"
             )
         return self
-
-
-class EngineBenchConfig(StageConfig):
-    """`lmforge bench engine`: the engine against transformers on one fixed workload."""
-
-    quick: bool = Field(False, description="16 requests and shorter lengths (a smoke check).")
-    requests: int = Field(64, ge=1, description="Requests in the throughput workload.")
-    single_requests: int = Field(
-        16, ge=1, description="Requests the one-at-a-time peers run (a prefix of the workload)."
-    )
-    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
-    seed: int = Field(0, description="Seed of the workload's lengths and texts.")

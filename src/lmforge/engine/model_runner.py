@@ -7,7 +7,8 @@ sequence that reaches its end, plus the rows of prompt logprobs/scoring), which 
 saving on long prefills.
 """
 
-import psutil
+import os
+
 import torch
 from torch import Tensor
 
@@ -18,9 +19,18 @@ from lmforge.errors import LMForgeError
 
 
 def free_memory(device: torch.device) -> int:
+    """Bytes the KV cache may take: free VRAM, or the kernel's MemAvailable (page cache counts as
+    free, as psutil's `available` does) without making psutil an engine dependency."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    return psutil.virtual_memory().available
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def decode_groups(lengths: list[int], slack: float = 1.25) -> list[list[int]]:
