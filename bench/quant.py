@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import torch
+from lmforge.engine.bench import lmforge_run, perplexity
 
 from lmforge.engine import LLM
-from lmforge.engine.bench import lmforge_run, perplexity
 from lmforge.quant.calib import DEFAULT_CALIB, read_texts
 
 RUNS = [("rtn", 4), ("awq", 4), ("gptq", 4), ("rtn", 3), ("awq", 3), ("gptq", 3)]

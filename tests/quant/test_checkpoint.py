@@ -57,10 +57,10 @@ CASES = [
 ]
 
 
-@pytest.fixture(params=["float32", "bfloat16"])
+@pytest.fixture(params=["fp32", "bf16"])
 def activations(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both kernel paths, whichever this machine's probe would pick."""
-    monkeypatch.setenv("LMFORGE_INT4_ACTIVATIONS", request.param)
+    monkeypatch.setenv("LMFORGE_CPU_KERNELS", request.param)
     int4_activation_dtype.cache_clear()
     yield request.param
     int4_activation_dtype.cache_clear()
@@ -82,7 +82,7 @@ def test_engine_matches_dequantized_model(
     ids = torch.randint(0, 500, (40,), generator=torch.Generator().manual_seed(0))
     want = _dequantized_hf(out)(ids[None]).logits[0]
     got = _engine_logits(out, ids)
-    if activations == "float32":
+    if activations == "fp32":
         assert (got - want).abs().max().item() < 2e-3
     else:  # bf16 activations: 8 mantissa bits, the same argmax
         assert (got - want).abs().max().item() < 0.1

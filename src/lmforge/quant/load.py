@@ -9,8 +9,6 @@ counted.
 """
 
 import functools
-import os
-import time
 from typing import Any
 
 import torch
@@ -67,27 +65,16 @@ def unpack_checkpoint(config: Any, tensors: dict[str, Tensor]) -> dict[str, Quan
 
 @functools.cache
 def int4_activation_dtype() -> torch.dtype:
-    """The activation dtype the int4 CPU kernel is fast with on this machine, probed once.
+    """The activation dtype the int4 CPU kernel is fast with here: the engine's own start-up probe
+    (`lmforge.engine.cpu.choose`), so checkpoints and RTN layers never disagree.
 
-    Measured on an AVX512-BF16 box: fp32 activations take a scalar path (4.6 s for 128 tokens
-    of a 576x3072 layer, 48x the fp32 matmul), bf16 activations 90 ms; on AVX2-only machines
-    bf16 is the slow one. LMFORGE_INT4_ACTIVATIONS=float32|bfloat16 forces a choice (tests).
+    Why it matters: on an AVX512-BF16 box fp32 activations take a scalar path (4.6 s for 128
+    tokens of a 576x3072 layer, 48x the fp32 matmul) against 90 ms in bf16; on AVX2-only machines
+    bf16 is the slow one. LMFORGE_CPU_KERNELS=fp32|bf16 forces a path (tests run both).
     """
-    forced = os.environ.get("LMFORGE_INT4_ACTIVATIONS")
-    if forced:
-        return {"float32": torch.float32, "bfloat16": torch.bfloat16}[forced]
-    k, n, group = 256, 256, 64
-    w = torch._convert_weight_to_int4pack_for_cpu(torch.zeros(n, k, dtype=torch.int32), 2)
-    best, best_s = torch.float32, float("inf")
-    for dtype in (torch.float32, torch.bfloat16):
-        x, sz = torch.zeros(16, k, dtype=dtype), torch.ones(k // group, n, 2, dtype=dtype)
-        torch._weight_int4pack_mm_for_cpu(x, w, group, sz)
-        t0 = time.perf_counter()
-        for _ in range(3):
-            torch._weight_int4pack_mm_for_cpu(x, w, group, sz)
-        if (took := time.perf_counter() - t0) < best_s:
-            best, best_s = dtype, took
-    return best
+    from lmforge.engine.cpu import choose
+
+    return choose("int4").act_dtype
 
 
 class PackedInt4Linear(nn.Module):
