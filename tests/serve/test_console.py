@@ -340,3 +340,15 @@ def test_console_files_stay_small():
 
     total = sum(p.stat().st_size for p in STATIC.iterdir())
     assert total < 2_000_000, total
+
+
+def test_console_without_upstream_says_so(tmp_path):
+    from fastapi.testclient import TestClient
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    with TestClient(create_console_app(root)) as c:
+        r = c.get("/v1/models")
+        assert r.status_code == 502 and "--upstream" in r.json()["error"]["message"]
+        assert c.get("/console/api/runs").json()["runs"] == []
+        assert c.get("/", follow_redirects=False).headers["location"] == "/console"

@@ -29,7 +29,9 @@ def serve(
     embeddings: bool | None = typer.Option(None, help="Serve /v1/embeddings (MiniLM)."),
     guard_policy: Path | None = typer.Option(None, help="lmforge guard policy YAML."),
     log_prompts: bool | None = typer.Option(None, help="Log prompts and outputs too."),
-    console: bool | None = typer.Option(None, help="Serve the web console at /console."),
+    web_console: bool | None = typer.Option(
+        None, "--console/--no-console", help="Serve the web console at /console."
+    ),
     runs_dir: Path | None = typer.Option(None, help="Runs root (default ./runs)."),
 ) -> None:
     """Load the model in the background (503 until ready), serve /v1, drain on SIGTERM."""
@@ -60,7 +62,7 @@ def serve(
             "embeddings": embeddings,
             "guard_policy": guard_policy,
             "log_prompts": log_prompts,
-            "console": console,
+            "console": web_console,
             "runs_dir": runs_dir,
         },
     )

@@ -102,7 +102,10 @@ def data_section(manifests: list[dict[str, Any]]) -> str:
         steps = m["metrics"].get("steps") or {}
         names = list(steps)
         kept = [steps[n]["kept"] for n in names]
-        dropped = [sum(steps[n]["dropped"].values()) for n in names]
+        dropped = [  # a redaction counts under its step's reasons but drops nothing
+            sum(c for r, c in steps[n]["dropped"].items() if not r.startswith("redacted"))
+            for n in names
+        ]
         reasons = [[n, r, c] for n in names for r, c in sorted(steps[n]["dropped"].items())]
         parts.append(f"<h3>{html.escape(m['label'])}</h3>")
         parts.append(plots.funnel(names, kept, dropped))

@@ -229,7 +229,7 @@ function funnel(id, steps, hasRejected) {
     samples.replaceChildren(h("h3", {}, "Rejected: " + (reason || "all reasons")),
       ...r.samples.map(s => h("div", { class: "sample" }, h("code", {}, `${s.step}: ${s.reason}`), " ", s.text)));
   };
-  const chart = Charts.bars(names.map(n => ({ label: n, parts: [[steps[n].kept, "kept"], [Object.values(steps[n].dropped).reduce((a, b) => a + b, 0), "dropped"]] })));
+  const chart = Charts.bars(names.map(n => ({ label: n, parts: [[steps[n].kept, "kept"], [Object.entries(steps[n].dropped).filter(([r]) => !r.startsWith("redacted")).reduce((a, [, c]) => a + c, 0), "dropped"]] })));
   const reasons = names.flatMap(n => Object.entries(steps[n].dropped).map(([r, c]) => [n, r, c]));
   const list = h("table", {}, h("tr", {}, h("th", {}, "step"), h("th", {}, "reason"), h("th", {}, "documents")),
     reasons.map(([n, r, c]) => {
