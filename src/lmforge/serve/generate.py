@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from lmforge.engine import AsyncLLMEngine, RequestOutput, SamplingParams
 from lmforge.serve.scanners import Scanners
+from lmforge.serve.tools import CallStream
 
 Kind = Literal["chat", "completion"]
 
@@ -60,6 +61,7 @@ class Choice:
     finish_reason: str | None = None
     ttft: float | None = None
     itl: list[float] = field(default_factory=list)
+    calls: CallStream | None = None  # set when the request has tools
 
 
 @dataclass(slots=True)
@@ -74,12 +76,17 @@ class Generation:
     params: list[SamplingParams]  # one per choice
     scanners: Scanners
     include_usage: bool = False
+    tool_mode: str = "none"  # ChatRequest.tool_mode
     created: int = field(default_factory=lambda: int(time.time()))
     choices: list[Choice] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         assert self.params and len(self.params) % len(self.prompts) == 0
-        self.choices = [Choice() for _ in self.params]
+        forced = self.tool_mode in ("required", "named")
+        self.choices = [
+            Choice(calls=None if self.tool_mode == "none" else CallStream(forced))
+            for _ in self.params
+        ]
 
     @property
     def n(self) -> int:
@@ -176,9 +183,17 @@ class Generation:
                 delta = full[len(c.text) :]
             c.text += delta
             lp = self._logprobs(out, c)
-            if delta or lp:
+            mode = c.calls.decide(c.text) if c.calls else "content"
+            if mode == "calls":
+                for d in c.calls.feed(c.text):  # type: ignore[union-attr]
+                    chunk = self._chunk(i, None, None, None)
+                    chunk["choices"][0]["delta"] = {"tool_calls": [d]}
+                    yield chunk
+            elif mode == "content" and (delta or lp):
                 yield self._chunk(i, delta, lp, None)
             if out.finished:
+                if c.calls:
+                    c.finish_reason = c.calls.finish_reason(c.text, c.finish_reason)
                 yield self._chunk(i, None, None, c.finish_reason)
         if self.include_usage:
             yield {
@@ -207,6 +222,9 @@ class Generation:
             lp = self._logprobs(out, c) if ok else None
             if self.kind == "chat":
                 msg = {"role": "assistant", "content": text}
+                if c.calls and ok:
+                    msg = c.calls.message(text)
+                    c.finish_reason = c.calls.finish_reason(text, c.finish_reason)
                 body_choices.append(
                     {"index": i, "message": msg, "logprobs": lp, "finish_reason": c.finish_reason}
                 )
