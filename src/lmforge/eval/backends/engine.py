@@ -32,6 +32,7 @@ def _engine() -> tuple[Any, Any]:
 
 class EngineBackend:
     name = "engine"
+    structured = True  # GenRequest.json_schema is decoded under the schema (llguidance)
 
     def __init__(self, model: str, batch_size: int = 8, kv_cache_gb: float | None = None) -> None:
         import torch
@@ -69,6 +70,7 @@ class EngineBackend:
             "top_p": req.top_p,
             "seed": req.seed if seed is None else seed,
             "stop": list(req.stop),
+            "json_schema": req.json_schema,
         }
         return self._params_cls(**{k: v for k, v in wanted.items() if k in self._accepted})
 
