@@ -94,16 +94,13 @@ class Compiler:
             if hit is not None:
                 self._cache.move_to_end(grammar)
                 return hit.deep_copy()
-        tok = self.ll_tokenizer
-        is_error, msgs = LLMatcher.validate_grammar_with_warnings(grammar, tok)
-        kind = params.constraint
-        if is_error or msgs:
-            # Warnings are errors too: llguidance warns when it would ignore part of a schema
-            # (e.g. an unknown format), and silently loosening a constraint is never right.
-            raise LMForgeError(f"SamplingParams.{kind} is not supported: {'; '.join(msgs)}")
-        matcher = LLMatcher(tok, grammar, log_level=0)
-        if matcher.is_error():
-            raise LMForgeError(f"SamplingParams.{kind} is not supported: {matcher.get_error()}")
+        matcher = LLMatcher(self.ll_tokenizer, grammar, log_level=0)
+        # Warnings are errors too: llguidance warns when it would ignore part of a schema, and
+        # silently loosening a constraint is never right.
+        problems = [matcher.get_error()] if matcher.is_error() else matcher.get_grammar_warnings()
+        if problems:
+            msg = "; ".join(problems)
+            raise LMForgeError(f"SamplingParams.{params.constraint} is not supported: {msg}")
         with self._lock:
             self._cache[grammar] = matcher
             while len(self._cache) > CACHE_SIZE:
