@@ -283,8 +283,14 @@ FAMILIES: list[tuple[str, Callable[[random.Random], S], str]] = [
 
 
 def suite(n_per_family: int = 17, seed: int = 0) -> list[tuple[str, S, str]]:
-    """(name, schema, what to describe) for every schema; 12 x 17 = 204 by default."""
+    """(name, schema, what to describe) for every schema; 12 x 17 = 204 distinct by default."""
     r = random.Random(seed)
-    return [
-        (f"{name}-{k}", make(r), what) for name, make, what in FAMILIES for k in range(n_per_family)
-    ]
+    out: list[tuple[str, S, str]] = []
+    for name, make, what in FAMILIES:
+        seen: set[str] = set()
+        while len(seen) < n_per_family:  # redraw repeats: every schema in the suite differs
+            schema = make(r)
+            if repr(schema) not in seen:
+                seen.add(repr(schema))
+                out.append((f"{name}-{len(seen) - 1}", schema, what))
+    return out
