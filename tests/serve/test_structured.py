@@ -1,5 +1,6 @@
 """Structured output and tool calling through the real openai client against a tiny server."""
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -363,3 +364,51 @@ def test_fallback_and_native_rendering() -> None:
     assert native[1]["tool_calls"][0]["function"]["arguments"] == {"unit": "c"}
     assert native[2]["tool_call_id"] == "call_1" and native[0]["role"] == "user"
     assert "start: calls | TEXT" in call_grammar([fn], parallel=True, auto=True)
+
+
+def test_n_choices_and_completions_bad_schema(client: openai.OpenAI) -> None:
+    out = client.chat.completions.create(
+        model="tiny", messages=MSGS, response_format=RF, max_tokens=60, n=2, temperature=1, seed=5
+    )
+    for c in out.choices:
+        jsonschema.validate(json.loads(c.message.content), SCHEMA)
+    bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {}}}}
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(
+            model="tiny", prompt="x", max_tokens=5, extra_body={"response_format": bad}
+        )
+    assert e.value.body["param"] == "response_format.json_schema.schema"
+    assert "not" in e.value.body["message"]
+
+
+NATIVE = (
+    "{% if tools %}<|im_start|>system\n{% for t in tools %}{{ t | tojson }}\n{% endfor %}"
+    "<|im_end|>\n{% endif %}{% for m in messages %}<|im_start|>{{ m.role }}\n"
+    "{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>\n"
+    '{"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}\n'
+    "</tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_native_tool_template_renders_tools_and_calls(tiny_tokenizer) -> None:
+    from lmforge.models.chat import render_chat
+    from lmforge.serve.tools import native_tools
+
+    native = copy.deepcopy(tiny_tokenizer)  # the session's tokenizer stays as it is
+    native.chat_template = NATIVE
+    assert native_tools(native) and not native_tools(tiny_tokenizer)
+    fn = WEATHER["function"]
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": fn["name"], "arguments": '{"unit": "f"}'},
+    }
+    conv = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "21", "tool_call_id": "c1"},
+    ]
+    text = render_chat(native, chat_messages(conv, [fn], True, False), tools=[WEATHER])
+    assert '"name": "get_weather"' in text.split("<|im_end|>")[0]  # tools in the system turn
+    assert '<tool_call>\n{"name": "get_weather", "arguments": {"unit": "f"}}\n</tool_call>' in text
