@@ -189,7 +189,9 @@ def start_server(threads: int) -> tuple[subprocess.Popen, str]:
         "8",
         "--kv-cache",
         "0.5",
-        "--no-embeddings", "--served-model-name", "default",
+        "--no-embeddings",
+        "--served-model-name",
+        "default",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -195,16 +195,27 @@ def main() -> None:
         "threads": a.threads,
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
     }
+
+    def save() -> None:  # after every phase: a run cut short keeps what it measured
+        if a.out:
+            tmp = a.out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(res, indent=1))
+            tmp.replace(a.out)
+
     res["compile"] = compile_times(llm, schemas)
     print("compile", res["compile"], flush=True)
+    save()
     # Only the first half is compiled by the engine before the TTFT phase (validity runs on all,
     # so TTFT runs first on the tail, which no phase has touched).
     res["ttft"] = ttft(llm, schemas, n=8 if not a.quick else 3)
     print("ttft", res["ttft"], flush=True)
+    save()
     res["batch1"] = overhead(llm, schemas, 1, a.rounds, 128)
     print("batch1", res["batch1"], flush=True)
+    save()
     res["batch16"] = overhead(llm, schemas, 16, a.rounds, 128)
     print("batch16", res["batch16"], flush=True)
+    save()
     res["validity"] = validity(llm, schemas, a.max_tokens)
     print("validity", {k: v for k, v in res["validity"].items() if k != "example"}, flush=True)
     res["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -218,10 +229,7 @@ def main() -> None:
     res["targets"] = targets
     for k, v in targets.items():
         print(f"{'MET ' if v else 'MISS'} {k}")
-    if a.out:
-        tmp = a.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(res, indent=1))
-        tmp.replace(a.out)
+    save()
 
 
 if __name__ == "__main__":

@@ -111,9 +111,8 @@ class Compiler:
 class Constraints:
     """The live matchers of an engine's requests and the per-step mask hook."""
 
-    def __init__(self, compiler: Compiler, device: torch.device) -> None:
+    def __init__(self, compiler: Compiler) -> None:
         self.compiler = compiler
-        self.device = device
         self.matchers: dict[str, Any] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[tuple[list[str], Tensor]] | None = None
@@ -172,7 +171,3 @@ class Constraints:
             )
             return "error"
         return "stop" if m.is_stopped() else None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)

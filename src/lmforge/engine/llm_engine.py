@@ -116,7 +116,7 @@ class LLMEngine:
         self.scheduler = Scheduler(self.blocks, cfg.max_num_seqs, cfg.max_num_batched_tokens)
         self.eos = eos_ids(self.path, self.tokenizer)
         self.constraints = Constraints(
-            Compiler(self.tokenizer, self.model.spec.vocab_size, self.eos), self.device
+            Compiler(self.tokenizer, self.model.spec.vocab_size, self.eos)
         )
         self.requests: dict[str, Request] = {}
         self._prompt_tokens = self._gen_tokens = self._steps = 0
