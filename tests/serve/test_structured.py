@@ -10,8 +10,8 @@ import jsonschema
 import openai
 import pytest
 from pydantic import BaseModel, Field
+from tests.serve.conftest import Running, start_server, tiny_cfg
 
-from conftest import Running, start_server, tiny_cfg
 from lmforge.models.tiny import make_tiny_model
 from lmforge.serve.tools import call_grammar, chat_messages, scan_calls
 
