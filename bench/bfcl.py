@@ -142,8 +142,10 @@ def ask(client: openai.OpenAI, row: dict[str, Any], mode: str, max_tokens: int) 
             max_tokens=max_tokens,
         )
         msg = out.choices[0].message
-        if msg.tool_calls:
+        try:  # a call cut off by max_tokens ("length") has unterminated arguments
             calls = [(c.function.name, json.loads(c.function.arguments)) for c in msg.tool_calls]
+        except (TypeError, ValueError):
+            calls = None
         text = msg.content or json.dumps([c.model_dump() for c in msg.tool_calls or []])
     else:
         fns = [t["function"] for t in row["tools"]]
