@@ -19,8 +19,8 @@ import time
 
 import torch
 
+from engine_work import corpus_ids, machine_limits, workload  # bench/ is on sys.path
 from lmforge.engine import LLM, SamplingParams
-from lmforge.engine.bench import corpus_ids, matmul_gflops, workload
 
 
 def load() -> str:
@@ -43,14 +43,15 @@ def llama_bench(binary: str, gguf: str, threads: int, n: int) -> float:
 
 
 def batched(llm: LLM, n: int, params_count: int) -> str:
-    work = workload(llm.tokenizer, n, 0, 512, 256)
+    work = workload(corpus_ids(llm.tokenizer), n, 0, 512, 256)
     sp = [SamplingParams(max_tokens=o, temperature=0, ignore_eos=True) for _, o in work]
     llm.generate([p[:32] for p, _ in work[:4]], SamplingParams(max_tokens=8, temperature=0))
-    g0 = matmul_gflops()
+    threads = torch.get_num_threads()
+    g0 = machine_limits("cpu", threads)["fp32_gflops"]
     t = time.perf_counter()
     outs = llm.generate([p for p, _ in work], sp)
     dt = time.perf_counter() - t
-    peak = (g0 + matmul_gflops()) / 2
+    peak = (g0 + machine_limits("cpu", threads)["fp32_gflops"]) / 2
     toks = sum(len(o.token_ids) for o in outs)
     share = toks / dt * 2 * params_count / 1e9 / peak
     return (

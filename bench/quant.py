@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import torch
-from lmforge.engine.bench import lmforge_run, perplexity
 
-from lmforge.engine import LLM
+from engine_peers import perplexity  # bench/ is on sys.path
+from lmforge.engine import LLM, SamplingParams
 from lmforge.quant.calib import DEFAULT_CALIB, read_texts
 
 RUNS = [("rtn", 4), ("awq", 4), ("gptq", 4), ("rtn", 3), ("awq", 3), ("gptq", 3)]
@@ -42,6 +42,14 @@ def quantize(method: str, bits: int, out: Path, args: argparse.Namespace) -> dic
     if status:
         raise SystemExit(f"quantize {method} {bits}-bit failed ({status}): {' '.join(cmd)}")
     return {"quantize_s": time.perf_counter() - t0, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def decode_tps(llm: LLM, work: list[tuple[list[int], int]]) -> float:
+    """Output tokens per second of greedy, fixed-length generation of `work` (prompt, length)."""
+    params = [SamplingParams(max_tokens=o, temperature=0, ignore_eos=True) for _, o in work]
+    t0 = time.perf_counter()
+    outs = llm.generate([p for p, _ in work], params)
+    return sum(len(o.token_ids) for o in outs) / (time.perf_counter() - t0)
 
 
 def held_ids(tok: object, n: int) -> list[int]:
@@ -129,7 +137,7 @@ def main() -> None:
     tps: dict[str, list[float]] = {k: [] for k in engines}
     for _ in range(2):  # alternate peers: A B C ... A B C
         for name, llm in engines.items():
-            tps[name].append(lmforge_run(llm, one).tps)
+            tps[name].append(decode_tps(llm, one))
     for name in engines:
         rows[name]["decode_tps"] = max(tps[name])
     print(f"\nloadavg after: {Path('/proc/loadavg').read_text().split()[:3]}")

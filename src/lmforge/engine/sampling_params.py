@@ -1,8 +1,12 @@
 """Per-request sampling parameters (the OpenAI/vLLM set), validated at construction."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from lmforge.errors import LMForgeError
+
+# Structured-output fields, at most one per request (lmforge.engine.constraint compiles them).
+CONSTRAINTS = ("json_schema", "json_object", "regex", "grammar", "choice")
 
 
 @dataclass(slots=True)
@@ -17,6 +21,11 @@ class SamplingParams:
     `prompt_logprobs=n` (vLLM's meaning) returns, for every prompt position, the log-probability
     of the prompt's own token there and the top n (position 0 has no context: None); with it,
     `max_tokens=0` scores the prompt without generating.
+
+    Structured output (at most one): `json_schema` (a JSON Schema dict or a pydantic model class),
+    `json_object` (any JSON object), `regex`, `grammar` (Lark, or GBNF, as llguidance reads it),
+    `choice` (exactly one of these strings). The engine masks every token that would leave the
+    language and ends the request with "stop" as soon as the output is complete.
     """
 
     max_tokens: int = 16
@@ -35,6 +44,11 @@ class SamplingParams:
     logprobs: int | None = None
     prompt_logprobs: int | None = None
     skip_special_tokens: bool = True
+    json_schema: dict[str, Any] | Any | None = None
+    json_object: bool = False
+    regex: str | None = None
+    grammar: str | None = None
+    choice: list[str] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -65,6 +79,52 @@ class SamplingParams:
                 raise LMForgeError(
                     f"SamplingParams.{name}={getattr(self, name)!r} is invalid: must be {want}"
                 )
+        self._check_constraint()
+
+    def _check_constraint(self) -> None:
+        """At most one constraint; a pydantic model class becomes its JSON Schema here."""
+        if isinstance(self.json_schema, type) and hasattr(self.json_schema, "model_json_schema"):
+            self.json_schema = self.json_schema.model_json_schema()
+        given = [k for k in CONSTRAINTS if getattr(self, k) not in (None, False)]
+        if len(given) > 1:
+            raise LMForgeError(f"SamplingParams: set at most one of {CONSTRAINTS}; got {given}")
+        checks = (
+            (
+                self.json_schema is None or isinstance(self.json_schema, dict),
+                "json_schema",
+                "a JSON Schema dict or a pydantic model class",
+            ),
+            (
+                self.regex is None or (isinstance(self.regex, str) and self.regex),
+                "regex",
+                "a non-empty string",
+            ),
+            (
+                self.grammar is None or (isinstance(self.grammar, str) and self.grammar.strip()),
+                "grammar",
+                "a non-empty Lark grammar",
+            ),
+            (
+                self.choice is None
+                or (
+                    isinstance(self.choice, list)
+                    and self.choice
+                    and all(isinstance(c, str) and c for c in self.choice)
+                ),
+                "choice",
+                "a non-empty list of non-empty strings",
+            ),
+        )
+        for ok, name, want in checks:
+            if not ok:
+                raise LMForgeError(
+                    f"SamplingParams.{name}={getattr(self, name)!r:.80} is invalid: must be {want}"
+                )
+
+    @property
+    def constraint(self) -> str | None:
+        """The name of the structured-output field in use, or None for free text."""
+        return next((k for k in CONSTRAINTS if getattr(self, k) not in (None, False)), None)
 
     @property
     def greedy(self) -> bool:

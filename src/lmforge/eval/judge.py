@@ -6,8 +6,14 @@ judges prefer a position: a win counts only if it survives the swap, a disagreem
 Replies are parsed leniently (several formats, see the parsers); an unparseable reply is asked
 again with a reminder of the format, up to `retries` times, and if it still fails it is recorded
 as unparseable (value None) and left out of averages, which therefore never become NaN.
+
+A backend that can decode under a JSON Schema (`structured`: the engine, an OpenAI-compatible
+server with `response_format`) is asked for the verdict as JSON instead, {"explanation": ...,
+"rating": <lo..hi>} or {"explanation": ..., "verdict": "A"|"B"|"C"}, with the explanation's
+length bounded so the object always closes within `max_new_tokens`: every verdict parses.
 """
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -45,6 +51,33 @@ REMINDER = (
     "End your reply with the verdict in the exact format asked."
 )
 DEFAULT_RUBRIC = "helpfulness, correctness, relevance and level of detail."
+JSON_ASK = (
+    "Reply with only a JSON object: a short explanation (at most {chars} characters) and then "
+    'your {field}, as {{"explanation": "...", "{field}": {example}}}.'
+)
+
+
+def verdict_schema(field: str, value: dict[str, Any], chars: int) -> dict[str, Any]:
+    """The JSON Schema of a constrained verdict: a bounded explanation, then the value."""
+    return {
+        "type": "object",
+        "properties": {"explanation": {"type": "string", "maxLength": chars}, field: value},
+        "required": ["explanation", field],
+        "additionalProperties": False,
+    }
+
+
+def json_field(field: str, fallback: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Parser of a constrained reply: the field's value; `fallback` for a server that ignored
+    `response_format` and answered in free text."""
+
+    def parse(text: str) -> Any:
+        try:
+            return json.loads(text)[field]
+        except (ValueError, KeyError, TypeError):
+            return fallback(text)
+
+    return parse
 
 
 def parse_rating(text: str, lo: float = 1, hi: float = 10) -> float | None:
@@ -89,7 +122,21 @@ class Judge:
     def __init__(self, backend: Backend, retries: int = 2, max_new_tokens: int = 512) -> None:
         self.backend, self.retries, self.max_new_tokens = backend, retries, max_new_tokens
 
-    def ask(self, prompts: list[str], parse: Callable[[str], Any]) -> list[Verdict]:
+    @property
+    def structured(self) -> bool:
+        return bool(getattr(self.backend, "structured", False))
+
+    @property
+    def explanation_chars(self) -> int:
+        # A character is at most ~2 tokens even escaped; 40 tokens cover the JSON around it.
+        return max(10, min(400, (self.max_new_tokens - 40) // 2))
+
+    def ask(
+        self,
+        prompts: list[str],
+        parse: Callable[[str], Any],
+        schema: dict[str, Any] | None = None,
+    ) -> list[Verdict]:
         """Batched questions; unparsed replies are re-asked (with a reminder) up to `retries`."""
         verdicts = [Verdict(None, "unparseable", 0, []) for _ in prompts]
         pending = list(range(len(prompts)))
@@ -99,7 +146,11 @@ class Judge:
             suffix = REMINDER if attempt else ""
             reqs = [
                 GenRequest(
-                    prompts[i] + suffix, chat=True, max_new_tokens=self.max_new_tokens, seed=attempt
+                    prompts[i] + suffix,
+                    chat=True,
+                    max_new_tokens=self.max_new_tokens,
+                    seed=attempt,
+                    json_schema=schema,
                 )
                 for i in pending
             ]
@@ -138,6 +189,13 @@ class Judge:
             )
             for q, a, r in zip(questions, answers, refs, strict=True)
         ]
+        if self.structured:
+            chars = self.explanation_chars
+            ask = JSON_ASK.format(chars=chars, field="rating", example=lo)
+            prompts = [p.replace(p[p.rindex("Explain briefly") :], ask) for p in prompts]
+            value = {"type": "integer", "minimum": lo, "maximum": hi}
+            parse = json_field("rating", lambda t: parse_rating(t, lo, hi))
+            return self.ask(prompts, parse, verdict_schema("rating", value, chars))
         return self.ask(prompts, lambda t: parse_rating(t, lo, hi))
 
     def pairwise(
@@ -157,7 +215,18 @@ class Judge:
             PAIR_PROMPT.format(rubric=rubric, question=q, a=y, b=x)
             for q, x, y in zip(questions, first, second, strict=True)
         ]
-        verdicts = self.ask(prompts, lambda t: parse_choice(t, ("A", "B", "C")))
+        if self.structured:
+            chars = self.explanation_chars
+            ask = JSON_ASK.format(chars=chars, field="verdict", example='"A"') + (
+                ' "A" if A is better, "B" if B is better, "C" for a tie.'
+            )
+            prompts = [p.replace(p[p.rindex("Explain briefly") :], ask) for p in prompts]
+            value = {"enum": ["A", "B", "C"]}
+            schema = verdict_schema("verdict", value, chars)
+            parse = json_field("verdict", lambda t: parse_choice(t, ("A", "B", "C")))
+            verdicts = self.ask(prompts, parse, schema)
+        else:
+            verdicts = self.ask(prompts, lambda t: parse_choice(t, ("A", "B", "C")))
         out = []
         for i in range(n):
             v1, v2 = verdicts[i], verdicts[n + i]

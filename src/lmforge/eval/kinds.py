@@ -10,9 +10,14 @@ prompt, outputs, gold) and the aggregation of each metric (see scoring.py).
   match / token F1 / BLEU / chrF / ROUGE against the gold text.
 - code: n samples per problem run against the problem's tests in the sandbox; unbiased pass@k.
 - perplexity: rolling-window log-likelihood of each text (window `max_length`, step `stride`).
+- json_schema: a JSON answer to each prompt under the item's schema (decoded under it when the
+  backend is `structured` and the task `constrained`); `valid` = parses and validates with
+  `jsonschema`, `field_acc` = share of the gold object's leaf fields the answer has equal.
 """
 
+import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +28,7 @@ from lmforge.eval.metrics import CorpusMetric, exact_match, pass_at_k, rouge_sco
 from lmforge.eval.prompts import PromptBuilder
 from lmforge.eval.sandbox import Limits, run_many
 from lmforge.eval.taskspec import Extractor, TaskSpec
+from lmforge.extras import require
 
 Items = list[dict[str, Any]]
 Result = tuple[Items, dict[str, str]]
@@ -199,9 +205,63 @@ def run_perplexity(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBui
     return out, {"perplexity": "perplexity", "bits_per_byte": "bits_per_byte"}
 
 
+def leaves(value: Any, path: str = "") -> dict[str, Any]:
+    """Flatten a JSON value to {"a.b[0]": leaf}; an empty object or list is itself a leaf."""
+    if isinstance(value, dict) and value:
+        return {k: v for key, x in value.items() for k, v in leaves(x, f"{path}.{key}").items()}
+    if isinstance(value, list) and value:
+        return {k: v for i, x in enumerate(value) for k, v in leaves(x, f"{path}[{i}]").items()}
+    return {path: value}
+
+
+def json_scores(text: str, schema: dict[str, Any], gold: Any) -> dict[str, Any]:
+    """Parse, validate and compare one answer (a record field per check, for auditing)."""
+    jsonschema = require("eval", "jsonschema")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"parsed": 0.0, "valid": 0.0, "field_acc": 0.0, "error": "not JSON"}
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
+    want, got = leaves(gold), leaves(value)
+    acc = sum(got.get(k, object()) == v for k, v in want.items()) / max(1, len(want))
+    return {
+        "parsed": 1.0,
+        "valid": float(not errors),
+        "field_acc": acc,
+        "error": errors[0].message[:200] if errors else None,
+    }
+
+
+def run_json_schema(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuilder) -> Result:
+    schemas = [it[spec.schema_field] for it in items]
+    constrained = spec.constrained and getattr(backend, "structured", False)
+    reqs = []
+    for it, schema in zip(items, schemas, strict=True):
+        req = _gen_request(spec, pb.context(it), pb.gen_prefix(it), n=1)
+        reqs.append(replace(req, json_schema=schema if constrained else None))
+    outputs = [o[0] for o in backend.generate(reqs)]
+    out: Items = []
+    for it, req, schema, text in zip(items, reqs, schemas, outputs, strict=True):
+        checks = json_scores(text.strip(), schema, it[spec.gold_field])
+        error = checks.pop("error")
+        out.append(
+            {
+                "id": it["id"],
+                "prompt": req.prompt,
+                "output": text,
+                "gold": it[spec.gold_field],
+                "constrained": constrained,
+                "error": error,
+                "scores": checks,
+            }
+        )
+    return out, {"parsed": "mean", "valid": "mean", "field_acc": "mean"}
+
+
 RUNNERS = {
     "multiple_choice": run_multiple_choice,
     "generate": run_generate,
     "code": run_code,
     "perplexity": run_perplexity,
+    "json_schema": run_json_schema,
 }

@@ -15,7 +15,7 @@ from lmforge.config import StageConfig, format_validation_error, load_config, re
 from lmforge.errors import ConfigError, LMForgeError
 
 TASKS_DIR = Path(__file__).parent / "tasks"
-Kind = Literal["multiple_choice", "generate", "code", "perplexity"]
+Kind = Literal["multiple_choice", "generate", "code", "perplexity", "json_schema"]
 Format = Literal["jsonl", "csv", "mmlu", "gpqa", "gsm8k", "humaneval", "text"]
 
 
@@ -85,6 +85,13 @@ class TaskSpec(StageConfig):
     n_samples: int = Field(1, ge=1, description="code: samples per problem.")
     k: list[int] = Field(default_factory=lambda: [1], description="code: pass@k values.")
     timeout_s: float = Field(10.0, gt=0, description="code: wall-clock limit per sample.")
+    schema_field: str = Field(
+        "schema", description="json_schema: the item field holding the output's JSON Schema."
+    )
+    gold_field: str = Field("answer", description="json_schema: the item field of the gold object.")
+    constrained: bool = Field(
+        True, description="json_schema: decode under the schema when the backend can."
+    )
     max_length: int = Field(1024, ge=2, description="perplexity: window length in tokens.")
     stride: int = Field(512, ge=1, description="perplexity: window step in tokens.")
 

@@ -52,12 +52,17 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
 
 
 def render_chat(
-    tokenizer: Any, messages: list[dict[str, Any]], add_generation_prompt: bool = True
+    tokenizer: Any,
+    messages: list[dict[str, Any]],
+    add_generation_prompt: bool = True,
+    tools: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The prompt text for `messages` under the tokenizer's chat template."""
+    """The prompt text for `messages` (and OpenAI-shaped `tools`, for templates that render
+    them) under the tokenizer's chat template."""
     validate_messages(messages)
     if not getattr(tokenizer, "chat_template", None):
         ensure_chat_template(tokenizer)
+    kw = {"tools": tools} if tools else {}
     return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt, **kw
     )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from lmforge.engine import AsyncLLMEngine, RequestOutput, SamplingParams
 from lmforge.serve.scanners import Scanners
+from lmforge.serve.tools import CallStream
 
 Kind = Literal["chat", "completion"]
 
@@ -62,6 +63,7 @@ class Choice:
     finish_reason: str | None = None
     ttft: float | None = None
     itl: list[float] = field(default_factory=list)
+    calls: CallStream | None = None  # set when the request has tools
 
 
 @dataclass(slots=True)
@@ -77,12 +79,17 @@ class Generation:
     scanners: Scanners
     include_usage: bool = False
     echo: bool = False  # completions: the prompt (and its logprobs) lead each choice's text
+    tool_mode: str = "none"  # ChatRequest.tool_mode
     created: int = field(default_factory=lambda: int(time.time()))
     choices: list[Choice] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         assert self.params and len(self.params) % len(self.prompts) == 0
-        self.choices = [Choice() for _ in self.params]
+        forced = self.tool_mode in ("required", "named")
+        self.choices = [
+            Choice(calls=None if self.tool_mode == "none" else CallStream(forced))
+            for _ in self.params
+        ]
 
     @property
     def n(self) -> int:
@@ -206,9 +213,17 @@ class Generation:
             c.text += delta  # what the output scanners see: the completion, not the echo
             echo = self._echo_text(c, out)
             lp = self._logprobs(out, c, echo=bool(echo))
-            if echo or delta or lp:
+            mode = c.calls.decide(c.text) if c.calls else "content"
+            if mode == "calls":
+                for d in c.calls.feed(c.text):  # type: ignore[union-attr]
+                    chunk = self._chunk(i, None, None, None)
+                    chunk["choices"][0]["delta"] = {"tool_calls": [d]}
+                    yield chunk
+            elif mode == "content" and (echo or delta or lp):
                 yield self._chunk(i, echo + delta, lp, None)
             if out.finished:
+                if c.calls:
+                    c.finish_reason = c.calls.finish_reason(c.text, c.finish_reason)
                 yield self._chunk(i, None, None, c.finish_reason)
         if self.include_usage:
             yield {
@@ -239,6 +254,9 @@ class Generation:
             lp = self._logprobs(out, c, echo=bool(echo)) if ok else None
             if self.kind == "chat":
                 msg = {"role": "assistant", "content": text}
+                if c.calls and ok:
+                    msg = c.calls.message(text)
+                    c.finish_reason = c.calls.finish_reason(text, c.finish_reason)
                 body_choices.append(
                     {"index": i, "message": msg, "logprobs": lp, "finish_reason": c.finish_reason}
                 )

@@ -5,6 +5,7 @@ use, e.g. `user`), but every field we do use is range-checked here so that a bad
 naming the field, never an engine error.
 """
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,6 +29,39 @@ class StreamOptions(_Request):
     include_usage: bool = False
 
 
+NAME = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class JSONSchemaFormat(_Request):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    name: str = Field(pattern=NAME)
+    description: str | None = None
+    schema_: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(_Request):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JSONSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _needs_schema(self) -> "ResponseFormat":
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type 'json_schema' needs a 'json_schema' object")
+        return self
+
+    def constraint(self) -> dict[str, Any]:
+        """SamplingParams fields for this format (strict schemas close their objects)."""
+        from lmforge.serve.tools import closed
+
+        if self.type == "json_object":
+            return {"json_object": True}
+        if self.type == "json_schema" and self.json_schema is not None:
+            schema = self.json_schema.schema_
+            return {"json_schema": closed(schema) if self.json_schema.strict else schema}
+        return {}
+
+
 class _Sampling(_Request):
     model: str
     n: int = Field(1, ge=1, le=16)
@@ -44,6 +78,7 @@ class _Sampling(_Request):
     min_p: float = Field(0.0, ge=0, le=1)
     repetition_penalty: float = Field(1.0, gt=0)
     ignore_eos: bool = False
+    response_format: ResponseFormat | None = None
 
     @field_validator("stop")
     @classmethod
@@ -53,8 +88,19 @@ class _Sampling(_Request):
             raise ValueError("give at most 4 non-empty stop strings")
         return stops
 
-    def sampling(self, max_tokens: int, logprobs: int | None, choice: int) -> SamplingParams:
-        """Engine params for choice `choice` (seeds differ per choice so n>1 gives n samples)."""
+    def sampling(
+        self,
+        max_tokens: int,
+        logprobs: int | None,
+        choice: int,
+        constraint: dict[str, Any] | None = None,
+    ) -> SamplingParams:
+        """Engine params for choice `choice` (seeds differ per choice so n>1 gives n samples).
+
+        `constraint`: structured-output fields (a tool grammar); else `response_format`'s.
+        """
+        if constraint is None:
+            constraint = self.response_format.constraint() if self.response_format else {}
         return SamplingParams(
             max_tokens=max_tokens,
             temperature=self.temperature,
@@ -68,6 +114,7 @@ class _Sampling(_Request):
             repetition_penalty=self.repetition_penalty,
             ignore_eos=self.ignore_eos,
             logprobs=logprobs,
+            **constraint,
         )
 
     @property
@@ -80,9 +127,33 @@ class ContentPart(_Request):
     text: str | None = None
 
 
+class CallFunction(_Request):
+    name: str
+    arguments: str
+
+    @field_validator("arguments")
+    @classmethod
+    def _json_object(cls, v: str) -> str:
+        try:
+            ok = isinstance(json.loads(v), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("must be a JSON object encoded as a string")
+        return v
+
+
+class ToolCall(_Request):
+    id: str
+    type: Literal["function"] = "function"
+    function: CallFunction
+
+
 class Message(_Request):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -92,17 +163,87 @@ class Message(_Request):
         return self.content or ""
 
 
+class FunctionDef(_Request):
+    name: str = Field(pattern=NAME)
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _object(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if v.get("type", "object") != "object":
+            raise ValueError(f"must be a JSON Schema of type 'object', got type {v['type']!r}")
+        return v
+
+
+class Tool(_Request):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class NamedFunction(_Request):
+    name: str
+
+
+class NamedToolChoice(_Request):
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class ChatRequest(_Sampling):
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    tools: list[Tool] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool = True
 
-    def conversation(self) -> list[dict[str, str]]:
-        """Messages as the chat template wants them (`developer` is OpenAI's new `system`)."""
+    @model_validator(mode="after")
+    def _tool_choice(self) -> "ChatRequest":
+        names = [t.function.name for t in self.tools or []]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tools: function names must be unique, got {names}")
+        if self.tool_choice not in (None, "none") and not names:
+            raise ValueError("tool_choice needs 'tools'")
+        if isinstance(self.tool_choice, NamedToolChoice) and (
+            self.tool_choice.function.name not in names
+        ):
+            raise ValueError(
+                f"tool_choice names function {self.tool_choice.function.name!r}, "
+                f"which is not in tools {names}"
+            )
+        if self.tools and self.response_format and self.response_format.type != "text":
+            raise ValueError("give either tools or a JSON response_format, not both")
+        return self
+
+    @property
+    def tool_mode(self) -> str:
+        """ "none", "auto" (OpenAI's default when tools are given), "required" or "named"."""
+        if not self.tools or self.tool_choice == "none":
+            return "none"
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return "named"
+        return self.tool_choice or "auto"
+
+    def allowed_tools(self) -> list[dict[str, Any]]:
+        """The function definitions a call may use (one for a named choice)."""
+        fns = [t.function.model_dump(exclude_none=True) for t in self.tools or []]
+        if isinstance(self.tool_choice, NamedToolChoice):
+            fns = [f for f in fns if f["name"] == self.tool_choice.function.name]
+        return fns
+
+    def conversation(self) -> list[dict[str, Any]]:
+        """Messages as dicts (`developer` is OpenAI's new `system`), tool calls kept."""
         return [
-            {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+            {
+                "role": "system" if m.role == "developer" else m.role,
+                "content": m.text(),
+                "tool_calls": [c.model_dump() for c in m.tool_calls or []],
+                "tool_call_id": m.tool_call_id,
+            }
             for m in self.messages
         ]
 

@@ -32,6 +32,7 @@ class GenRequest:
     n: int = 1
     stop: tuple[str, ...] = ()
     seed: int = 0
+    json_schema: dict[str, Any] | None = None  # constrain the output (backends with `structured`)
 
 
 def prompt_text(req: GenRequest, tokenizer: Any) -> str:

@@ -41,6 +41,7 @@ def kv_bytes_per_token(model_dir: Any, dtype_bytes: int = 4) -> int:
 
 class EngineBackend:
     name = "engine"
+    structured = True  # GenRequest.json_schema is decoded under the schema (llguidance)
 
     def __init__(
         self,
@@ -112,6 +113,7 @@ class EngineBackend:
             "top_p": req.top_p,
             "seed": req.seed if seed is None else seed,
             "stop": list(req.stop),
+            "json_schema": req.json_schema,
         }
         return self._params_cls(**{k: v for k, v in wanted.items() if k in self._accepted})
 

@@ -49,6 +49,9 @@ def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
 
 class HFBackend:
     name = "hf"
+    structured = (
+        False  # transformers' generate here has no grammar masks: GenRequest.json_schema is ignored
+    )
 
     def __init__(
         self, model: str, batch_size: int = 8, device: str = "cpu", max_length: int | None = None

@@ -27,6 +27,7 @@ MAX_STOP = 4  # the OpenAI API accepts at most 4 stop strings; the rest are appl
 
 class OpenAIBackend:
     name = "openai"
+    structured = True  # sends GenRequest.json_schema as response_format (json_schema, strict)
 
     def __init__(
         self,
@@ -116,6 +117,9 @@ class OpenAIBackend:
         }
         if req.stop:
             body["stop"] = list(req.stop[:MAX_STOP])
+        if req.json_schema is not None:
+            spec = {"name": "output", "schema": req.json_schema, "strict": True}
+            body["response_format"] = {"type": "json_schema", "json_schema": spec}
         if req.chat and req.prefix:
             raise LMForgeError(
                 "gen_prefix on a chat task needs --backend engine or hf: the OpenAI chat API "

@@ -5,6 +5,7 @@ context length (400, both numbers) -> a slot (429 when the queue is full) -> the
 against the client's disconnect so a client that leaves aborts its sequences at once.
 """
 
+import asyncio
 import json
 import time
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from lmforge.engine import SamplingParams
 from lmforge.errors import LMForgeError
 from lmforge.models.chat import render_chat
 from lmforge.serve.errors import APIError, context_length_error
@@ -21,6 +23,7 @@ from lmforge.serve.generate import Generation, Kind
 from lmforge.serve.http import key_of, read_json, until_disconnect
 from lmforge.serve.protocol import ChatRequest, CompletionRequest, parse
 from lmforge.serve.state import ServerState
+from lmforge.serve.tools import call_grammar, chat_messages, closed, native_tools
 
 
 def openai_router(state: ServerState) -> APIRouter:
@@ -83,11 +86,19 @@ def openai_router(state: ServerState) -> APIRouter:
         req: ChatRequest | CompletionRequest,
         prompts: list[list[int]],
         logprobs: int | None,
+        constraint: dict[str, Any] | None = None,
+        tool_mode: str = "none",
     ) -> Response:
         assert state.engine is not None
         requested = req.requested_max_tokens
         maxes = [budget(ids, requested) for ids in prompts]
-        params = [req.sampling(maxes[i // req.n], logprobs, i) for i in range(len(prompts) * req.n)]
+        params = [
+            req.sampling(maxes[i // req.n], logprobs, i, constraint)
+            for i in range(len(prompts) * req.n)
+        ]
+        if params[0].constraint:
+            where = "tools" if constraint else "response_format.json_schema.schema"
+            await check_constraint(params[0], where)
         if len(params) > state.admission.capacity:
             raise APIError(
                 400,
@@ -106,6 +117,7 @@ def openai_router(state: ServerState) -> APIRouter:
             state.scanners,
             include_usage=req.stream and req.include_usage,
             echo=isinstance(req, CompletionRequest) and req.echo,
+            tool_mode=tool_mode,
         )
         fields = request.state.log
         fields.update(id=gen.request_id, model=state.model_name, n=req.n, stream=req.stream)
@@ -157,6 +169,29 @@ def openai_router(state: ServerState) -> APIRouter:
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
+    async def check_constraint(params: SamplingParams, where: str) -> None:
+        """Compile now (off the loop; cached for the engine) so a bad schema is a 400."""
+        assert state.engine is not None
+        compiler = state.engine.engine.constraints.compiler
+        try:
+            await asyncio.to_thread(compiler.compile, params)
+        except LMForgeError as e:
+            raise APIError(400, f"invalid '{where}': {e}", param=where) from None
+
+    async def tool_plan(req: ChatRequest) -> dict[str, Any] | None:
+        """The call grammar for `req`'s tool_choice (None for "none"); 400 for bad parameters."""
+        if req.tool_mode == "none":
+            return None
+        for i, t in enumerate(req.tools or []):
+            schema = closed(t.function.parameters)
+            await check_constraint(
+                SamplingParams(json_schema=schema), f"tools[{i}].function.parameters"
+            )
+        grammar = call_grammar(
+            req.allowed_tools(), req.parallel_tool_calls, auto=req.tool_mode == "auto"
+        )
+        return {"grammar": grammar}
+
     @router.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         req: ChatRequest = parse(ChatRequest, await read_json(request, state.cfg.max_body_bytes))
@@ -166,12 +201,22 @@ def openai_router(state: ServerState) -> APIRouter:
         for m in conv:
             if m["role"] in ("user", "tool") and state.scanners.chain:
                 m["content"] = await state.scanners.check_input(m["content"], key_of(request))
+        tok = state.engine.tokenizer
+        native = native_tools(tok)
+        fns = req.allowed_tools() if req.tool_mode != "none" else None
+        if req.tool_mode == "named":  # the prompt lists every tool; the grammar allows one
+            fns = [t.function.model_dump(exclude_none=True) for t in req.tools or []]
         try:
-            text = render_chat(state.engine.tokenizer, conv)
+            msgs = chat_messages(conv, fns, native, req.parallel_tool_calls)
+            tools = [{"type": "function", "function": f} for f in fns] if native and fns else None
+            text = render_chat(tok, msgs, tools=tools)
         except LMForgeError as e:
             raise APIError(400, str(e), param="messages") from None
-        ids = state.engine.tokenizer.encode(text, add_special_tokens=False)
-        return await generate(request, "chat", req, [ids], req.engine_logprobs)
+        ids = tok.encode(text, add_special_tokens=False)
+        constraint = await tool_plan(req)
+        return await generate(
+            request, "chat", req, [ids], req.engine_logprobs, constraint, req.tool_mode
+        )
 
     @router.post("/v1/completions")
     async def completions(request: Request) -> Response:
