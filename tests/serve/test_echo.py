@@ -4,8 +4,7 @@ max_tokens=0, text_offset, through the real `openai` client."""
 import openai
 import pytest
 import torch
-
-from conftest import KEY, Running
+from tests.serve.conftest import KEY, Running
 
 
 def hf_prompt_logprobs(model_dir, ids: list[int]) -> list[float]:

@@ -237,7 +237,7 @@ def run_json_schema(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBu
     constrained = spec.constrained and getattr(backend, "structured", False)
     reqs = []
     for it, schema in zip(items, schemas, strict=True):
-        req = _gen_request(spec, pb.context(it), pb.gen_prefix(it), n=1)
+        req = _gen_request(spec, pb.context(it), pb.gen_prefix(it), n=1, system=pb.system(it))
         reqs.append(replace(req, json_schema=schema if constrained else None))
     outputs = [o[0] for o in backend.generate(reqs)]
     out: Items = []

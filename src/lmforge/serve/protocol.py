@@ -271,9 +271,15 @@ class CompletionRequest(_Sampling):
             raise ValueError("max_tokens=0 only scores the prompt: set echo=true (with logprobs)")
         return self
 
-    def sampling(self, max_tokens: int, logprobs: int | None, choice: int) -> SamplingParams:
+    def sampling(
+        self,
+        max_tokens: int,
+        logprobs: int | None,
+        choice: int,
+        constraint: dict[str, Any] | None = None,
+    ) -> SamplingParams:
         """With `echo`, the prompt's own log-probs too (OpenAI's legacy scoring request)."""
-        p = super().sampling(max(max_tokens, 1), logprobs, choice)
+        p = super().sampling(max(max_tokens, 1), logprobs, choice, constraint)
         if self.echo and (logprobs is not None or max_tokens == 0):
             p.prompt_logprobs = logprobs or 0
         p.max_tokens = max_tokens
