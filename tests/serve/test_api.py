@@ -13,6 +13,28 @@ def test_models_lists_llm_and_embedder(client: openai.OpenAI) -> None:
     assert ids == ["tiny", "all-MiniLM-L6-v2"]
 
 
+def test_retrieve_model_and_unknown_id(client: openai.OpenAI) -> None:
+    m = client.models.retrieve("tiny")
+    assert (m.id, m.object, m.owned_by) == ("tiny", "model", "lmforge")
+    assert client.models.retrieve("all-MiniLM-L6-v2").id == "all-MiniLM-L6-v2"
+    try:
+        client.models.retrieve("gpt-4o")
+    except openai.NotFoundError as e:
+        assert e.body["code"] == "model_not_found" and "tiny" in e.body["message"]
+    else:
+        raise AssertionError("an unknown model id must be a 404")
+
+
+def test_stream_options_without_stream_is_a_400(client: openai.OpenAI) -> None:
+    kw = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    try:
+        client.chat.completions.create(**kw, stream_options={"include_usage": True})
+    except openai.BadRequestError as e:
+        assert e.body["param"] == "stream_options" and "stream" in e.body["message"]
+    else:
+        raise AssertionError("stream_options without stream must be refused")
+
+
 def test_chat_non_streaming_usage_and_seed(client: openai.OpenAI) -> None:
     kw = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 6}
     a = client.chat.completions.create(**kw, temperature=0.9, seed=7)

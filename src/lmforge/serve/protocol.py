@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -79,6 +80,13 @@ class _Sampling(_Request):
     repetition_penalty: float = Field(1.0, gt=0)
     ignore_eos: bool = False
     response_format: ResponseFormat | None = None
+
+    @field_validator("stream_options")
+    @classmethod
+    def _stream_options(cls, v: StreamOptions | None, info: ValidationInfo) -> StreamOptions | None:
+        if v is not None and not info.data.get("stream"):
+            raise ValueError("only allowed when 'stream' is true (as OpenAI answers)")
+        return v
 
     @field_validator("stop")
     @classmethod
@@ -326,7 +334,10 @@ def parse(cls: type[_Request], body: Any) -> Any:
         return cls.model_validate(body)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("list[", "str")))
+        # drop pydantic's union-member tags ("str", "list[int]", ...), keep field names
+        # ("stream_options" starts with "str" too)
+        tag = lambda p: p == "str" or p.startswith(("list[", "str[", "function-"))  # noqa: E731
+        loc = ".".join(str(p) for p in err["loc"] if not tag(str(p)))
         msg = err["msg"].removeprefix("Value error, ")
         got = "" if err["type"] == "missing" else f" (got {err.get('input')!r:.80})"
         raise APIError(400, f"invalid '{loc}': {msg}{got}", param=loc or None) from None

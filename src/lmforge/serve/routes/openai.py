@@ -52,6 +52,20 @@ def openai_router(state: ServerState) -> APIRouter:
             )
         return {"object": "list", "data": data}
 
+    @router.get("/v1/models/{model_id:path}")
+    async def model(model_id: str) -> dict[str, Any]:
+        """One model object, or OpenAI's 404 naming what this server serves."""
+        for m in (await models())["data"]:
+            if m["id"] == model_id:
+                return m
+        served = ", ".join(m["id"] for m in (await models())["data"])
+        raise APIError(
+            404,
+            f"The model '{model_id}' does not exist; this server serves: {served}",
+            param="model",
+            code="model_not_found",
+        )
+
     def check_model(name: str) -> None:
         if name != state.model_name:
             raise APIError(
