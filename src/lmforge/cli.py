@@ -1,5 +1,6 @@
 """The `lmforge` command: one Typer app; each subcommand is a thin call into a stage."""
 
+import logging
 import sys
 from pathlib import Path
 
@@ -151,6 +152,9 @@ def quickstart(
 
 def main() -> None:
     """Entry point: user errors print one line and exit 2; bugs keep their traceback."""
+    # bitsandbytes (imported by peft/transformers) warns on every CPU start that an optional
+    # kernels-community package is missing; that is not the user's problem, so keep it quiet.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         app()
     except LMForgeError as e:
