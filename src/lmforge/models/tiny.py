@@ -107,7 +107,7 @@ def make_tiny_model(
 
 
 # HF Llama parameter names -> llama.cpp GGUF tensor names (per layer, then global).
-_GGUF_LAYER_NAMES = {
+GGUF_LAYER_NAMES = {
     "input_layernorm": "attn_norm",
     "self_attn.q_proj": "attn_q",
     "self_attn.k_proj": "attn_k",
@@ -118,6 +118,13 @@ _GGUF_LAYER_NAMES = {
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
 }
+
+
+def permute_rotary(w: Any, heads: int) -> Any:
+    """HF's rotate-half q/k rows -> llama.cpp's interleaved pairs (transformers inverts it)."""
+    return (
+        w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+    )
 
 
 def make_tiny_gguf(model_dir: str | Path, out_file: str | Path) -> Path:
@@ -162,14 +169,6 @@ def make_tiny_gguf(model_dir: str | Path, out_file: str | Path) -> Path:
     def put(name: str, key: str) -> None:
         w.add_tensor(name, np.ascontiguousarray(weights[key], dtype=np.float32))
 
-    def permute(x: np.ndarray, heads: int) -> np.ndarray:
-        """llama.cpp's rotary layout for q/k rows; transformers undoes it when loading."""
-        return (
-            x.reshape(heads, 2, x.shape[0] // heads // 2, *x.shape[1:])
-            .swapaxes(1, 2)
-            .reshape(x.shape)
-        )
-
     heads = {
         "self_attn.q_proj": cfg.num_attention_heads,
         "self_attn.k_proj": cfg.num_key_value_heads,
@@ -177,11 +176,11 @@ def make_tiny_gguf(model_dir: str | Path, out_file: str | Path) -> Path:
     for i in range(cfg.num_hidden_layers):
         for proj, n in heads.items():
             key = f"model.layers.{i}.{proj}.weight"
-            weights[key] = permute(weights[key], n)
+            weights[key] = permute_rotary(weights[key], n)
 
     put("token_embd.weight", "model.embed_tokens.weight")
     for i in range(cfg.num_hidden_layers):
-        for hf, gg in _GGUF_LAYER_NAMES.items():
+        for hf, gg in GGUF_LAYER_NAMES.items():
             put(f"blk.{i}.{gg}.weight", f"model.layers.{i}.{hf}.weight")
     put("output_norm.weight", "model.norm.weight")
     if "lm_head.weight" in weights:

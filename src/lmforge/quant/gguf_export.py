@@ -17,30 +17,13 @@ import numpy as np
 import torch
 
 from lmforge.errors import LMForgeError
+from lmforge.models.tiny import GGUF_LAYER_NAMES, permute_rotary
 from lmforge.quant.config import GgufExportConfig
 
 log = logging.getLogger(__name__)
 
-LAYER_NAMES = {
-    "input_layernorm": "attn_norm",
-    "self_attn.q_proj": "attn_q",
-    "self_attn.k_proj": "attn_k",
-    "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output",
-    "post_attention_layernorm": "ffn_norm",
-    "mlp.gate_proj": "ffn_gate",
-    "mlp.up_proj": "ffn_up",
-    "mlp.down_proj": "ffn_down",
-}
 ARCH = {"llama": "llama", "mistral": "llama", "qwen2": "qwen2"}
 FILE_TYPE = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7}
-
-
-def permute_rotary(w: np.ndarray, heads: int) -> np.ndarray:
-    """HF's rotate-half q/k rows -> llama.cpp's interleaved pairs (transformers inverts it)."""
-    return (
-        w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-    )
 
 
 def float_tensors(path: Path, config: Any) -> dict[str, torch.Tensor]:
@@ -188,7 +171,7 @@ def export_gguf(cfg: GgufExportConfig, run: Any = None) -> dict[str, Any]:
     heads = {"self_attn.q_proj": hf.num_attention_heads, "self_attn.k_proj": hf.num_key_value_heads}
     encode(w, "token_embd.weight", t["model.embed_tokens.weight"], cfg.type)
     for i in range(hf.num_hidden_layers):
-        for src, dst in LAYER_NAMES.items():
+        for src, dst in GGUF_LAYER_NAMES.items():
             for kind in ("weight", "bias"):
                 key = f"model.layers.{i}.{src}.{kind}"
                 if key not in t:
