@@ -71,17 +71,20 @@ def paged_attention(
         out[g.start : g.end] = o.squeeze(2)
     assert out is not None
     for p in meta.prefills:
-        qp = q[p.start : p.end].transpose(0, 1)  # [H, n, D]
+        # 4-D [1, H, n, D]: with 3-D inputs CPU SDPA falls back to its math path (bmm,
+        # softmax, mask fix-ups), measured 3.5-4x slower than the flash kernel 4-D inputs get.
+        qp = q[p.start : p.end].transpose(0, 1).unsqueeze(0)
         n = p.end - p.start
         if p.context == 0:
-            kp, vp = k[p.start : p.end].transpose(0, 1), v[p.start : p.end].transpose(0, 1)
+            kp = k[p.start : p.end].transpose(0, 1).unsqueeze(0)
+            vp = v[p.start : p.end].transpose(0, 1).unsqueeze(0)
             o = F.scaled_dot_product_attention(qp, kp, vp, is_causal=True, enable_gqa=True)
         else:
             total = p.context + n
-            kp = gather(k_cache, p.block_table, 1, total)[0]
-            vp = gather(v_cache, p.block_table, 1, total)[0]
+            kp = gather(k_cache, p.block_table, 1, total)
+            vp = gather(v_cache, p.block_table, 1, total)
             rows = torch.arange(n, device=q.device).unsqueeze(1) + p.context
             mask = torch.arange(total, device=q.device).unsqueeze(0) <= rows
             o = F.scaled_dot_product_attention(qp, kp, vp, attn_mask=mask, enable_gqa=True)
-        out[p.start : p.end] = o.transpose(0, 1)
+        out[p.start : p.end] = o[0].transpose(0, 1)
     return out
