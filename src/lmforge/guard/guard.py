@@ -24,6 +24,7 @@ from lmforge.guard.classifier import LinearHead
 from lmforge.guard.classify import classifier_scores, rescan_texts
 from lmforge.guard.config import GuardPolicy, PIIPolicy, ScannerPolicy
 from lmforge.guard.embed import Embedder
+from lmforge.guard.judge import Judge
 from lmforge.guard.limits import RateLimiter, check_limits
 from lmforge.guard.output import scan_canary, scan_citations, scan_toxicity
 from lmforge.guard.rules import scan_rules
@@ -104,8 +105,11 @@ def _fire(v: Verdict, p: ScannerPolicy, default_threshold: float) -> Verdict:
 
 
 class Guard:
-    def __init__(self, policy: GuardPolicy | None = None, tokenizer: Any = None) -> None:
+    def __init__(
+        self, policy: GuardPolicy | None = None, tokenizer: Any = None, judge: Judge | None = None
+    ) -> None:
         self.policy = policy or GuardPolicy()
+        self.judge = judge  # second stage for the classifier's grey zone (lmforge.guard.judge)
         needs_model = self.policy.input.classifier.enabled or self.policy.context.classifier.enabled
         self.head = LinearHead.load(self.policy.classifier_path) if needs_model else None
         # The embedder's precision is the artifact's: its threshold holds only for those scores.
@@ -149,8 +153,21 @@ class Guard:
                 best = Verdict(
                     best.scanner, best.action, best.score, best.reason + " (on decoded text)"
                 )
-            out.append(best)
+            out.append(self._second_stage(text, best))
         return out
+
+    def _second_stage(self, text: str, v: Verdict) -> Verdict:
+        """A classifier hit under `grey_zone.high` is decided by the judge, if one was given."""
+        g = self.policy.input.grey_zone
+        if self.judge is None or not g.enabled or v.action == "allow" or v.score >= g.high:
+            return v
+        t0 = time.perf_counter()
+        attack = self.judge([text])[0]
+        details = {"judge": "injection" if attack else "benign"}
+        details["judge_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+        if attack:
+            return Verdict(v.scanner, v.action, v.score, v.reason + "; judge: injection", details)
+        return Verdict(v.scanner, "allow", v.score, v.reason + "; judge: benign", details)
 
     def _pii(self, text: str, p: PIIPolicy) -> tuple[Verdict, str]:
         redacted, counts = redact_pii(text, p.kinds)

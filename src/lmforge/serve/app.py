@@ -9,12 +9,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from lmforge.runs import runs_root
 from lmforge.serve.errors import APIError
 from lmforge.serve.gate import Gate
+from lmforge.serve.http import ClientGone
 from lmforge.serve.routes.console import console_router
 from lmforge.serve.routes.embeddings import embeddings_router
 from lmforge.serve.routes.openai import openai_router
@@ -48,6 +49,12 @@ def create_app(state: ServerState) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException) -> JSONResponse:
         return APIError(e.status_code, str(e.detail)).response()
+
+    @app.exception_handler(ClientGone)
+    async def gone(request: Request, e: ClientGone) -> Response:
+        # Nobody reads this; 499 (nginx's "client closed request") keeps a hang-up out of the
+        # 5xx counts and the error log, where a bug would be.
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, e: Exception) -> JSONResponse:

@@ -92,6 +92,10 @@ class _EngineCollector(Collector):
             s.num_waiting + self.queued(),
         )
         yield gauge("kv_cache_usage_perc", "KV cache usage (1 = 100%).", s.kv_usage)
+        # In blocks, exactly: a soak checks that an idle server holds none (no leak).
+        used = round(s.kv_usage * s.num_blocks)
+        yield gauge("kv_cache_used_blocks", "KV blocks held by live requests.", used)
+        yield gauge("kv_cache_total_blocks", "KV blocks in the pool.", s.num_blocks)
         yield counter(
             "prefix_cache_queries", "Prefix cache blocks looked up.", s.prefix_cache_queries
         )
