@@ -1,0 +1,91 @@
+"""Which GEMM path the quantized linears take, and the calls into the compiled kernels.
+
+The kernels quantize each activation row to int8 in blocks of 32 (fp32 scale per block, like
+llama.cpp's Q8_0 activations), so their results differ from a float matmul by that rounding
+(~0.3% relative per layer); tests check them against exactly that reference.
+"""
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+from torch import Tensor
+
+from lmforge.engine.kernels.build import load
+from lmforge.errors import LMForgeError
+
+ENV = "LMFORGE_QGEMM"
+ISAS = {"avx512-vnni": 2, "avx2": 1}
+CHOICES = ("auto", *ISAS, "torch")
+
+
+@dataclass(slots=True, frozen=True)
+class QGemm:
+    """The chosen path: `isa` 2/1 for our kernels, 0 for torch's; `reason` is printed."""
+
+    name: str
+    isa: int
+    reason: str
+
+    @property
+    def ours(self) -> bool:
+        return self.isa > 0
+
+
+@cache
+def _choose(force: str) -> QGemm:
+    if force not in CHOICES:
+        raise LMForgeError(f"{ENV} must be one of {', '.join(CHOICES)}, got {force!r}")
+    if force == "torch":
+        return QGemm("torch", 0, f"forced by {ENV}")
+    dll, why = load()
+    if dll is None:
+        print(f"lmforge: int8/int4 use torch's kernels: {why}")
+        return QGemm("torch", 0, why)
+    have = dll.lmf_isa()
+    if force == "auto":
+        if have == 0:
+            return QGemm("torch", 0, "CPU has neither AVX512-VNNI nor AVX2+FMA")
+        name = "avx512-vnni" if have == 2 else "avx2"
+        return QGemm(name, have, "detected")
+    if ISAS[force] > have:
+        raise LMForgeError(f"{ENV}={force}: this CPU lacks it (it has isa level {have})")
+    return QGemm(force, ISAS[force], f"forced by {ENV}")
+
+
+def choose(force: str | None = None) -> QGemm:
+    """The path for this process (`force` or LMFORGE_QGEMM, else detect)."""
+    return _choose(force or os.environ.get(ENV, "") or "auto")
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def int8_gemm(
+    q: QGemm, x: Tensor, w: Tensor, scales: Tensor, bias: Tensor | None, n: int
+) -> Tensor:
+    """x [..., K] fp32 -> [..., n] fp32 through the packed int8 weights (pack.pack_int8)."""
+    xf = x.reshape(-1, x.shape[-1]).to(torch.float32).contiguous()
+    m, k = xf.shape
+    y = torch.empty(m, n, dtype=torch.float32)
+    load()[0].lmf_int8_gemm(
+        q.isa, xf.data_ptr(), m, k, w.data_ptr(), scales.data_ptr(), _ptr(bias), y.data_ptr(),
+        n, torch.get_num_threads(),
+    )  # fmt: skip
+    return y.view(*x.shape[:-1], n)
+
+
+def int4_gemm(
+    q: QGemm, x: Tensor, w: Tensor, sc: Tensor, mn: Tensor, group: int, bias: Tensor | None, n: int
+) -> Tensor:
+    """As int8_gemm with group-wise int4 codes (pack.pack_int4)."""
+    xf = x.reshape(-1, x.shape[-1]).to(torch.float32).contiguous()
+    m, k = xf.shape
+    y = torch.empty(m, n, dtype=torch.float32)
+    load()[0].lmf_int4_gemm(
+        q.isa, xf.data_ptr(), m, k, w.data_ptr(), sc.data_ptr(), mn.data_ptr(), group,
+        _ptr(bias), y.data_ptr(), n, torch.get_num_threads(),
+    )  # fmt: skip
+    return y.view(*x.shape[:-1], n)
