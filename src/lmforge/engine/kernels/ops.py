@@ -63,11 +63,19 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _rows(x: Tensor) -> Tensor:
+    """x as contiguous fp32 rows, without a copy when it already is (the usual case)."""
+    x2 = x.reshape(-1, x.shape[-1])
+    if x2.dtype != torch.float32 or not x2.is_contiguous():
+        x2 = x2.float().contiguous()
+    return x2
+
+
 def int8_gemm(
     q: QGemm, x: Tensor, w: Tensor, scales: Tensor, bias: Tensor | None, n: int
 ) -> Tensor:
     """x [..., K] fp32 -> [..., n] fp32 through the packed int8 weights (pack.pack_int8)."""
-    xf = x.reshape(-1, x.shape[-1]).to(torch.float32).contiguous()
+    xf = _rows(x)
     m, k = xf.shape
     y = torch.empty(m, n, dtype=torch.float32)
     load()[0].lmf_int8_gemm(
@@ -81,7 +89,7 @@ def int4_gemm(
     q: QGemm, x: Tensor, w: Tensor, sc: Tensor, mn: Tensor, group: int, bias: Tensor | None, n: int
 ) -> Tensor:
     """As int8_gemm with group-wise int4 codes (pack.pack_int4)."""
-    xf = x.reshape(-1, x.shape[-1]).to(torch.float32).contiguous()
+    xf = _rows(x)
     m, k = xf.shape
     y = torch.empty(m, n, dtype=torch.float32)
     load()[0].lmf_int4_gemm(

@@ -31,12 +31,16 @@ struct Act {  // one call's quantized activations
   std::vector<int32_t> sum; // [M][K/32] sum of q over the block
 };
 
+// Reused across calls (one per calling thread): no allocation per layer per step.
+thread_local Act tl_act;
+thread_local std::vector<float> tl_gsum;
+
 void quantize_rows(const float* x, int64_t M, int64_t K, Act& a, int nt) {
   const int64_t nb = K / QB;
   a.q.resize(M * K);
   a.s.resize(M * nb);
   a.sum.resize(M * nb);
-#pragma omp parallel for num_threads(nt) schedule(static) if (M * K > 65536)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && M * K > 65536)
   for (int64_t i = 0; i < M * nb; ++i) {
     const float* xb = x + i * QB;  // rows are contiguous, K % 32 == 0
     float amax = 0.f;
@@ -292,10 +296,10 @@ int lmf_isa() {
 // y[M][N] = x[M][K] W^T (+ bias), W packed by pack.py. K % 32 == 0, N % 16 == 0.
 void lmf_int8_gemm(int isa, const float* x, int64_t M, int64_t K, const uint8_t* w,
                    const float* ws, const float* bias, float* y, int64_t N, int nt) {
-  Act a;
+  Act& a = tl_act;
   quantize_rows(x, M, K, a, nt);
   const int64_t tiles = N / 16, chunks = (M + MT - 1) / MT;
-#pragma omp parallel for num_threads(nt) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(nt) schedule(static) collapse(2) if (nt > 1)
   for (int64_t c = 0; c < chunks; ++c)
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t me = (c + 1) * MT < M ? (c + 1) * MT : M;
@@ -309,10 +313,11 @@ void lmf_int8_gemm(int isa, const float* x, int64_t M, int64_t K, const uint8_t*
 void lmf_int4_gemm(int isa, const float* x, int64_t M, int64_t K, const uint8_t* w,
                    const uint16_t* sc, const uint16_t* mn, int64_t G, const float* bias, float* y,
                    int64_t N, int nt) {
-  Act a;
+  Act& a = tl_act;
   quantize_rows(x, M, K, a, nt);
   const int64_t nb = K / QB, ng = K / G, bpg = G / QB;
-  std::vector<float> gsum(M * ng);  // sum over a group of x as quantized: the min's weight
+  std::vector<float>& gsum = tl_gsum;
+  gsum.resize(M * ng);  // sum over a group of x as quantized: the min's weight
   for (int64_t m = 0; m < M; ++m)
     for (int64_t g = 0; g < ng; ++g) {
       float s = 0.f;
@@ -320,7 +325,7 @@ void lmf_int4_gemm(int isa, const float* x, int64_t M, int64_t K, const uint8_t*
       gsum[m * ng + g] = s;
     }
   const int64_t tiles = N / 16, chunks = (M + MT - 1) / MT;
-#pragma omp parallel for num_threads(nt) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(nt) schedule(static) collapse(2) if (nt > 1)
   for (int64_t c = 0; c < chunks; ++c)
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t me = (c + 1) * MT < M ? (c + 1) * MT : M;
