@@ -84,7 +84,7 @@ def main() -> None:
     llms = {m: LLM("default", kv_cache_gb=1.0, quantization=m, threads=a.threads) for m in modes}
     for m, llm in llms.items():
         k, rep = llm.engine.kernels, llm.engine.quant_report
-        gemm = f"; GEMM {choose_gemm().name} on {rep['ours']}/{rep['quantized']} layers" if rep else ""
+        gemm = f"; GEMM {choose_gemm().name} on {rep['ours']}/{rep['quantized']}" if rep else ""
         print(f"{m}: CPU kernels {k.name} ({k.reason}){gemm}; flags {','.join(k.flags)}")
     ids = corpus_ids(llms[modes[0]].tokenizer)[1000:1128]
     peers = dict(kv.split("=", 1) for kv in a.gguf.split(",") if kv) if a.llama_bench else {}
