@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from lmforge.engine.kernels import QGemm, choose
-from lmforge.engine.kernels.ops import int4_gemm, int8_gemm
+from lmforge.engine.kernels.ops import bind_int4, bind_int8
 from lmforge.engine.kernels.pack import (
     pack_groups,
     pack_int4,
@@ -70,17 +70,22 @@ class Int8Linear(nn.Module):
         self._scales = scale.to(torch.bfloat16).float()
         self.gemm = _fits(gemm, *w.shape)
         self.out_features = w.shape[0]
+        self.bias = lin.bias
         if self.gemm:
             self.register_buffer("packed", pack_int8(q))
+            self.rows = OURS_ROWS["int8", self.gemm.isa]
         else:
             self.register_buffer("qweight", q)
-        self.bias = lin.bias
         self.set_act_dtype(act_dtype)
 
     def set_act_dtype(self, dtype: torch.dtype) -> None:
         """The kernel wants scales in the activation dtype; keep one copy of the chosen one."""
         self.act_dtype = dtype
         self.register_buffer("scales", self._scales if self.gemm else self._scales.to(dtype))
+        if self.gemm:
+            b = None if self.bias is None else self.bias.detach().float()
+            n, k = self.out_features, self.packed.shape[1] * 4
+            self._call = bind_int8(self.gemm, self.packed, self.scales, b, n, k)
 
     def codes(self) -> Tensor:
         return unpack_int8(self.packed) if self.gemm else self.qweight
@@ -90,12 +95,12 @@ class Int8Linear(nn.Module):
         return self.codes().to(self.act_dtype) * self.scales.to(self.act_dtype)[:, None]
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.gemm and x.dim() == 2 and x.shape[0] < self.rows and x.dtype == torch.float32:
+            return self._call(x)  # the decode path: as few Python steps as possible
         shape = x.shape
         x2 = x.reshape(-1, shape[-1])
-        if self.gemm and x2.shape[0] < OURS_ROWS["int8", self.gemm.isa]:
-            bias = None if self.bias is None else self.bias.float()
-            y = int8_gemm(self.gemm, x2, self.packed, self.scales, bias, self.out_features)
-            return y.to(x.dtype).reshape(*shape[:-1], -1)
+        if self.gemm and x2.shape[0] < self.rows:
+            return self._call(x2).to(x.dtype).reshape(*shape[:-1], -1)
         xa = x2.to(self.act_dtype)
         if self.gemm or xa.shape[0] >= DENSE_ROWS["int8"]:
             y = xa @ self.dequantized().T
@@ -129,6 +134,11 @@ class Int4Linear(nn.Module):
             self.register_buffer("gscale", pack_groups(scale[..., 0]))
             self.register_buffer("gmin", pack_groups(lo[..., 0]))
             self.act_dtype = act_dtype
+            self.rows = OURS_ROWS["int4", self.gemm.isa]
+            b = None if self.bias is None else self.bias.detach().float()
+            self._call = bind_int4(
+                self.gemm, self.packed, self.gscale, self.gmin, group_size, b, n, k
+            )
             return
         zero = lo + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
         sz = torch.cat([scale, zero], -1).transpose(0, 1).contiguous()  # [k/gs, n, 2]
@@ -172,15 +182,12 @@ class Int4Linear(nn.Module):
         return xa @ wt
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.gemm and x.dim() == 2 and x.shape[0] < self.rows and x.dtype == torch.float32:
+            return self._call(x)
         shape = x.shape
         x2 = x.reshape(-1, shape[-1])
-        if self.gemm and x2.shape[0] < OURS_ROWS["int4", self.gemm.isa]:
-            bias = None if self.bias is None else self.bias.float()
-            y = int4_gemm(
-                self.gemm, x2, self.packed, self.gscale, self.gmin, self.group_size, bias,
-                self.out_features,
-            )  # fmt: skip
-            return y.to(x.dtype).reshape(*shape[:-1], -1)
+        if self.gemm and x2.shape[0] < self.rows:
+            return self._call(x2).to(x.dtype).reshape(*shape[:-1], -1)
         xa = x2.to(self.act_dtype)
         if self.gemm:
             y = xa @ self.dequantized().T

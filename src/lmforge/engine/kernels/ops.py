@@ -6,6 +6,7 @@ llama.cpp's Q8_0 activations), so their results differ from a float matmul by th
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -71,29 +72,44 @@ def _rows(x: Tensor) -> Tensor:
     return x2
 
 
-def int8_gemm(
-    q: QGemm, x: Tensor, w: Tensor, scales: Tensor, bias: Tensor | None, n: int
-) -> Tensor:
-    """x [..., K] fp32 -> [..., n] fp32 through the packed int8 weights (pack.pack_int8)."""
-    xf = _rows(x)
-    m, k = xf.shape
-    y = torch.empty(m, n, dtype=torch.float32)
-    load()[0].lmf_int8_gemm(
-        q.isa, xf.data_ptr(), m, k, w.data_ptr(), scales.data_ptr(), _ptr(bias), y.data_ptr(),
-        n, torch.get_num_threads(),
-    )  # fmt: skip
-    return y.view(*x.shape[:-1], n)
+def bind_int8(
+    q: QGemm, w: Tensor, scales: Tensor, bias: Tensor | None, n: int, k: int
+) -> Callable[[Tensor], Tensor]:
+    """A layer's call: x [M, K] -> y [M, n] fp32, with its weight pointers bound once (a
+    batch-1 decode makes ~120 of these calls per token, so per-call Python is kept to this)."""
+    fn, isa, wp, sp, bp = (
+        load()[0].lmf_int8_gemm,
+        q.isa,
+        w.data_ptr(),
+        scales.data_ptr(),
+        _ptr(bias),
+    )
+    keep = (w, scales, bias)  # the pointers stay valid while the closure lives
+
+    def call(x: Tensor) -> Tensor:
+        x = _rows(x)
+        y = torch.empty(x.shape[0], n)
+        fn(isa, x.data_ptr(), x.shape[0], k, wp, sp, bp, y.data_ptr(), n, torch.get_num_threads())
+        return y
+
+    call.keep = keep  # type: ignore[attr-defined]
+    return call
 
 
-def int4_gemm(
-    q: QGemm, x: Tensor, w: Tensor, sc: Tensor, mn: Tensor, group: int, bias: Tensor | None, n: int
-) -> Tensor:
-    """As int8_gemm with group-wise int4 codes (pack.pack_int4)."""
-    xf = _rows(x)
-    m, k = xf.shape
-    y = torch.empty(m, n, dtype=torch.float32)
-    load()[0].lmf_int4_gemm(
-        q.isa, xf.data_ptr(), m, k, w.data_ptr(), sc.data_ptr(), mn.data_ptr(), group,
-        _ptr(bias), y.data_ptr(), n, torch.get_num_threads(),
-    )  # fmt: skip
-    return y.view(*x.shape[:-1], n)
+def bind_int4(
+    q: QGemm, w: Tensor, sc: Tensor, mn: Tensor, group: int, bias: Tensor | None, n: int, k: int
+) -> Callable[[Tensor], Tensor]:
+    """As bind_int8, for group-wise int4 (pack.pack_int4 codes, fp16 scales and minimums)."""
+    fn, isa, wp, bp = load()[0].lmf_int4_gemm, q.isa, w.data_ptr(), _ptr(bias)
+    sp, mp = sc.data_ptr(), mn.data_ptr()
+    keep = (w, sc, mn, bias)
+
+    def call(x: Tensor) -> Tensor:
+        x = _rows(x)
+        y = torch.empty(x.shape[0], n)
+        nt = torch.get_num_threads()
+        fn(isa, x.data_ptr(), x.shape[0], k, wp, sp, mp, group, bp, y.data_ptr(), n, nt)
+        return y
+
+    call.keep = keep  # type: ignore[attr-defined]
+    return call
