@@ -11,7 +11,13 @@ from torch import nn
 
 from lmforge.engine import SamplingParams, quant
 from lmforge.engine.kernels import build, choose, ops
-from lmforge.engine.kernels.pack import pack_int4, pack_int8, unpack_int4, unpack_int8
+from lmforge.engine.kernels.pack import (
+    pack_int4,
+    pack_int8,
+    unpack_groups,
+    unpack_int4,
+    unpack_int8,
+)
 from lmforge.engine.quant import OURS_ROWS, Int4Linear, Int8Linear
 from lmforge.errors import LMForgeError
 
@@ -84,6 +90,21 @@ def test_avx512_and_avx2_paths_are_bitwise_equal(kind: str) -> None:
         for i in ("avx512-vnni", "avx2")
     ]
     assert torch.equal(ys[0], ys[1])
+
+
+@needs_ours
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cpp_dequant_equals_the_torch_unpack(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    lin = nn.Linear(320, 96)
+    q = Int8Linear(lin, dtype)
+    ref = unpack_int8(q.packed).float() * q.scales[:, None]
+    assert torch.equal(q.dequantized(), ref.to(dtype))
+    for group in (32, 64):
+        q4 = Int4Linear(lin, group, dtype)
+        c = unpack_int4(q4.packed).float().view(96, -1, group)
+        s, m = unpack_groups(q4.gscale)[..., None], unpack_groups(q4.gmin)[..., None]
+        torch.testing.assert_close(q4.dequantized(), (c * s + m).view(96, 320).to(dtype))
 
 
 @needs_ours

@@ -4,8 +4,8 @@ Where `kernels.choose()` finds AVX512-VNNI or AVX2 and a compiler (engine/kernel
 packs its codes once into the layout those kernels read and runs them below OURS_ROWS rows
 (they quantize the activations to int8 per 32-block like llama.cpp and use integer dot
 products: 2.5-7x torch's packed kernels at batch 1, see docs/engine.md); from OURS_ROWS rows on
-it dequantizes into the activation dtype for a dense matmul (AMX/oneDNN win there). Otherwise
-the torch path below, unchanged:
+it dequantizes (kernels/qgemm.cpp `lmf_dequant`) into the activation dtype for a dense matmul
+(AMX/oneDNN win there). Otherwise the torch path below, unchanged:
 
 int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm`. int4: asymmetric
 group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after
@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from lmforge.engine.kernels import QGemm, choose
-from lmforge.engine.kernels.ops import bind_int4, bind_int8
+from lmforge.engine.kernels.ops import bind_int4, bind_int8, dequant
 from lmforge.engine.kernels.pack import (
     pack_groups,
     pack_int4,
@@ -42,11 +42,11 @@ from lmforge.engine.kernels.pack import (
 )
 from lmforge.engine.kernels.pack import unpack_int4 as unpack_codes
 
-# With our kernels, from this many rows on dequantize + dense matmul wins (measured 1 thread:
-# 576 -> 3072 int8 at 256 rows: kernel 3.0 ms vs dense bf16 2.3 ms; int4 kernel 3.8 vs 4.4 ms,
-# so int4 keeps the kernel up to a full prefill chunk); AVX2's emulated dot products lose from
-# some tens of rows on to a dense fp32 matmul.
-OURS_ROWS = {("int8", 2): 128, ("int4", 2): 512, ("int8", 1): 32, ("int4", 1): 32}
+# With our kernels, from this many rows on dequantize (one C++ pass) + dense matmul wins
+# (measured 1 thread, process CPU time, 576 -> 3072: int8 kernel 1.49 ms = dense bf16 1.49 ms at
+# 128 rows, 3.06 vs 1.84 at 256; int4 1.84 vs 1.77 at 128); AVX2's emulated dot products lose
+# from some tens of rows on to a dense fp32 matmul.
+OURS_ROWS = {("int8", 2): 128, ("int4", 2): 128, ("int8", 1): 32, ("int4", 1): 32}
 # From this many activation rows on, dequantize + dense matmul beats the packed kernel (measured
 # on the default model's shapes; int4's unpacking costs more, so it switches later).
 DENSE_ROWS = {"int8": 32, "int4": 128}
@@ -92,6 +92,9 @@ class Int8Linear(nn.Module):
 
     def dequantized(self) -> Tensor:
         """[out, in] weights in the activation dtype."""
+        if self.gemm and self.act_dtype in (torch.float32, torch.bfloat16):
+            n, k = self.out_features, self.packed.shape[1] * 4
+            return dequant(self.packed, n, k, self.act_dtype, scales=self.scales)
         return self.codes().to(self.act_dtype) * self.scales.to(self.act_dtype)[:, None]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -164,6 +167,9 @@ class Int4Linear(nn.Module):
         """[out, in] weights in the activation dtype (our kernels' layout only)."""
         assert self.gemm, "torch's int4 layout dequantizes inside dense_matmul"
         dt, gs = self.act_dtype, self.group_size
+        if dt in (torch.float32, torch.bfloat16):
+            n, k = self.out_features, self.packed.shape[1] * 32
+            return dequant(self.packed, n, k, dt, gscale=self.gscale, gmin=self.gmin, group=gs)
         c = unpack_codes(self.packed).to(dt)
         n, k = c.shape
         s, m = unpack_groups(self.gscale).to(dt), unpack_groups(self.gmin).to(dt)

@@ -65,5 +65,6 @@ def load() -> tuple[ctypes.CDLL | None, str]:
     dll.lmf_isa.restype = i32
     dll.lmf_int8_gemm.argtypes = [i32, vp, i64, i64, vp, vp, vp, vp, i64, i32]
     dll.lmf_int4_gemm.argtypes = [i32, vp, i64, i64, vp, vp, vp, i64, vp, vp, i64, i32]
-    dll.lmf_int8_gemm.restype = dll.lmf_int4_gemm.restype = None
+    dll.lmf_dequant.argtypes = [vp, vp, vp, vp, i64, i64, i64, vp, i32, i32]
+    dll.lmf_int8_gemm.restype = dll.lmf_int4_gemm.restype = dll.lmf_dequant.restype = None
     return dll, ""

@@ -113,3 +113,24 @@ def bind_int4(
 
     call.keep = keep  # type: ignore[attr-defined]
     return call
+
+
+def dequant(
+    w: Tensor,
+    n: int,
+    k: int,
+    dtype: torch.dtype,
+    scales: Tensor | None = None,
+    gscale: Tensor | None = None,
+    gmin: Tensor | None = None,
+    group: int = 0,
+) -> Tensor:
+    """Dense [n, k] weights (fp32 or bf16) from packed int8 (`scales`) or int4 (`gscale`, `gmin`,
+    `group`) codes, in one C++ pass: the many-row path's input to a dense matmul."""
+    assert dtype in (torch.float32, torch.bfloat16), dtype
+    out = torch.empty(n, k, dtype=dtype)
+    load()[0].lmf_dequant(
+        w.data_ptr(), _ptr(scales), _ptr(gscale), _ptr(gmin), group, n, k, out.data_ptr(),
+        int(dtype == torch.bfloat16), torch.get_num_threads(),
+    )  # fmt: skip
+    return out

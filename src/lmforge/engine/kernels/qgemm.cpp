@@ -57,6 +57,15 @@ void quantize_rows(const float* x, int64_t M, int64_t K, Act& a, int nt) {
   }
 }
 
+inline float half_to_float(uint16_t h) {  // IEEE fp16 -> fp32, subnormals included
+  const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 31, m = h & 1023;
+  if (e == 0) return (sign ? -1.f : 1.f) * std::ldexp((float)m, -24);
+  const uint32_t bits = e == 31 ? sign | 0x7F800000 | (m << 13) : sign | ((e + 112) << 23) | (m << 13);
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 inline int32_t ld4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -333,6 +342,57 @@ void lmf_int4_gemm(int isa, const float* x, int64_t M, int64_t K, const uint8_t*
               K, G, y, N, t * 16);
     }
   add_bias(bias, y, M, N);
+}
+
+// Dequantize the packed weights into a dense row-major [N][K] matrix, fp32 or bf16 (rounded to
+// nearest even), for the many-row path: there a dense bf16 matmul (AMX/oneDNN where present)
+// beats the integer kernel, and doing this in one pass here costs a fraction of the matmul.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void lmf_dequant(
+    const uint8_t* w, const float* ws, const uint16_t* sc, const uint16_t* mn, int64_t G,
+    int64_t N, int64_t K, void* out, int bf16, int nt) {
+  const int64_t ng = G ? K / G : 0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t t = 0; t < N / 16; ++t) {
+    float row[16][256];
+    for (int64_t k0 = 0; k0 < K; k0 += 256) {  // 16 rows x 256 k at a time, then stored
+      const int64_t kn = K - k0 < 256 ? K - k0 : 256;
+      if (G == 0) {  // int8: [T][K/4][16][4], byte = q + 128
+        for (int64_t st = 0; st < kn / 4; ++st) {
+          const uint8_t* src = w + t * 16 * K + (k0 / 4 + st) * 64;
+          for (int j = 0; j < 16; ++j)
+            for (int i = 0; i < 4; ++i) row[j][st * 4 + i] = ((int)src[j * 4 + i] - 128) * ws[t * 16 + j];
+        }
+      } else {  // int4: [T][K/32][4][16][4], low nibble k = 8p + i, high 8p + 4 + i
+        for (int64_t bl = 0; bl < kn / 32; ++bl) {
+          const int64_t b = k0 / 32 + bl, g = t * ng * 16 + (b * 32 / G) * 16;
+          float sj[16], mj[16];
+          for (int j = 0; j < 16; ++j) sj[j] = half_to_float(sc[g + j]), mj[j] = half_to_float(mn[g + j]);
+          for (int p = 0; p < 4; ++p) {
+            const uint8_t* src = w + t * 8 * K + b * 256 + p * 64;
+            for (int j = 0; j < 16; ++j)
+              for (int i = 0; i < 4; ++i) {
+                const uint8_t byte = src[j * 4 + i];
+                row[j][bl * 32 + p * 8 + i] = (byte & 15) * sj[j] + mj[j];
+                row[j][bl * 32 + p * 8 + 4 + i] = (byte >> 4) * sj[j] + mj[j];
+              }
+          }
+        }
+      }
+      for (int j = 0; j < 16; ++j) {
+        const int64_t at = (t * 16 + j) * K + k0;
+        if (bf16) {
+          uint16_t* o = (uint16_t*)out + at;
+          for (int64_t k = 0; k < kn; ++k) {
+            uint32_t u;
+            std::memcpy(&u, &row[j][k], 4);
+            o[k] = (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+          }
+        } else {
+          std::memcpy((float*)out + at, row[j], kn * 4);
+        }
+      }
+    }
+  }
 }
 
 }  // extern "C"
