@@ -57,6 +57,9 @@ def load() -> tuple[ctypes.CDLL | None, str]:
             first = next((ln for ln in r.stderr.splitlines() if "error" in ln), r.stderr[:200])
             return None, f"compiling {SOURCE.name} failed: {first.strip()}"
         os.replace(tmp, lib)  # atomic: a concurrent build never sees half a file
+        for old in lib.parent.glob("qgemm-*.so"):  # builds of older sources
+            if old != lib:
+                old.unlink(missing_ok=True)
     try:
         dll = ctypes.CDLL(str(lib))
     except OSError as e:
