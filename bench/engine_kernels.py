@@ -21,6 +21,7 @@ import torch
 
 from engine_work import corpus_ids, machine_limits, workload  # bench/ is on sys.path
 from lmforge.engine import LLM, SamplingParams
+from lmforge.engine.kernels import choose as choose_gemm
 
 
 def load() -> str:
@@ -82,8 +83,9 @@ def main() -> None:
     modes = a.modes.split(",")
     llms = {m: LLM("default", kv_cache_gb=1.0, quantization=m, threads=a.threads) for m in modes}
     for m, llm in llms.items():
-        k = llm.engine.kernels
-        print(f"{m}: CPU kernels {k.name} ({k.reason}); flags {','.join(k.flags)}")
+        k, rep = llm.engine.kernels, llm.engine.quant_report
+        gemm = f"; GEMM {choose_gemm().name} on {rep['ours']}/{rep['quantized']}" if rep else ""
+        print(f"{m}: CPU kernels {k.name} ({k.reason}){gemm}; flags {','.join(k.flags)}")
     ids = corpus_ids(llms[modes[0]].tokenizer)[1000:1128]
     peers = dict(kv.split("=", 1) for kv in a.gguf.split(",") if kv) if a.llama_bench else {}
     res: dict[str, list[float]] = {k: [] for k in [*modes, *peers]}

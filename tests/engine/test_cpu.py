@@ -54,9 +54,12 @@ def test_cpu_flags_reads_proc_cpuinfo() -> None:
 
 
 @pytest.mark.parametrize("mode", ["int8", "int4"])
-def test_both_kernel_paths_match_dequantized_fp32_logits(tiny_qwen2_dir: Path, mode: str) -> None:
-    """Engine level: the bf16-activation and fp32-activation paths of one quantized model give
+def test_both_kernel_paths_match_dequantized_fp32_logits(
+    tiny_qwen2_dir: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Engine level: the bf16-activation and fp32-activation paths of torch's kernels give
     next-token logits close to each other, and to the same weights run dequantized in fp32."""
+    monkeypatch.setenv("LMFORGE_QGEMM", "torch")  # ours: tests/engine/test_kernels.py
     engines = {
         k: make_engine(tiny_qwen2_dir, quantization=mode, cpu_kernels=k) for k in ("bf16", "fp32")
     }

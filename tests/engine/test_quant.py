@@ -8,9 +8,11 @@ from engine_helpers import PROMPTS, make_engine
 from torch import nn
 
 from lmforge.engine import SamplingParams
+from lmforge.engine.kernels import choose
 from lmforge.engine.quant import Int4Linear, Int8Linear, quantize, weight_bytes
 
 ACT = [torch.float32, torch.bfloat16]
+TORCH = choose("torch")  # these tests cover torch's packed kernels (test_kernels.py: ours)
 
 
 def _bf16(x: torch.Tensor, dt: torch.dtype) -> torch.Tensor:
@@ -21,7 +23,7 @@ def _bf16(x: torch.Tensor, dt: torch.dtype) -> torch.Tensor:
 def test_int8_linear_matches_dequantized(act: torch.dtype) -> None:
     torch.manual_seed(0)
     lin = nn.Linear(128, 96, bias=True)
-    q = Int8Linear(lin, act)
+    q = Int8Linear(lin, act, TORCH)
     x = torch.randn(5, 128)
     deq = q.qweight.float() * q.scales.float()[:, None]
     ref = _bf16(x, act) @ deq.T + lin.bias
@@ -34,7 +36,7 @@ def test_int8_linear_matches_dequantized(act: torch.dtype) -> None:
 def test_int4_linear_close_to_float(act: torch.dtype) -> None:
     torch.manual_seed(0)
     lin = nn.Linear(256, 64, bias=False)
-    q = Int4Linear(lin, 32, act)
+    q = Int4Linear(lin, 32, act, TORCH)
     x = torch.randn(3, 256)
     ref = lin(x)
     rel = (q(x) - ref).norm() / ref.norm()
@@ -55,7 +57,7 @@ def test_int4_g32_is_lossless_on_a_gguf_q4_grid(act: torch.dtype) -> None:
     lin = nn.Linear(k, n, bias=False)
     lin.weight.data = (codes * scale + low).reshape(n, k)
     x = torch.randn(3, k)
-    got = Int4Linear(lin, gs, act)(x)
+    got = Int4Linear(lin, gs, act, TORCH)(x)
     if act == torch.float32:
         torch.testing.assert_close(got, lin(x), atol=1e-4, rtol=1e-4)
     else:
@@ -66,7 +68,10 @@ def test_int4_g32_is_lossless_on_a_gguf_q4_grid(act: torch.dtype) -> None:
 def test_act_dtype_can_be_switched_after_packing() -> None:
     """The probe's choice is applied to packed layers; both paths give the same layer."""
     torch.manual_seed(0)
-    for q in (Int8Linear(nn.Linear(64, 32)), Int4Linear(nn.Linear(64, 32), 32)):
+    for q in (
+        Int8Linear(nn.Linear(64, 32), gemm=TORCH),
+        Int4Linear(nn.Linear(64, 32), 32, gemm=TORCH),
+    ):
         x = torch.randn(2, 64)
         q.set_act_dtype(torch.float32)
         a = q(x)
@@ -78,7 +83,7 @@ def test_act_dtype_can_be_switched_after_packing() -> None:
 
 def test_int4_mode_keeps_the_head_in_int8() -> None:
     m = nn.ModuleDict({"proj": nn.Linear(64, 64), "lm_head": nn.Linear(64, 100, bias=False)})
-    assert quantize(m, "int4", 32) == {"quantized": 2, "skipped": 0}
+    assert quantize(m, "int4", 32)["quantized"] == 2
     assert isinstance(m["proj"], Int4Linear) and isinstance(m["lm_head"], Int8Linear)
 
 
@@ -110,7 +115,7 @@ def test_weight_bytes_counts_tied_once() -> None:
     head.weight = emb.weight
     m = nn.ModuleDict({"e": emb, "h": head})
     assert weight_bytes(m) == 10 * 4 * 4
-    assert quantize(m, "int8") == {"quantized": 1, "skipped": 0}
+    assert quantize(m, "int8")["quantized"] == 1
 
 
 @pytest.mark.parametrize("act", ACT)
@@ -125,7 +130,7 @@ def test_many_rows_dense_path_matches_the_packed_kernel(
     assert quant.int4_layout_ok()  # this torch packs int4 as unpack_int4 reads it
     torch.manual_seed(0)
     lin = nn.Linear(192, 128, bias=True)
-    q = Int8Linear(lin, act) if kind == "int8" else Int4Linear(lin, 32, act)
+    q = Int8Linear(lin, act, TORCH) if kind == "int8" else Int4Linear(lin, 32, act, TORCH)
     x = torch.randn(quant.DENSE_ROWS[kind] + 3, 192)
     dense = q(x)
     monkeypatch.setitem(quant.DENSE_ROWS, kind, 10**9)

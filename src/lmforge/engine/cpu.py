@@ -70,10 +70,12 @@ def _time(layer: torch.nn.Module, x: Tensor, reps: int = 5) -> float:
 def measure(mode: str, k: int = 512, n: int = 1024) -> tuple[float, float]:
     """Best-of-5 seconds of `mode`'s kernel on a decode-sized projection (batch 1 + batch 16),
     with fp32 and with bf16 activations."""
+    from lmforge.engine.kernels import choose as choose_gemm
     from lmforge.engine.quant import Int4Linear, Int8Linear
 
     lin = torch.nn.Linear(k, n, bias=False)
-    q = Int8Linear(lin) if mode == "int8" else Int4Linear(lin, 32)
+    gemm = choose_gemm("torch")  # the dtype matters to torch's kernels and dense matmuls only
+    q = Int8Linear(lin, gemm=gemm) if mode == "int8" else Int4Linear(lin, 32, gemm=gemm)
     out = []
     with torch.inference_mode():
         for dt in (torch.float32, torch.bfloat16):

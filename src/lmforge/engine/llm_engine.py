@@ -19,6 +19,7 @@ from lmforge.engine.constraint import Compiler, Constraints
 from lmforge.engine.cpu import choose
 from lmforge.engine.detokenizer import Detokenizer
 from lmforge.engine.device import resolve_device, resolve_dtype
+from lmforge.engine.kernels import choose as choose_gemm
 from lmforge.engine.loader import load_llama
 from lmforge.engine.model_runner import ModelRunner
 from lmforge.engine.outputs import EngineStats, Logprob, RequestOutput
@@ -98,7 +99,16 @@ class LLMEngine:
         )
         self.model = model.to(self.device)
         if cfg.quantization != "none":
-            log.info("CPU kernels: %s activations (%s)", self.kernels.name, self.kernels.reason)
+            gemm = choose_gemm()
+            log.info(
+                "CPU kernels: %s activations (%s); GEMM %s (%s) on %d of %d layers",
+                self.kernels.name,
+                self.kernels.reason,
+                gemm.name,
+                gemm.reason,
+                self.quant_report["ours"],
+                self.quant_report["quantized"],
+            )
         self.weight_bytes = weight_bytes(self.model)
         self.runner = ModelRunner(
             self.model, cfg.block_size, dtype, self.device, cfg.kv_cache_gb, cfg.kv_cache_fraction

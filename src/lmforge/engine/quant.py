@@ -1,4 +1,11 @@
-"""Weight-only quantization of linear layers with PyTorch's own CPU kernels.
+"""Weight-only quantization of linear layers: lmforge's own CPU kernels, torch's as fallback.
+
+Where `kernels.choose()` finds AVX512-VNNI or AVX2 and a compiler (engine/kernels/), a layer
+packs its codes once into the layout those kernels read and runs them below OURS_ROWS rows
+(they quantize the activations to int8 per 32-block like llama.cpp and use integer dot
+products: 2.5-7x torch's packed kernels at batch 1, see docs/engine.md); from OURS_ROWS rows on
+it dequantizes (kernels/qgemm.cpp `lmf_dequant`) into the activation dtype for a dense matmul
+(AMX/oneDNN win there). Otherwise the torch path below, unchanged:
 
 int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm`. int4: asymmetric
 group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after
@@ -24,37 +31,81 @@ from functools import cache
 import torch
 from torch import Tensor, nn
 
+from lmforge.engine.kernels import QGemm, choose
+from lmforge.engine.kernels.ops import bind_int4, bind_int8, dequant
+from lmforge.engine.kernels.pack import (
+    pack_groups,
+    pack_int4,
+    pack_int8,
+    unpack_groups,
+    unpack_int8,
+)
+from lmforge.engine.kernels.pack import unpack_int4 as unpack_codes
+
+# With our kernels, from this many rows on dequantize (one C++ pass) + dense matmul wins
+# (measured 1 thread, process CPU time, 576 -> 3072: int8 kernel 1.49 ms = dense bf16 1.49 ms at
+# 128 rows, 3.06 vs 1.84 at 256; int4 1.84 vs 1.77 at 128); AVX2's emulated dot products lose
+# from some tens of rows on to a dense fp32 matmul.
+OURS_ROWS = {("int8", 2): 128, ("int4", 2): 128, ("int8", 1): 32, ("int4", 1): 32}
 # From this many activation rows on, dequantize + dense matmul beats the packed kernel (measured
 # on the default model's shapes; int4's unpacking costs more, so it switches later).
 DENSE_ROWS = {"int8": 32, "int4": 128}
 
 
+def _fits(gemm: QGemm | None, n: int, k: int) -> QGemm | None:
+    """The kernel choice if this layer's shape suits our kernels (16-row tiles, 32-wide k)."""
+    gemm = gemm or choose()
+    return gemm if gemm.ours and n % 16 == 0 and k % 32 == 0 else None
+
+
 class Int8Linear(nn.Module):
-    def __init__(self, lin: nn.Linear, act_dtype: torch.dtype = torch.bfloat16) -> None:
+    def __init__(
+        self, lin: nn.Linear, act_dtype: torch.dtype = torch.bfloat16, gemm: QGemm | None = None
+    ) -> None:
         super().__init__()
         w = lin.weight.detach().float()
         scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12)
-        self.register_buffer(
-            "qweight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
-        )
+        q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
         # bf16-rounded once, so both activation paths dequantize to the same weights
         self._scales = scale.to(torch.bfloat16).float()
+        self.gemm = _fits(gemm, *w.shape)
+        self.out_features = w.shape[0]
         self.bias = lin.bias
+        if self.gemm:
+            self.register_buffer("packed", pack_int8(q))
+            self.rows = OURS_ROWS["int8", self.gemm.isa]
+        else:
+            self.register_buffer("qweight", q)
         self.set_act_dtype(act_dtype)
 
     def set_act_dtype(self, dtype: torch.dtype) -> None:
         """The kernel wants scales in the activation dtype; keep one copy of the chosen one."""
         self.act_dtype = dtype
-        self.register_buffer("scales", self._scales.to(dtype))
+        self.register_buffer("scales", self._scales if self.gemm else self._scales.to(dtype))
+        if self.gemm:
+            b = None if self.bias is None else self.bias.detach().float()
+            n, k = self.out_features, self.packed.shape[1] * 4
+            self._call = bind_int8(self.gemm, self.packed, self.scales, b, n, k)
+
+    def codes(self) -> Tensor:
+        return unpack_int8(self.packed) if self.gemm else self.qweight
 
     def dequantized(self) -> Tensor:
         """[out, in] weights in the activation dtype."""
-        return self.qweight.to(self.act_dtype) * self.scales[:, None]
+        if self.gemm and self.act_dtype in (torch.float32, torch.bfloat16):
+            n, k = self.out_features, self.packed.shape[1] * 4
+            return dequant(self.packed, n, k, self.act_dtype, scales=self.scales)
+        return self.codes().to(self.act_dtype) * self.scales.to(self.act_dtype)[:, None]
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.gemm and x.dim() == 2 and x.shape[0] < self.rows and x.dtype == torch.float32:
+            return self._call(x)  # the decode path: as few Python steps as possible
         shape = x.shape
-        xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
-        if xa.shape[0] >= DENSE_ROWS["int8"]:
+        x2 = x.reshape(-1, shape[-1])
+        if self.gemm and x2.shape[0] < self.rows:
+            return self._call(x2).to(x.dtype).reshape(*shape[:-1], -1)
+        xa = x2.to(self.act_dtype)
+        if self.gemm or xa.shape[0] >= DENSE_ROWS["int8"]:
             y = xa @ self.dequantized().T
         else:
             y = torch._weight_int8pack_mm(xa, self.qweight, self.scales)
@@ -64,7 +115,11 @@ class Int8Linear(nn.Module):
 
 class Int4Linear(nn.Module):
     def __init__(
-        self, lin: nn.Linear, group_size: int, act_dtype: torch.dtype = torch.bfloat16
+        self,
+        lin: nn.Linear,
+        group_size: int,
+        act_dtype: torch.dtype = torch.bfloat16,
+        gemm: QGemm | None = None,
     ) -> None:
         super().__init__()
         w = lin.weight.detach().float()
@@ -73,16 +128,31 @@ class Int4Linear(nn.Module):
         lo, hi = g.amin(-1, keepdim=True), g.amax(-1, keepdim=True)
         scale = ((hi - lo) / 15).clamp(min=1e-6)
         q = torch.clamp(torch.round((g - lo) / scale), 0, 15).to(torch.int32).reshape(n, k)
+        self.group_size = group_size
+        self.out_features = n
+        self.gemm = _fits(gemm, n, k)
+        self.bias = lin.bias
+        if self.gemm:  # fp16 scale and minimum per group (GGUF Q4_1's own precision)
+            self.register_buffer("packed", pack_int4(q))
+            self.register_buffer("gscale", pack_groups(scale[..., 0]))
+            self.register_buffer("gmin", pack_groups(lo[..., 0]))
+            self.act_dtype = act_dtype
+            self.rows = OURS_ROWS["int4", self.gemm.isa]
+            b = None if self.bias is None else self.bias.detach().float()
+            self._call = bind_int4(
+                self.gemm, self.packed, self.gscale, self.gmin, group_size, b, n, k
+            )
+            return
         zero = lo + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
         sz = torch.cat([scale, zero], -1).transpose(0, 1).contiguous()  # [k/gs, n, 2]
         self.register_buffer("qweight", torch._convert_weight_to_int4pack_for_cpu(q, 2))
         self._sz = sz
-        self.group_size = group_size
-        self.bias = lin.bias
         self.set_act_dtype(act_dtype)
 
     def set_act_dtype(self, dtype: torch.dtype) -> None:
         self.act_dtype = dtype
+        if self.gemm:
+            return
         self.register_buffer("scales_zeros", self._sz.to(dtype))
         n = self._sz.shape[1]
         self._dense = n % 64 == 0 and int4_layout_ok()
@@ -92,6 +162,18 @@ class Int4Linear(nn.Module):
             s, z = blk(scale).to(dtype), blk(zero - 8 * scale).to(dtype)
             halves = lambda t: (t[..., :32].contiguous(), t[..., 32:].contiguous())  # noqa: E731
             self._s, self._z = halves(s), halves(z)
+
+    def dequantized(self) -> Tensor:
+        """[out, in] weights in the activation dtype (our kernels' layout only)."""
+        assert self.gemm, "torch's int4 layout dequantizes inside dense_matmul"
+        dt, gs = self.act_dtype, self.group_size
+        if dt in (torch.float32, torch.bfloat16):
+            n, k = self.out_features, self.packed.shape[1] * 32
+            return dequant(self.packed, n, k, dt, gscale=self.gscale, gmin=self.gmin, group=gs)
+        c = unpack_codes(self.packed).to(dt)
+        n, k = c.shape
+        s, m = unpack_groups(self.gscale).to(dt), unpack_groups(self.gmin).to(dt)
+        return torch.addcmul(m[..., None], c.view(n, k // gs, gs), s[..., None]).view(n, k)
 
     def dense_matmul(self, xa: Tensor) -> Tensor:
         """xa @ W^T with W dequantized in the packed layout: per block of 64 output rows the
@@ -106,9 +188,16 @@ class Int4Linear(nn.Module):
         return xa @ wt
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.gemm and x.dim() == 2 and x.shape[0] < self.rows and x.dtype == torch.float32:
+            return self._call(x)
         shape = x.shape
-        xa = x.reshape(-1, shape[-1]).to(self.act_dtype)
-        if xa.shape[0] >= DENSE_ROWS["int4"] and self._dense:
+        x2 = x.reshape(-1, shape[-1])
+        if self.gemm and x2.shape[0] < self.rows:
+            return self._call(x2).to(x.dtype).reshape(*shape[:-1], -1)
+        xa = x2.to(self.act_dtype)
+        if self.gemm:
+            y = xa @ self.dequantized().T
+        elif xa.shape[0] >= DENSE_ROWS["int4"] and self._dense:
             y = self.dense_matmul(xa)
         else:
             y = torch._weight_int4pack_mm_for_cpu(
@@ -137,7 +226,11 @@ def int4_layout_ok() -> bool:
 
 
 def quantize(
-    model: nn.Module, mode: str, group_size: int = 32, act_dtype: torch.dtype = torch.bfloat16
+    model: nn.Module,
+    mode: str,
+    group_size: int = 32,
+    act_dtype: torch.dtype = torch.bfloat16,
+    gemm: QGemm | None = None,
 ) -> dict[str, int]:
     """Swap every nn.Linear for its quantized twin, in place.
 
@@ -146,10 +239,13 @@ def quantize(
     embedding/head at higher precision for that reason — at int4 g64 it alone cost most of a
     +42% perplexity rise, at int8 nothing measurable. Group size 32 is GGUF Q4_0/Q4_1's own
     grid, so re-quantizing weights that came from such a file is lossless.
-    Returns counts of quantized and skipped layers.
+    `gemm`: the kernel path (default `kernels.choose()`); a layer whose shape our kernels
+    cannot take uses torch's. Returns counts of quantized and skipped layers, and of those on
+    our kernels ("ours").
     """
     assert mode in ("int8", "int4"), mode
-    done = skipped = 0
+    gemm = gemm or choose()
+    done = skipped = ours = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if not isinstance(child, nn.Linear):
@@ -159,13 +255,14 @@ def quantize(
                 continue
             as_int8 = mode == "int8" or name == "lm_head"
             new = (
-                Int8Linear(child, act_dtype)
+                Int8Linear(child, act_dtype, gemm)
                 if as_int8
-                else Int4Linear(child, group_size, act_dtype)
+                else Int4Linear(child, group_size, act_dtype, gemm)
             )
             setattr(parent, name, new)
             done += 1
-    return {"quantized": done, "skipped": skipped}
+            ours += new.gemm is not None
+    return {"quantized": done, "skipped": skipped, "ours": ours}
 
 
 def weight_bytes(model: nn.Module) -> int:
