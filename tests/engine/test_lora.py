@@ -9,30 +9,14 @@ from engine_helpers import PROMPTS, make_engine
 
 from lmforge.engine import SamplingParams
 from lmforge.engine.lora import AdapterError
+from lmforge.models.tiny import make_random_adapter
 
 ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def make_adapter(base: Path, out: Path, seed: int, r: int, targets: list[str]) -> tuple[Path, Path]:
-    """A PEFT adapter with random nonzero A and B, and the merged model saved beside it."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, init_lora_weights=False)
-    peft_model = get_peft_model(model, cfg)
-    with torch.no_grad():  # strong enough to change greedy outputs
-        for n, p in peft_model.named_parameters():
-            if "lora_B" in n:
-                p.mul_(4.0)
-    peft_model.save_pretrained(out / "adapter")
-    merged = peft_model.merge_and_unload()
-    merged.save_pretrained(out / "merged", safe_serialization=True)
-    AutoTokenizer.from_pretrained(base).save_pretrained(out / "merged")
-    (out / "merged" / "generation_config.json").write_text(
-        (base / "generation_config.json").read_text()
-    )
+    """A random PEFT adapter (nonzero B) and PEFT's merged model beside it."""
+    make_random_adapter(base, out / "adapter", seed, r, targets, merged_dir=out / "merged")
     return out / "adapter", out / "merged"
 
 
