@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 QUESTIONS = (
-    "Quote the context's first two sentences word for word.",
-    "What does the context say? Answer by copying its first paragraph exactly.",
+    "Repeat the following documentation exactly, word for word:\n\n{doc}",
+    "Context:\n{doc}\n\nQuote the context's first paragraph word for word.",
 )
 OPEN = (
     "Write a short story about a dragon who learns to bake bread.",
@@ -36,7 +36,7 @@ def prompts(tok: Any, n: int) -> tuple[list[str], list[str]]:
 
     docs = [d for d in sample_corpus() if 300 <= len(d) <= 1500][:n]
     rag = [
-        render_chat(tok, [{"role": "user", "content": f"Context:\n{d}\n\n{QUESTIONS[i % 2]}"}])
+        render_chat(tok, [{"role": "user", "content": QUESTIONS[i % 2].format(doc=d)}])
         for i, d in enumerate(docs)
     ]
     free = [render_chat(tok, [{"role": "user", "content": q}]) for q in OPEN[:n]]
