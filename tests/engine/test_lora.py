@@ -110,3 +110,12 @@ def test_adapter_of_another_base_is_refused(tiny_llama_dir: Path, adapters: dict
     wide = make_tiny_model("llama", tiny_llama_dir.parent / "wide", seed=3, hidden_size=96)
     with pytest.raises(AdapterError, match="trained for another base"):
         make_engine(wide).load_adapter("a", str(adapters["a"][0]))
+
+
+def test_adapter_over_int8_base(tiny_llama_dir: Path, adapters: dict) -> None:
+    """LoRA adds onto the quantized projections too (same math, int8 base weights)."""
+    eng = make_engine(tiny_llama_dir, quantization="int8")
+    base = greedy(eng, PROMPTS[:2])
+    eng.load_adapter("a", str(adapters["a"][0]))
+    assert greedy(eng, PROMPTS[:2]) == base  # no adapter named: the base is untouched
+    assert greedy(eng, PROMPTS[:2], "a") != base

@@ -54,3 +54,13 @@ def test_adapter_lifecycle(tiny_llama_dir: Path, adapter: tuple[Path, Path], tmp
         r.wait_idle()
     finally:
         r.stop()
+
+
+def test_adapter_flag() -> None:
+    from lmforge.commands.serve import adapter_map
+    from lmforge.errors import ConfigError
+
+    assert adapter_map(["a=x/y", "b=c=d"]) == {"a": "x/y", "b": "c=d"}
+    assert adapter_map(None) is None
+    with pytest.raises(ConfigError, match="NAME=PEFT_DIR"):
+        adapter_map(["oops"])
