@@ -8,11 +8,8 @@ matrix A [r_q + r_k + r_v, in] and one block-diagonal expand matrix B [q + k + v
 Every step the runner tells the manager which flat rows belong to which adapter; each wrapped
 linear computes the base output for all rows once, then for each adapter segment in the step
 `y[rows] += (x[rows] @ A^T) @ B^T`. A batch with 8 adapters is one forward with 8 small grouped
-matmul pairs per projection, not 8 forwards. When every adapter's rows are contiguous (prefill
-chunks) the segments are views; otherwise (decodes, ordered by context length for attention)
-each projection gathers its input rows once in adapter order, runs the segments on views of
-that, and scatter-adds the result back: one gather and one scatter per projection, not one per
-adapter.
+matmul pairs per projection, not 8 forwards. Rows of an adapter are kept as a slice when they are
+contiguous (a prefill chunk) and as an index otherwise (decodes ordered by context length).
 
 The linears are wrapped the first time an adapter is loaded, so an engine that never serves an
 adapter runs the plain model. Adapters live in memory under an LRU bound (`max_loras`); an evicted
@@ -193,23 +190,16 @@ class LoRALinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.base(x)
-        m = self._manager[0]
-        if not m.segments:
-            return y
-        weights = [a.weights.get(self.key) for a, _ in m.segments]
-        keep = [(w, sl) for w, (_, sl) in zip(weights, m.segments, strict=True) if w is not None]
-        if m.perm is None:  # every adapter's rows are contiguous: views, in place
-            for (a, b), sl in keep:
-                y[sl] += (x[sl] @ a.T) @ b.T
-            return y
-        if not keep:
-            return y
-        # rows gathered once in adapter order: one gather, a shrink/expand pair per adapter
-        # segment on views of it, one scatter-add back
-        xs = x.index_select(0, m.perm)
-        parts = torch.cat([(xs[sl] @ a.T) @ b.T for (a, b), sl in keep])
-        idx = m.perm if len(keep) == len(weights) else torch.cat([m.perm[sl] for _, sl in keep])
-        return y.index_add_(0, idx, parts)
+        for adapter, rows in self._manager[0].segments:
+            w = adapter.weights.get(self.key)
+            if w is None:
+                continue
+            a, b = w
+            if isinstance(rows, slice):
+                y[rows] += (x[rows] @ a.T) @ b.T
+            else:
+                y.index_add_(0, rows, (x.index_select(0, rows) @ a.T) @ b.T)
+        return y
 
 
 class LoRAManager:
@@ -227,10 +217,7 @@ class LoRAManager:
         self.dtype, self.device = dtype, device
         self.paths: dict[str, Path] = {}
         self.loaded: OrderedDict[str, Adapter] = OrderedDict()  # LRU order, oldest first
-        self.segments: list[tuple[Adapter, slice]] = []
-        # When an adapter's rows are not contiguous: the rows in adapter order, and each
-        # segment's slice of that order (segments then hold slices of the permuted rows).
-        self.perm: Tensor | None = None
+        self.segments: list[tuple[Adapter, slice | Tensor]] = []
         self.wrapped = False
 
     def _wrap(self) -> None:
@@ -295,19 +282,15 @@ class LoRAManager:
 
     def prepare(self, row_adapters: list[Adapter | None]) -> None:
         """Set this step's segments from the adapter of every flat row (None = base only)."""
-        self.segments, self.perm = [], None
+        self.segments = []
         if not any(row_adapters):
             return
         rows: dict[int, tuple[Adapter, list[int]]] = {}
         for i, a in enumerate(row_adapters):
             if a is not None:
                 rows.setdefault(id(a), (a, []))[1].append(i)
-        if all(idx[-1] - idx[0] + 1 == len(idx) for _, idx in rows.values()):
-            self.segments = [(a, slice(idx[0], idx[-1] + 1)) for a, idx in rows.values()]
-            return
-        order, at = [], 0
         for adapter, idx in rows.values():
-            self.segments.append((adapter, slice(at, at + len(idx))))
-            order.extend(idx)
-            at += len(idx)
-        self.perm = torch.tensor(order, device=self.device)
+            if idx[-1] - idx[0] + 1 == len(idx):
+                self.segments.append((adapter, slice(idx[0], idx[-1] + 1)))
+            else:
+                self.segments.append((adapter, torch.tensor(idx, device=self.device)))
