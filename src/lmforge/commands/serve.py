@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from lmforge.commands.common import console
+from lmforge.errors import ConfigError
 
 app = typer.Typer(help="Serve an OpenAI-compatible API with streaming, auth and metrics.")
 
@@ -24,6 +25,12 @@ def serve(
     max_num_seqs: int | None = typer.Option(None, help="Sequences running at once."),
     max_model_len: int | None = typer.Option(None, help="Longest prompt + output."),
     threads: int | None = typer.Option(None, help="torch CPU threads."),
+    adapter: list[str] | None = typer.Option(
+        None, help="LoRA adapter to serve, NAME=PEFT_DIR (repeatable; model 'base:NAME')."
+    ),
+    max_loras: int | None = typer.Option(None, help="LoRA adapters held in memory (LRU)."),
+    speculative: str | None = typer.Option(None, help="Speculative decoding: off, ngram, draft."),
+    spec_draft_model: str | None = typer.Option(None, help="Draft model for --speculative draft."),
     max_body_bytes: int | None = typer.Option(None, help="Largest request body (else 413)."),
     drain_timeout_s: float | None = typer.Option(None, help="SIGTERM grace period (s)."),
     embeddings: bool | None = typer.Option(None, help="Serve /v1/embeddings (MiniLM)."),
@@ -57,6 +64,10 @@ def serve(
             "max_num_seqs": max_num_seqs,
             "max_model_len": max_model_len,
             "threads": threads,
+            "adapters": adapter_map(adapter),
+            "max_loras": max_loras,
+            "speculative": speculative,
+            "spec_draft_model": spec_draft_model,
             "max_body_bytes": max_body_bytes,
             "drain_timeout_s": drain_timeout_s,
             "embeddings": embeddings,
@@ -85,6 +96,18 @@ def serve(
                 num_steps=s.num_steps,
                 num_preemptions=s.num_preemptions,
             )
+
+
+def adapter_map(items: list[str] | None) -> dict[str, str] | None:
+    """--adapter NAME=DIR flags -> {NAME: DIR}; a flag without '=' is a one-line error."""
+    if not items:
+        return None
+    bad = [x for x in items if "=" not in x or x.startswith("=") or x.endswith("=")]
+    if bad:
+        raise ConfigError(
+            f"--adapter {bad[0]!r}: give NAME=PEFT_DIR, e.g. --adapter sql=runs/x/adapter"
+        )
+    return dict(x.split("=", 1) for x in items)
 
 
 def bench_serve(

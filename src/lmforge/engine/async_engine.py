@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from lmforge.engine.config import EngineConfig
@@ -91,6 +91,16 @@ class AsyncLLMEngine:
         if self._wake:
             self._wake.set()
 
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` run between steps, never during one (adapter loads and unloads); its
+        result or exception comes back here."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(("call", (fn, args, fut)))
+        self._ensure_loop()
+        assert self._wake is not None
+        self._wake.set()
+        return await fut
+
     def stats(self) -> EngineStats:
         """Snapshot taken after the latest step (safe to read from the event loop)."""
         return self._stats
@@ -104,6 +114,12 @@ class AsyncLLMEngine:
                     self.engine.add_request(prompt, params, rid)
                 except LMForgeError as e:
                     self._deliver_error(rid, e)
+            elif op == "call":
+                fn, args, fut = arg
+                try:
+                    fut.set_result(fn(*args))
+                except Exception as e:  # the caller decides what it means (e.g. a 400)
+                    fut.set_exception(e)
             else:
                 out = self.engine.abort_request(arg)
                 if out is not None:

@@ -66,7 +66,7 @@ class BlockManager:
         limit = (len(toks) - 1) // bs
         if seq.logits_from is not None:
             limit = min(limit, seq.logits_from // bs)
-        parent = None
+        parent = seq.cache_salt
         for i in range(limit):
             chunk = tuple(toks[i * bs : (i + 1) * bs])
             h = block_hash(parent, chunk)
@@ -122,7 +122,7 @@ class BlockManager:
         full = seq.num_computed // bs
         while len(seq.block_hashes) < full:
             i = len(seq.block_hashes)
-            parent = seq.block_hashes[-1] if seq.block_hashes else None
+            parent = seq.block_hashes[-1] if seq.block_hashes else seq.cache_salt
             chunk = tuple(seq.tokens[i * bs : (i + 1) * bs])
             h = block_hash(parent, chunk)
             seq.block_hashes.append(h)

@@ -51,6 +51,27 @@ class EngineConfig(StageConfig):
         "(bf16 where the CPU has bf16 units, else measured). Env LMFORGE_CPU_KERNELS also forces.",
     )
 
+    adapters: dict[str, str] = Field(
+        default_factory=dict, description="LoRA adapters to load at start: name -> PEFT directory."
+    )
+    max_loras: int = Field(8, ge=1, description="Most LoRA adapters held in memory (LRU).")
+    max_lora_rank: int = Field(64, ge=1, description="Largest LoRA rank accepted.")
+    speculative: Literal["off", "ngram", "draft"] = Field(
+        "off",
+        description="Speculative decoding for requests that do not choose: 'ngram' (prompt "
+        "lookup), 'draft' (spec_draft_model), 'off'.",
+    )
+    spec_tokens: int = Field(4, ge=1, le=16, description="Draft tokens verified per step.")
+    spec_draft_model: str | None = Field(
+        None, description="Draft model (same tokenizer, smaller) for speculative='draft'."
+    )
+    spec_max_batch: int = Field(
+        4, ge=1, description="Speculate only while at most this many sequences run."
+    )
+    spec_min_acceptance: float = Field(
+        0.3, ge=0, le=1, description="Below this acceptance rate a request stops speculating."
+    )
+
     @model_validator(mode="after")
     def _check_group(self) -> "EngineConfig":
         if self.int4_group_size not in (32, 64, 128, 256):
@@ -62,4 +83,6 @@ class EngineConfig(StageConfig):
                 f"quantization={self.quantization!r} runs torch's CPU kernels only; on "
                 "device='cuda' use quantization='none' (bf16), or set device='cpu'"
             )
+        if self.speculative == "draft" and not self.spec_draft_model:
+            raise ValueError("speculative='draft' needs spec_draft_model (a smaller model)")
         return self

@@ -4,6 +4,7 @@
 generation) and `AsyncLLMEngine` (streaming, for the server) are thin drivers around `step()`.
 """
 
+import dataclasses
 import json
 import logging
 import time
@@ -21,14 +22,16 @@ from lmforge.engine.detokenizer import Detokenizer
 from lmforge.engine.device import resolve_device, resolve_dtype
 from lmforge.engine.kernels import choose as choose_gemm
 from lmforge.engine.loader import load_llama
+from lmforge.engine.lora import Adapter, LoRAManager
 from lmforge.engine.model_runner import ModelRunner
 from lmforge.engine.outputs import EngineStats, Logprob, RequestOutput
 from lmforge.engine.quant import quantize, weight_bytes
-from lmforge.engine.sampler import sample
+from lmforge.engine.sampler import Sampled, sample
 from lmforge.engine.sampling_params import SamplingParams
 from lmforge.engine.scheduler import Scheduled, Scheduler
 from lmforge.engine.scoring import RowWant, gather_logprobs
 from lmforge.engine.sequence import Sequence, Status
+from lmforge.engine.spec import build as build_spec
 from lmforge.errors import LMForgeError
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,12 @@ class LLMEngine:
             cfg.quantization,
         )
         self.scheduler = Scheduler(self.blocks, cfg.max_num_seqs, cfg.max_num_batched_tokens)
+        self.lora = LoRAManager(self.model, cfg.max_loras, cfg.max_lora_rank, dtype, self.device)
+        self.runner.lora = self.lora
+        for name, adapter_dir in cfg.adapters.items():
+            self.lora.load(name, adapter_dir)
+        vocab = self.model.spec.vocab_size
+        self.spec = build_spec(cfg, self.blocks, self.max_model_len, dtype, self.device, vocab)
         self.eos = eos_ids(self.path, self.tokenizer)
         self.constraints = Constraints(
             Compiler(self.tokenizer, self.model.spec.vocab_size, self.eos)
@@ -174,6 +183,9 @@ class LLMEngine:
                 f"{capacity} ({self.runner.num_blocks} blocks); raise kv_cache_gb"
             )
         seq = Sequence(rid, ids, params, arrival or time.perf_counter())
+        if params.adapter:  # AdapterError (missing/unfit) before anything is queued
+            seq.adapter = self.lora.get(params.adapter, self._adapters_in_use())
+            seq.cache_salt = seq.adapter.salt
         gen = None
         if params.seed is not None:
             gen = torch.Generator(device=self.device).manual_seed(params.seed)
@@ -212,6 +224,18 @@ class LLMEngine:
     def has_unfinished(self) -> bool:
         return self.scheduler.has_work()
 
+    # ---- LoRA adapters (engine/lora.py); call between steps ----------------------------------
+    def load_adapter(self, name: str, path: str) -> Adapter:
+        """Load (or reload) a PEFT LoRA adapter; requests name it in SamplingParams.adapter."""
+        return self.lora.load(name, path, self._adapters_in_use())
+
+    def unload_adapter(self, name: str) -> None:
+        """Forget an adapter; running requests keep theirs until they finish."""
+        self.lora.unload(name)
+
+    def _adapters_in_use(self) -> set[str]:
+        return {r.seq.adapter.name for r in self.requests.values() if r.seq.adapter}
+
     # ---- the step --------------------------------------------------------------------------
     def step(self) -> list[RequestOutput]:
         """Schedule, run one forward, sample, detokenize; return outputs of requests that moved."""
@@ -222,44 +246,60 @@ class LLMEngine:
         self.constraints.start(
             [it.seq.request_id for it in batch if it.samples and it.seq.params.max_tokens > 0]
         )
+        gens = {rid: r.generator for rid, r in self.requests.items() if r.generator}
+        self.spec.plan(batch, len(self.scheduler.running), self.max_model_len, gens)
         logits = self.runner.run(batch)  # reorders `batch`; the masks compute meanwhile
-        sampling, picks = self._take_rows(batch, logits)
+        sampling, picks, verifying = self._take_rows(batch, logits)
         done = [it.seq for it in batch if it.samples and it.seq.params.max_tokens == 0]
         chosen = logits[picks] if sampling else logits[:0]
         self.constraints.apply(chosen, [s.request_id for s in sampling])
-        for it in batch:
+        for it in (it for it in batch if not it.draft):  # verified ones move in _verify
             s = it.seq
             self._prompt_tokens += max(
                 0, min(len(s.prompt_ids), s.num_computed + it.num_tokens) - s.num_computed
             )
             s.num_computed += it.num_tokens
             self.blocks.register(s)
-        gens = {
-            s.request_id: r.generator
-            for s in sampling
-            if (r := self.requests[s.request_id]).generator
-        }
         now = time.perf_counter()
         outs = []
         smps = sample(chosen, sampling, gens) if sampling else []
         for seq, smp in zip(sampling, smps, strict=True):
             outs.append(self._append(self.requests[seq.request_id], smp, now))
+        outs.extend(self._verify(it, logits[at : at + it.draft + 1], now) for it, at in verifying)
         for seq in done:  # score-only: the prompt is computed and its rows are read
             req = self.requests[seq.request_id]
             self.scheduler.finish(seq, "length")
             outs.append(self._finish_output(req, []))
         return outs
 
-    def _take_rows(self, batch: list[Scheduled], logits: torch.Tensor) -> tuple[list, list[int]]:
+    def _verify(self, it: Scheduled, logits: torch.Tensor, now: float) -> RequestOutput:
+        """Keep the accepted drafts of a speculating sequence plus one token; one output."""
+        req = self.requests[it.seq.request_id]
+        tokens = self.spec.accept(it, logits, req.generator)
+        self.blocks.register(it.seq)
+        texts, ids = [], []
+        for tok in tokens:
+            out = self._append(req, Sampled(tok), now)
+            texts.append(out.delta_text)
+            ids.append(tok)
+            if out.finished:
+                break
+        return dataclasses.replace(out, delta_token_ids=ids, delta_text="".join(texts))
+
+    def _take_rows(self, batch: list[Scheduled], logits: torch.Tensor) -> tuple[list, list, list]:
         """Read the wanted rows (prompt logprobs, scoring) with one batched log-softmax; return
-        the sampling sequences and their rows.
+        the sampling sequences, their rows, and the speculating items with their first row.
 
         Advances each reading sequence's `logits_from` past what it read, so preemption never
         re-reads a row. Must run before `num_computed` moves (`rows` depend on it).
         """
-        sampling, picks, wants, owners, at = [], [], [], [], 0
+        sampling, picks, wants, owners, verifying, at = [], [], [], [], [], 0
         for it in batch:
             rows, s = it.rows, it.seq
+            if it.draft:
+                verifying.append((it, at))
+                at += len(rows)
+                continue
             if s.logits_from is not None:
                 req = self.requests[s.request_id]
                 for j, p in enumerate(rows):
@@ -279,7 +319,7 @@ class LLMEngine:
                 owners, wants, gather_logprobs(logits[idx], wants), strict=True
             ):
                 req.rows[want.position] = row
-        return sampling, picks
+        return sampling, picks, verifying
 
     def _append(self, req: Request, smp: Any, now: float) -> RequestOutput:
         seq, p = req.seq, req.seq.params
@@ -313,6 +353,7 @@ class LLMEngine:
     def _finish_output(self, req: Request, delta_ids: list[int]) -> RequestOutput:
         del self.requests[req.seq.request_id]
         self.constraints.drop(req.seq.request_id)
+        self.spec.drop(req.seq.request_id)
         return self._output(req, delta_ids, req.detok.delta(final=True))
 
     def _output(self, req: Request, delta_ids: list[int], delta_text: str) -> RequestOutput:

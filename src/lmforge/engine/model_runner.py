@@ -14,6 +14,7 @@ from torch import Tensor
 
 from lmforge.engine.attention import AttnMeta, DecodeGroup, PrefillSpan
 from lmforge.engine.llama import LlamaForCausalLM
+from lmforge.engine.lora import LoRAManager
 from lmforge.engine.scheduler import Scheduled
 from lmforge.errors import LMForgeError
 
@@ -80,6 +81,7 @@ class ModelRunner:
             for _ in range(s.num_layers)
         ]
         self.kv_bytes = per_block * self.num_blocks
+        self.lora: LoRAManager | None = None  # set by the engine; tells LoRA layers their rows
 
     def copy_blocks(self, copies: list[tuple[int, int]]) -> None:
         for src, dst in copies:
@@ -167,6 +169,8 @@ class ModelRunner:
         (for most items just the sampled last row; prompt-logprob and scoring items ask for more).
         """
         ids, pos, meta, rows = self._meta(batch, self.order(batch))
+        if self.lora is not None and self.lora.wrapped:
+            self.lora.prepare([it.seq.adapter for it in batch for _ in range(it.num_tokens)])
         hidden = self.model(ids, pos, meta, self.kv)
         if len(rows) < hidden.shape[0]:
             hidden = hidden[self._tensor(rows)]

@@ -26,6 +26,9 @@ class SamplingParams:
     `json_object` (any JSON object), `regex`, `grammar` (Lark, or GBNF, as llguidance reads it),
     `choice` (exactly one of these strings). The engine masks every token that would leave the
     language and ends the request with "stop" as soon as the output is complete.
+
+    `adapter` runs the request with a LoRA adapter the engine has loaded (engine/lora.py);
+    `speculative` turns speculative decoding on or off for it (engine/spec.py).
     """
 
     max_tokens: int = 16
@@ -49,6 +52,8 @@ class SamplingParams:
     regex: str | None = None
     grammar: str | None = None
     choice: list[str] | None = None
+    adapter: str | None = None  # a LoRA adapter loaded in the engine (None = the base model)
+    speculative: bool | None = None  # speculative decoding: None = the engine's policy
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):

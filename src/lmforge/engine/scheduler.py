@@ -19,6 +19,7 @@ from lmforge.engine.sequence import Sequence, Status
 class Scheduled:
     seq: Sequence
     num_tokens: int  # tokens to compute this step, from seq.num_computed
+    draft: int = 0  # of them, speculative draft tokens to verify (spec.py); their rows are read
 
     @property
     def samples(self) -> bool:
@@ -31,7 +32,7 @@ class Scheduled:
         wants (`logits_from`), then the sampled last one; always a suffix of the chunk."""
         s = self.seq
         start, end = s.num_computed, s.num_computed + self.num_tokens
-        lo = end - 1 if self.samples else end
+        lo = end - 1 - self.draft if self.samples else end
         if s.logits_from is not None:
             lo = min(lo, max(start, s.logits_from))
         return range(lo, end)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from typing import Any
 
 from lmforge.engine.sampling_params import SamplingParams
 
@@ -37,6 +38,8 @@ class Sequence:
     # scoring); None = none. Collected rows advance it, so a preempted sequence never recomputes
     # them, and the prefix cache may only serve blocks below it (their logits are not stored).
     logits_from: int | None = None
+    adapter: Any = None  # the LoRA Adapter (lora.py) this request runs with; None = base model
+    cache_salt: int | None = None  # prefix-cache namespace: the adapter's, so KV is never shared
 
     @property
     def tokens(self) -> list[int]:

@@ -190,3 +190,48 @@ def make_tiny_gguf(model_dir: str | Path, out_file: str | Path) -> Path:
     w.write_tensors_to_file()
     w.close()
     return out
+
+
+def make_random_adapter(
+    base_dir: str | Path,
+    out_dir: str | Path,
+    seed: int = 0,
+    r: int = 8,
+    targets: list[str] | None = None,
+    b_scale: float = 4.0,
+    merged_dir: str | Path | None = None,
+) -> Path:
+    """A PEFT LoRA adapter with random nonzero A and B (B x `b_scale`, so it changes outputs)
+    over `base_dir`, saved as `lmforge train` saves one; with `merged_dir`, also the merged
+    model (PEFT's merge_and_unload), the reference a served adapter must match."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = Path(base_dir)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    targets = targets or [
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
+    cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=targets, init_lora_weights=False)
+    peft_model = get_peft_model(model, cfg)
+    with torch.no_grad():
+        for n, p in peft_model.named_parameters():
+            if "lora_B" in n:
+                p.mul_(b_scale)
+    peft_model.save_pretrained(out_dir)
+    if merged_dir is not None:
+        merged = peft_model.merge_and_unload()
+        merged.save_pretrained(merged_dir, safe_serialization=True)
+        AutoTokenizer.from_pretrained(base).save_pretrained(merged_dir)
+        gen = base / "generation_config.json"
+        if gen.is_file():
+            (Path(merged_dir) / "generation_config.json").write_text(gen.read_text())
+    return Path(out_dir)

@@ -16,6 +16,7 @@ from lmforge.runs import runs_root
 from lmforge.serve.errors import APIError
 from lmforge.serve.gate import Gate
 from lmforge.serve.http import ClientGone
+from lmforge.serve.routes.adapters import adapters_router
 from lmforge.serve.routes.console import console_router
 from lmforge.serve.routes.embeddings import embeddings_router
 from lmforge.serve.routes.openai import openai_router
@@ -63,6 +64,7 @@ def create_app(state: ServerState) -> FastAPI:
 
     app.include_router(ops_router(state))
     app.include_router(openai_router(state))
+    app.include_router(adapters_router(state))
     app.include_router(embeddings_router(state))
     if state.cfg.console:
         app.include_router(console_router(runs_root(state.cfg.runs_dir), state.keys))

@@ -35,6 +35,18 @@ class ServeConfig(StageConfig):
         None, ge=1, description="Longest prompt+output (default: the model's max positions)."
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all).")
+    adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description="LoRA adapters to load at start, name -> PEFT directory; requests pick one "
+        "with model 'base:name' or 'name' (more load at run time via POST /v1/adapters).",
+    )
+    max_loras: int = Field(8, ge=1, description="LoRA adapters held in memory (LRU).")
+    speculative: Literal["off", "ngram", "draft"] = Field(
+        "off", description="Speculative decoding policy: prompt lookup, a draft model, or off."
+    )
+    spec_draft_model: str | None = Field(
+        None, description="Draft model directory for speculative='draft' (same tokenizer)."
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest request body accepted (else 413)."
     )

@@ -48,6 +48,10 @@ def engine_config(cfg: ServeConfig) -> EngineConfig:
         max_num_seqs=cfg.max_num_seqs,
         max_model_len=cfg.max_model_len,
         threads=cfg.threads,
+        adapters=cfg.adapters,
+        max_loras=cfg.max_loras,
+        speculative=cfg.speculative,
+        spec_draft_model=cfg.spec_draft_model,
     )
 
 

@@ -41,6 +41,18 @@ def openai_router(state: ServerState) -> APIRouter:
                 "max_model_len": state.max_model_len,
             }
         ]
+        assert state.engine is not None
+        for name in state.engine.engine.lora.names():  # LoRA adapters over the base
+            data.append(
+                {
+                    "id": f"{state.model_name}:{name}",
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "lmforge",
+                    "parent": state.model_name,
+                    "max_model_len": state.max_model_len,
+                }
+            )
         if state.embedder is not None:
             data.append(
                 {
@@ -66,14 +78,24 @@ def openai_router(state: ServerState) -> APIRouter:
             code="model_not_found",
         )
 
-    def check_model(name: str) -> None:
-        if name != state.model_name:
-            raise APIError(
-                404,
-                f"The model '{name}' does not exist; this server serves '{state.model_name}'",
-                param="model",
-                code="model_not_found",
-            )
+    def check_model(name: str) -> str | None:
+        """The LoRA adapter `name` asks for ('base:adapter' or 'adapter'; None = the base)."""
+        if name == state.model_name:
+            return None
+        assert state.engine is not None
+        adapters = state.engine.engine.lora.names()
+        base, _, adapter = name.rpartition(":")
+        if base == state.model_name and adapter in adapters:
+            return adapter
+        if name in adapters:
+            return name
+        also = f" and adapters {', '.join(adapters)}" if adapters else ""
+        raise APIError(
+            404,
+            f"The model '{name}' does not exist; this server serves '{state.model_name}'{also}",
+            param="model",
+            code="model_not_found",
+        )
 
     def budget(ids: list[int], requested: int | None) -> int:
         """max_tokens for one prompt: OpenAI's default is what the context has left."""
@@ -102,6 +124,7 @@ def openai_router(state: ServerState) -> APIRouter:
         logprobs: int | None,
         constraint: dict[str, Any] | None = None,
         tool_mode: str = "none",
+        adapter: str | None = None,
     ) -> Response:
         assert state.engine is not None
         requested = req.requested_max_tokens
@@ -110,6 +133,8 @@ def openai_router(state: ServerState) -> APIRouter:
             req.sampling(maxes[i // req.n], logprobs, i, constraint)
             for i in range(len(prompts) * req.n)
         ]
+        for p in params:
+            p.adapter = adapter
         if params[0].constraint:
             where = "tools" if constraint else "response_format.json_schema.schema"
             await check_constraint(params[0], where)
@@ -125,7 +150,7 @@ def openai_router(state: ServerState) -> APIRouter:
             state.engine,
             kind,
             f"{prefix}-{uuid.uuid4().hex}",
-            state.model_name,
+            req.model,
             prompts,
             params,
             state.scanners,
@@ -134,7 +159,7 @@ def openai_router(state: ServerState) -> APIRouter:
             tool_mode=tool_mode,
         )
         fields = request.state.log
-        fields.update(id=gen.request_id, model=state.model_name, n=req.n, stream=req.stream)
+        fields.update(id=gen.request_id, model=req.model, n=req.n, stream=req.stream)
         t0 = time.perf_counter()
         slot = state.admission.slot(len(params))
         queued = await until_disconnect(request, slot.__aenter__())
@@ -209,7 +234,7 @@ def openai_router(state: ServerState) -> APIRouter:
     @router.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         req: ChatRequest = parse(ChatRequest, await read_json(request, state.cfg.max_body_bytes))
-        check_model(req.model)
+        adapter = check_model(req.model)
         assert state.engine is not None
         conv = req.conversation()
         for m in conv:
@@ -229,14 +254,14 @@ def openai_router(state: ServerState) -> APIRouter:
         ids = tok.encode(text, add_special_tokens=False)
         constraint = await tool_plan(req)
         return await generate(
-            request, "chat", req, [ids], req.engine_logprobs, constraint, req.tool_mode
+            request, "chat", req, [ids], req.engine_logprobs, constraint, req.tool_mode, adapter
         )
 
     @router.post("/v1/completions")
     async def completions(request: Request) -> Response:
         body = await read_json(request, state.cfg.max_body_bytes)
         req: CompletionRequest = parse(CompletionRequest, body)
-        check_model(req.model)
+        adapter = check_model(req.model)
         assert state.engine is not None
         tok, vocab = state.engine.tokenizer, len(state.engine.tokenizer)
         prompts = []
@@ -249,6 +274,6 @@ def openai_router(state: ServerState) -> APIRouter:
                 raise APIError(400, f"prompt token ids must be < {vocab}", param="prompt")
             else:
                 prompts.append(list(p))
-        return await generate(request, "completion", req, prompts, req.logprobs)
+        return await generate(request, "completion", req, prompts, req.logprobs, adapter=adapter)
 
     return router
