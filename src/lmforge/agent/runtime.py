@@ -53,6 +53,20 @@ def ask_terminal(name: str, args: dict[str, Any]) -> bool:
     return RichConfirm.ask(f"allow [cyan]{name}[/] {args}?", default=False)
 
 
+def _replayable(call: dict[str, Any]) -> dict[str, Any]:
+    """The call as it goes back into the history: arguments cut short (the model ran out of
+    tokens) or not an object would make the endpoint reject every later request, so they are
+    replayed as `{}`; the refusal the model reads says what was wrong."""
+    fn = dict(call.get("function") or {})
+    try:
+        ok = isinstance(json.loads(fn.get("arguments") or "{}"), dict)
+    except (json.JSONDecodeError, TypeError):
+        ok = False
+    if not ok:
+        fn["arguments"] = "{}"
+    return {**call, "function": fn}
+
+
 class Agent:
     def __init__(
         self,
@@ -170,7 +184,10 @@ class Agent:
                 trace.event("answer", step=step, content=answer)
                 messages.append({"role": "assistant", "content": answer})
                 break
-            messages.append({"role": "assistant", "content": msg.get("content"), "tool_calls": tcs})
+            history = [_replayable(c) for c in tcs]
+            messages.append(
+                {"role": "assistant", "content": msg.get("content"), "tool_calls": history}
+            )
             for c in tcs:
                 calls += 1
                 left = cfg.wall_s - (time.perf_counter() - t0)
