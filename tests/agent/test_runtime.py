@@ -157,7 +157,7 @@ def test_a_100_mb_result_is_cut_before_it_enters_the_context(tmp_path: Path, rul
     r = agent.run("dump", run_dir=tmp_path / "run")
     content = client.requests[1]["messages"][-1]["content"]
     assert r.answer == "big" and len(content) < 5200 and "result was 100000000" in content
-    res = [e for e in read(tmp_path / "run" / "trace.jsonl") if e["event"] == "tool_result"][0]
+    res = next(e for e in read(tmp_path / "run" / "trace.jsonl") if e["event"] == "tool_result")
     assert res["cut"] is True
     assert (tmp_path / "run" / "trace.jsonl").stat().st_size < 100_000
 

@@ -73,6 +73,9 @@ class AgentConfig(StageConfig):
     tool_choice: Literal["auto", "required", "first-required"] = Field(
         "auto", description="first-required: the first step must call a tool, later ones auto."
     )
+    parallel_tool_calls: bool = Field(
+        False, description="Allow several calls per step (small models do better with one)."
+    )
     max_steps: int = Field(8, ge=1, description="Model calls at most.")
     max_tokens: int = Field(20_000, ge=1, description="Prompt + completion tokens, all steps.")
     max_new_tokens: int = Field(256, ge=1, description="Completion tokens per step.")

@@ -157,6 +157,7 @@ class Agent:
             }
             if self.visible:
                 kw["tools"] = [t.openai() for t in self.visible]
+                kw["parallel_tool_calls"] = cfg.parallel_tool_calls
                 first = cfg.tool_choice == "first-required" and step == 1
                 kw["tool_choice"] = "required" if cfg.tool_choice == "required" or first else "auto"
             m0 = time.perf_counter()
