@@ -6,6 +6,8 @@
 1. Detection (sentence level; positive class = unsupported) on the 330-item set
    (src/lmforge/eval/tasks/data/grounding.jsonl), every verifier on the same premises:
    - nli: the in-project cross-encoder (`lmforge rag train-verifier`);
+   - nli+consistency: the same, plus numbers/names absent from the premise mark a claim
+     unsupported (what `rag ask --self-check` uses by default, `verifier_checks`);
    - overlap: share of the claim's content tokens in the premise, threshold chosen on the
      verifier's training pairs (never on the evaluation set);
    - generator free text: SmolLM2-135M asked "supported? yes or no", reply parsed (baseline);
@@ -30,7 +32,12 @@ from lmforge.rag.answer import ANSWER_PROMPT, NOT_IN_DOCS
 from lmforge.rag.claims import Claim, find_evidence, split_claims
 from lmforge.rag.grounding_set import training_pairs
 from lmforge.rag.selfcheck import SelfCheck
-from lmforge.rag.verify import GeneratorVerifier, NLIVerifier, OverlapVerifier
+from lmforge.rag.verify import (
+    ConsistencyVerifier,
+    GeneratorVerifier,
+    NLIVerifier,
+    OverlapVerifier,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "src/lmforge/eval/tasks/data/grounding.jsonl"
 
@@ -54,10 +61,10 @@ def flatten(items: list[dict]) -> tuple[list[str], list[str], list[int], list[st
 
 
 def detection(pred_supported: list[bool], labels: list[int], kinds: list[str]) -> dict:
-    tp = sum(not p and y == 0 for p, y in zip(pred_supported, labels))
-    fp = sum(not p and y == 1 for p, y in zip(pred_supported, labels))
-    fn = sum(p and y == 0 for p, y in zip(pred_supported, labels))
-    tn = sum(p and y == 1 for p, y in zip(pred_supported, labels))
+    tp = sum(not p and y == 0 for p, y in zip(pred_supported, labels, strict=True))
+    fp = sum(not p and y == 1 for p, y in zip(pred_supported, labels, strict=True))
+    fn = sum(p and y == 0 for p, y in zip(pred_supported, labels, strict=True))
+    tn = sum(p and y == 1 for p, y in zip(pred_supported, labels, strict=True))
     prec, rec = tp / max(1, tp + fp), tp / max(1, tp + fn)
     by_kind = {}
     for k in sorted(set(kinds)):
@@ -69,6 +76,7 @@ def detection(pred_supported: list[bool], labels: list[int], kinds: list[str]) -
         "precision": round(prec, 4),
         "recall": round(rec, 4),
         "balanced_acc": round((rec + tn / max(1, tn + fp)) / 2, 4),
+        "supported_kept": round(tn / max(1, tn + fp), 4),
         "flagged_by_kind": by_kind,
         "n": len(labels),
     }
@@ -84,12 +92,26 @@ def overlap_threshold() -> float:
     best = (0.0, 0.5)
     for t in [i / 100 for i in range(30, 101)]:
         pred = [s >= t for s in scores]
-        tp = sum(not p and y == 0 for p, y in zip(pred, labels))
-        fp = sum(not p and y == 1 for p, y in zip(pred, labels))
-        fn = sum(p and y == 0 for p, y in zip(pred, labels))
+        tp = sum(not p and y == 0 for p, y in zip(pred, labels, strict=True))
+        fp = sum(not p and y == 1 for p, y in zip(pred, labels, strict=True))
+        fn = sum(p and y == 0 for p, y in zip(pred, labels, strict=True))
         f1 = 2 * tp / max(1, 2 * tp + fp + fn)
         best = max(best, (f1, t))
     return best[1]
+
+
+class Memo:
+    """Scores each (claim, premise) once: the combined verifier reuses the NLI's scores."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.threshold, self.memo = inner, inner.threshold, {}
+
+    def scores(self, claims, premises):
+        todo = [(c, p) for c, p in zip(claims, premises, strict=True) if (c, p) not in self.memo]
+        if todo:
+            got = self.inner.scores([c for c, _ in todo], [p for _, p in todo])
+            self.memo.update(zip(todo, got, strict=True))
+        return [self.memo[(c, p)] for c, p in zip(claims, premises, strict=True)]
 
 
 def run_verifier(name: str, v, claims, premises, labels, kinds) -> dict:
@@ -156,18 +178,20 @@ def main() -> None:
     print(f"{len(items)} items, {len(claims)} sentences, {Counter(kinds)}", flush=True)
     res: dict = {"threads": args.threads, "load": round(os.getloadavg()[0], 2)}
     nli = NLIVerifier(args.verifier_path)
-    res["nli"] = run_verifier("nli", nli, claims, premises, labels, kinds)
+    memo = Memo(nli)
+    res["nli"] = run_verifier("nli", memo, claims, premises, labels, kinds)
+    both = ConsistencyVerifier(memo)
+    res["nli+consistency"] = run_verifier("nli+consistency", both, claims, premises, labels, kinds)
     t = overlap_threshold()
-    res["overlap"] = run_verifier(f"overlap (t={t})", OverlapVerifier(t), claims, premises, labels, kinds)
-    res["self_check_drop"] = {
-        "unsupported_removed": res["nli"]["recall"],
-        "supported_kept": round(
-            sum(s >= nli.threshold for s, y in zip(nli.scores(claims, premises), labels) if y)
-            / max(1, sum(labels)),
-            4,
-        ),
-    }
-    print(f"self-check drop         {json.dumps(res['self_check_drop'])}", flush=True)
+    res["overlap"] = run_verifier(
+        f"overlap (t={t})", OverlapVerifier(t), claims, premises, labels, kinds
+    )
+    for name in ("nli", "nli+consistency"):  # policy drop removes exactly the flagged claims
+        r = res[name]
+        res[f"self_check_drop ({name})"] = {
+            "unsupported_removed": r["recall"],
+            "supported_kept": r["supported_kept"],
+        }
     if not args.skip_generator:
         from lmforge.rag.generate import EngineGenerator
 
@@ -176,7 +200,7 @@ def main() -> None:
         for name, constrained in (("generator free text", False), ("generator constrained", True)):
             res[name] = run_verifier(name, GeneratorVerifier(gen, constrained), *sub)
         if args.answers:
-            res["self_check_live"] = live_loop(items, gen, nli, args.answers)
+            res["self_check_live"] = live_loop(items, gen, ConsistencyVerifier(nli), args.answers)
     print(f"load {os.getloadavg()[0]:.2f}", flush=True)
     if args.out:
         args.out.write_text(json.dumps(res, indent=1))

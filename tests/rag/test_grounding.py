@@ -9,7 +9,7 @@ import pytest
 from lmforge.rag import grounding_set as gs
 from lmforge.rag.claims import Claim, find_evidence, split_claims
 from lmforge.rag.selfcheck import SelfCheck
-from lmforge.rag.verify import OverlapVerifier, parse_yes_no, verify
+from lmforge.rag.verify import ConsistencyVerifier, OverlapVerifier, parse_yes_no, verify
 
 CHUNKS = [
     "Janet's ducks lay 16 eggs per day. She sells the rest for $2 each.",
@@ -24,12 +24,16 @@ class Exact:
     threshold = 0.5
 
     def scores(self, claims, premises):
-        return [float(c.rstrip(".") in p) for c, p in zip(claims, premises)]
+        return [float(c.rstrip(".") in p) for c, p in zip(claims, premises, strict=True)]
 
 
 def test_claims_keep_citations_aside_and_split_clauses():
     claims = split_claims("Ducks lay 16 eggs per day [1]. She sells them [1, 2]; trains run [2].")
-    assert [c.text for c in claims] == ["Ducks lay 16 eggs per day.", "She sells them;", "trains run."]
+    assert [c.text for c in claims] == [
+        "Ducks lay 16 eggs per day.",
+        "She sells them;",
+        "trains run.",
+    ]
     assert [c.cites for c in claims] == [[1], [1, 2], [2]]
     assert claims[0].source == "Ducks lay 16 eggs per day [1]."
 
@@ -112,8 +116,26 @@ def test_shipped_set_is_labelled_by_construction():
     for it in items:
         assert len(split_claims(it["answer"])) == len(it["labels"]) == len(it["sentences"])
         own = it["contexts"][0]
-        for s, y in zip(it["sentences"], it["labels"]):
+        for s, y in zip(it["sentences"], it["labels"], strict=True):
             assert (s in own) == bool(y), (it["id"], s)  # supported == verbatim in its passage
         assert int(it["id"].split("-")[1]) % 4 == 0
     overlap = OverlapVerifier(1.0)
     assert overlap.scores(["a b"], ["a b c"]) == [1.0]
+
+
+def test_consistency_check_vetoes_absent_numbers_and_names_only():
+    class Yes:
+        threshold = 0.5
+
+        def scores(self, claims, premises):
+            return [0.9 for _ in claims]
+
+    v = ConsistencyVerifier(Yes())
+    claims = [
+        "She sells 9 eggs.",
+        "She sells 9.0 eggs to Mark.",
+        "She sells 10 eggs.",
+        "She sells eggs to Ann.",
+    ]
+    premise = "Janet sells 9 eggs to Mark for $2."
+    assert v.scores(claims, [premise] * 4) == [0.9, 0.9, 0.0, 0.0]

@@ -36,7 +36,9 @@ class JudgeScorer:
     def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
         from lmforge.rag.verify import VERIFY_PROMPT, parse_yes_no
 
-        prompts = [VERIFY_PROMPT.format(premise=p, claim=c) for c, p in zip(claims, premises)]
+        prompts = [
+            VERIFY_PROMPT.format(premise=p, claim=c) for c, p in zip(claims, premises, strict=True)
+        ]
         if self.judge.structured:
             schema = {
                 "type": "object",

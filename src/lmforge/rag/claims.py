@@ -13,11 +13,47 @@ from dataclasses import dataclass
 
 _SPLIT = re.compile(r"(?<=[.!?;])\s+(?=\S)")
 _CITE = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENT = re.compile(r"[^.!?]+(?:[.!?]+(?=\s|$)|$)")
+# A sentence ends at . ! ? followed by a space or the end: "10.5" and "3.14" do not end one.
+_SENT = re.compile(r"(?:[^.!?]|[.!?]+(?=\S))+[.!?]*")
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
 _STOP = frozenset(
-    "a an the of to in on at for and or but is are was were be it its this that with as by from "
-    "he she they his her their them so then than".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "with",
+        "as",
+        "by",
+        "from",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "their",
+        "them",
+        "so",
+        "then",
+        "than",
+    ]
 )
 
 

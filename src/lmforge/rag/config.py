@@ -82,6 +82,10 @@ class RagConfig(StageConfig):
     verifier_path: Path | None = Field(
         None, description="Trained verifier (`lmforge rag train-verifier`); default: the cache."
     )
+    verifier_checks: bool = Field(
+        True,
+        description="Also mark unsupported any claim with a number or name its evidence lacks.",
+    )
     verifier_threshold: float = Field(
         0.5, ge=0, le=1, description="P(supported) at or above which a claim is supported."
     )

@@ -77,11 +77,13 @@ def make_self_check(cfg: RagConfig, generator: Any):
     """The configured claim verifier under the configured policy."""
     from lmforge.rag.selfcheck import SelfCheck
     from lmforge.rag.verifier_train import default_verifier_path
-    from lmforge.rag.verify import GeneratorVerifier, NLIVerifier
+    from lmforge.rag.verify import ConsistencyVerifier, GeneratorVerifier, NLIVerifier
 
     if cfg.verifier == "generator":
         verifier: Any = GeneratorVerifier(generator, constrained=True)
     else:
         path = cfg.verifier_path or default_verifier_path()
         verifier = NLIVerifier(path, cfg.verifier_threshold)
+    if cfg.verifier_checks:
+        verifier = ConsistencyVerifier(verifier)
     return SelfCheck(verifier, cfg.self_check)

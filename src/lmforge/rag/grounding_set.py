@@ -34,17 +34,109 @@ _AUX = re.compile(r"\b(is|are|was|were|has|had|have|can|will|would|could|should|
 _VERB_S = re.compile(r"\b(He|She|It|[A-Z][a-z]+) ([a-z]+?)(es|s)\b")
 _NAME = re.compile(r"(?<=[a-z,;] )([A-Z][a-z]{2,})\b|^([A-Z][a-z]{2,})(?='s\b| [a-z])")
 _COUNTED = re.compile(r"(?<=\d )([a-z]{2,}[^s\W]s)\b")
-_NOT_COUNTED = frozenset("and the per for each more less times than of in to on at is are was".split())
+_NOT_COUNTED = frozenset(
+    [
+        "and",
+        "the",
+        "per",
+        "for",
+        "each",
+        "more",
+        "less",
+        "times",
+        "than",
+        "of",
+        "in",
+        "to",
+        "on",
+        "at",
+        "is",
+        "are",
+        "was",
+    ]
+)
 # Counted things to swap in when a sentence names no person (a fixed list: the same everywhere).
-_THINGS = (
-    "apples oranges eggs cookies books pencils dollars cents miles hours minutes days weeks "
-    "students boxes bottles cups pages cars chickens dogs cats trees flowers shirts tickets"
-).split()
+_THINGS = [
+    "apples",
+    "oranges",
+    "eggs",
+    "cookies",
+    "books",
+    "pencils",
+    "dollars",
+    "cents",
+    "miles",
+    "hours",
+    "minutes",
+    "days",
+    "weeks",
+    "students",
+    "boxes",
+    "bottles",
+    "cups",
+    "pages",
+    "cars",
+    "chickens",
+    "dogs",
+    "cats",
+    "trees",
+    "flowers",
+    "shirts",
+    "tickets",
+]
 _NOT_NAMES = frozenset(
-    "The She He They It His Her Their If How What When Each Every There This That Then So In On "
-    "At For One Two Three Four Five After Before Since Monday Tuesday Wednesday Thursday Friday "
-    "Saturday Sunday January February March April May June July August September October "
-    "November December".split()
+    [
+        "The",
+        "She",
+        "He",
+        "They",
+        "It",
+        "His",
+        "Her",
+        "Their",
+        "If",
+        "How",
+        "What",
+        "When",
+        "Each",
+        "Every",
+        "There",
+        "This",
+        "That",
+        "Then",
+        "So",
+        "In",
+        "On",
+        "At",
+        "For",
+        "One",
+        "Two",
+        "Three",
+        "Four",
+        "Five",
+        "After",
+        "Before",
+        "Since",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
 )
 
 

@@ -62,7 +62,7 @@ class SelfCheck:
             report["regenerated"] = True
             bad = [v for v in verdicts if not v.supported]
         keep = [c.source for c, v in zip(claims, verdicts, strict=True) if v.supported]
-        refused = bool(bad) and self.policy == "refuse" or bool(claims) and not keep
+        refused = (bool(bad) and self.policy == "refuse") or (bool(claims) and not keep)
         report |= {
             "claims": len(verdicts),
             "unsupported": len(bad),

@@ -80,8 +80,8 @@ class NLIVerifier:
         path = Path(path)
         if not (path / "lmforge-verifier.json").is_file():
             raise LMForgeError(
-                f"verifier_path: {path} is not a trained claim verifier (no lmforge-verifier.json); "
-                f"train one with `lmforge rag train-verifier {path}`"
+                f"verifier_path: {path} is not a trained claim verifier "
+                f"(no lmforge-verifier.json); train one with `lmforge rag train-verifier {path}`"
             )
         self.model: Any = st.CrossEncoder(str(path), device="cpu")
         self.threshold, self.batch_size = threshold, batch_size
@@ -92,7 +92,10 @@ class NLIVerifier:
 
         pairs = list(zip(claims, premises, strict=True))
         logits = self.model.predict(  # raw logits: the same sigmoid whatever the model's default
-            pairs, batch_size=self.batch_size, show_progress_bar=False, activation_fn=torch.nn.Identity()
+            pairs,
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            activation_fn=torch.nn.Identity(),
         )
         return [float(1 / (1 + np.exp(-x))) for x in np.asarray(logits, dtype=float).reshape(-1)]
 
@@ -106,6 +109,36 @@ class OverlapVerifier:
         for c, p in zip(claims, premises, strict=True):
             want = content_tokens(c)
             out.append(len(want & content_tokens(p)) / max(1, len(want)))
+        return out
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PROPER = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")
+
+
+def _numbers(text: str) -> set[str]:
+    out = set()
+    for n in _NUMBER.findall(text):
+        n = n.replace(",", "")
+        out.add(n.rstrip("0").rstrip(".") if "." in n else n)
+    return out
+
+
+class ConsistencyVerifier:
+    """`inner`'s score, but 0 when the claim has a number or a mid-sentence proper name that
+    the premise lacks. A claim that states a figure or a name its evidence never mentions is
+    unsupported whatever a small model thinks; a derived figure (a sum the answer computed)
+    is flagged too, which is the price of this check (docs/grounding.md)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.threshold = inner, inner.threshold
+
+    def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
+        raw = self.inner.scores(claims, premises)
+        out: list[float | None] = []
+        for c, p, s in zip(claims, premises, raw, strict=True):
+            names = set(_PROPER.findall(c)) - set(re.findall(r"[A-Z][a-z]{2,}", p))
+            out.append(0.0 if (_numbers(c) - _numbers(p)) or names else s)
         return out
 
 
@@ -139,7 +172,9 @@ class GeneratorVerifier:
         return [o.text for o in self.gen.llm.generate(texts, params)]
 
     def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
-        prompts = [VERIFY_PROMPT.format(premise=p, claim=c) for c, p in zip(claims, premises)]
+        prompts = [
+            VERIFY_PROMPT.format(premise=p, claim=c) for c, p in zip(claims, premises, strict=True)
+        ]
         out = [parse_yes_no(r) for r in self._ask(prompts, self.constrained)]
         retry = [i for i, v in enumerate(out) if v is None]
         if retry:  # one re-ask with the format spelled out; still nothing -> None, counted
