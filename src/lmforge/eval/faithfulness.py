@@ -5,7 +5,8 @@ or the model's completion of the prompt (score the model as a RAG answerer). It 
 claims (rag/claims.py: sentences and ';' clauses, citations removed); each claim gets a premise
 from the item's contexts and a verdict from:
 
-- `verifier: nli` (default): the in-project cross-encoder (`lmforge rag train-verifier`);
+- `verifier: nli` (default): the in-project cross-encoder (`lmforge rag train-verifier`) with the
+  number/name consistency check, as `rag ask --self-check` uses it;
 - `verifier: judge`: the evaluated backend asked yes/no (under a JSON Schema enum when it is
   `structured`), through `Judge.ask`: an unparseable reply is re-asked up to `retries` times,
   then counted in `unjudged` and scored as unsupported - never dropped, so the score cannot be
@@ -61,9 +62,9 @@ def make_verifier(spec: TaskSpec, backend: Backend) -> Any:
     if spec.verifier == "judge":
         return JudgeScorer(backend)
     from lmforge.rag.verifier_train import default_verifier_path
-    from lmforge.rag.verify import NLIVerifier
+    from lmforge.rag.verify import ConsistencyVerifier, NLIVerifier
 
-    return NLIVerifier(spec.verifier_path or default_verifier_path())
+    return ConsistencyVerifier(NLIVerifier(spec.verifier_path or default_verifier_path()))
 
 
 def run_faithfulness(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuilder) -> Any:
