@@ -32,7 +32,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from lmforge.cli import app
-from lmforge.rag.benchmarks import BENCHMARKS, Benchmark, docstring_pairs
+from lmforge.rag.benchmarks import BENCHMARKS, Benchmark, docstring_pairs, library_pairs
 from lmforge.rag.config import RagConfig
 from lmforge.rag.embed import Embedder
 from lmforge.rag.evaluate import MemoEmbedder, Scores, evaluate, index_benchmark, latency
@@ -51,6 +51,12 @@ def sweep_dense_weight(dev: Benchmark, store: LocalStore, emb: Any, cfg: RagConf
         c = cfg.model_copy(update={"retriever": "hybrid", "fusion": "weighted", "dense_weight": w})
         out[w] = evaluate(make_retriever(c, store, emb), dev).ndcg10
     return out
+
+
+def code_pairs(source: str, n: int) -> list[tuple[str, str]]:
+    """Extra (docstring, code) training pairs: stdlib modules, or installed libraries."""
+    assert source in ("stdlib", "library"), source
+    return docstring_pairs(n) if source == "stdlib" else library_pairs(limit=n)
 
 
 class MemoReranker:
@@ -184,7 +190,10 @@ def main() -> None:
     ap.add_argument("--in-batch", type=int, default=2, help="in-batch negatives (ranking)")
     ap.add_argument("--batch-size", type=int, default=8, help="reranker queries per step")
     ap.add_argument("--max-length", type=int, default=128, help="reranker pair length")
-    ap.add_argument("--code-pairs", type=int, default=0, help="stdlib pairs (humaneval)")
+    ap.add_argument("--code-pairs", type=int, default=0, help="code pairs (humaneval)")
+    ap.add_argument(
+        "--code-source", default="stdlib", help="code pairs from: stdlib | library (site-packages)"
+    )
     ap.add_argument("--fit", type=float, default=0.67, help="dev share the reranker trains on")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="write results JSON here")
@@ -225,7 +234,9 @@ def main() -> None:
             cfg.reranker_path = root / "reranker"
             fit, choose = split_dev(dev, args.fit)
             extra = (
-                docstring_pairs(args.code_pairs) if name == "humaneval" and args.code_pairs else []
+                code_pairs(args.code_source, args.code_pairs)
+                if name == "humaneval" and args.code_pairs
+                else []
             )
             print(train_ce(fit, root / "index", cfg.reranker_path, args, extra))
             sweep = sweep_rerank_weight(choose, store, emb, cfg)

@@ -73,3 +73,21 @@ def test_transforms_and_router(cfg, embedder, fake_llm):
     )
     assert router.pick("what do parrots say").name == "pets"
     assert router.pick("monuments to visit in Rome").name == "travel"
+
+
+def test_self_check_drops_unsupported_claims_and_reports_them(cfg, embedder, fake_llm):
+    from lmforge.rag.selfcheck import SelfCheck
+    from lmforge.rag.verify import ConsistencyVerifier, OverlapVerifier
+
+    llm = fake_llm("Cats eat fish [1]. Cats eat 12 whales [1].")
+    check = SelfCheck(ConsistencyVerifier(OverlapVerifier(0.9)), "drop")
+    answer = pipeline(cfg, embedder, llm, self_check=check).ask("What do cats eat?")
+    assert answer.text == "Cats eat fish [1]." and answer.citations == [1]
+    report = answer.self_check
+    verdicts = report["rounds"][0]["verdicts"]
+    assert [v["supported"] for v in verdicts] == [True, False]
+    assert verdicts[0]["chunk"] == 1 and "fish" in verdicts[0]["evidence"]
+    assert report["dropped"] == ["Cats eat 12 whales."] and not report["refused"]
+    refused = SelfCheck(OverlapVerifier(0.9), "refuse")
+    answer = pipeline(cfg, embedder, llm, self_check=refused).ask("What do cats eat?")
+    assert answer.text == NOT_IN_DOCS and answer.self_check["refused"]

@@ -10,6 +10,7 @@ from rich.progress import track
 from rich.table import Table
 
 from lmforge.commands.common import console, err_console
+from lmforge.files import atomic_write_json
 
 app = typer.Typer(
     help="Retrieval: ingest, chunk, embed, index, hybrid search, rerank, answer with citations.",
@@ -172,6 +173,11 @@ def ask(
     guard_policy: Path | None = typer.Option(
         None, help="Guard policy YAML: scan question, retrieved chunks and answer (no streaming)."
     ),
+    self_check: str | None = typer.Option(
+        None, help="off | drop | regenerate | refuse: verify each claim (no streaming)."
+    ),
+    verifier: str | None = typer.Option(None, help="Self-check judge: nli | generator."),
+    verifier_path: Path | None = typer.Option(None, help="Trained verifier (train-verifier)."),
     runs_dir: Path | None = RUNS,
 ) -> None:
     """Answer from the index with numbered, checked citations; streams the answer."""
@@ -192,12 +198,17 @@ def ask(
         model=model,
         max_new_tokens=max_new_tokens,
         min_score=min_score,
+        self_check=self_check,
+        verifier=verifier,
+        verifier_path=verifier_path,
     )
     refusal = None
     with start_run("rag", cfg, runs_dir) as run:
         run.add_input(cfg.index, "index")
         if guard_policy is not None:
             answer, refusal = _guarded_ask(question, guard_policy, lambda: make_pipeline(cfg), run)
+        elif cfg.self_check != "off":  # not streamed: unsupported claims must not be shown
+            answer = make_pipeline(cfg).ask(question)
         else:
             answer = None
             for piece in make_pipeline(cfg).stream(question):
@@ -213,18 +224,44 @@ def ask(
                 invalid_citations=answer.invalid_citations,
                 answer=answer.text,
             )
+            if answer.self_check is not None:
+                atomic_write_json(run.dir / "self_check.json", answer.self_check)
+                run.add_output(run.dir / "self_check.json", "self_check")
+                run.log_metrics(
+                    **{f"self_check_{k}": answer.self_check[k] for k in SELF_CHECK_METRICS}
+                )
     if refusal is not None:
         err_console.print(refusal, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     assert answer is not None
     if answer.invalid_citations:
         err_console.print(f"[yellow]removed invented citations:[/] {answer.invalid_citations}")
+    if answer.self_check is not None:
+        _print_self_check(answer.self_check)
     console.print(f"[bold]answer:[/] {escape(answer.text)}")
     for s in answer.sources:
         used = "*" if s["n"] in answer.citations else " "
         where = " > ".join(s["headings"])
         console.print(f"{used}[{s['n']}] {escape(s['source'])} {escape(where)}", highlight=False)
     console.print(f"run {run.id}")
+
+
+SELF_CHECK_METRICS = ("claims", "unsupported", "refused", "regenerated", "verify_s")
+
+
+def _print_self_check(report: dict[str, Any]) -> None:
+    for i, r in enumerate(report["rounds"]):
+        for v in r["verdicts"]:
+            mark = "[green]supported[/]" if v["supported"] else "[red]unsupported[/]"
+            where = f"[{v['chunk']}] {v['evidence'][:120]}" if v["chunk"] else "no evidence"
+            err_console.print(
+                f"round {i + 1} {mark} {v['score']:.2f}: {escape(v['claim'])}  <- {escape(where)}",
+                highlight=False,
+            )
+    if report["dropped"]:
+        err_console.print(f"[yellow]self-check dropped {len(report['dropped'])} claim(s)[/]")
+    if report["refused"]:
+        err_console.print("[yellow]self-check refused: the answer was not supported[/]")
 
 
 def _guarded_ask(question: str, policy: Path, build: Any, run: Any) -> tuple[Any, str | None]:
@@ -321,6 +358,34 @@ def train_reranker_cmd(
     console.print(
         f"trained reranker on {info['triples']} triples (loss {info['train_loss']}) "
         f"-> {out}; use --reranker cross-encoder --reranker-path {out}; run {run.id}"
+    )
+
+
+@app.command("train-verifier")
+def train_verifier_cmd(
+    out: Path | None = typer.Argument(None, help="Output directory (default: lmforge's cache)."),
+    epochs: int = typer.Option(1, help="Training epochs."),
+    pairs: int | None = typer.Option(2560, help="Training (claim, context) pairs at most."),
+    batch_size: int = typer.Option(16, help="Pairs per step."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate."),
+    seed: int = typer.Option(1, help="Seed for the planted claims and training."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Train the self-check claim verifier from the shipped MiniLM on planted GSM8K claims."""
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.verifier_train import default_verifier_path, train_verifier
+    from lmforge.runs import start_run
+
+    out = out or default_verifier_path()
+    params = {"out": str(out), "epochs": epochs, "pairs": pairs, "lr": lr, "seed": seed}
+    with start_run("rag", params, runs_dir) as run:
+        base = Embedder("default").path
+        info = train_verifier(out, base, epochs, batch_size, lr, seed=seed, limit=pairs)
+        run.add_output(out, "verifier")
+        run.log_metrics(**{k: v for k, v in info.items() if k not in ("base", "data")})
+    console.print(
+        f"trained verifier on {info['pairs']} pairs (loss {info['train_loss']}) -> {out}; "
+        f"use `rag ask --self-check drop --verifier-path {out}`; run {run.id}"
     )
 
 

@@ -13,6 +13,7 @@ prompt, outputs, gold) and the aggregation of each metric (see scoring.py).
 - json_schema: a JSON answer to each prompt under the item's schema (decoded under it when the
   backend is `structured` and the task `constrained`); `valid` = parses and validates with
   `jsonschema`, `field_acc` = share of the gold object's leaf fields the answer has equal.
+- faithfulness: claims of an answer supported by its contexts / claims (eval/faithfulness.py).
 """
 
 import json
@@ -24,6 +25,7 @@ import numpy as np
 
 from lmforge.eval.backends.base import Backend, GenRequest
 from lmforge.eval.data import LETTERS
+from lmforge.eval.faithfulness import run_faithfulness
 from lmforge.eval.metrics import CorpusMetric, exact_match, pass_at_k, rouge_scores, token_f1
 from lmforge.eval.prompts import PromptBuilder
 from lmforge.eval.sandbox import Limits, run_many
@@ -264,4 +266,5 @@ RUNNERS = {
     "code": run_code,
     "perplexity": run_perplexity,
     "json_schema": run_json_schema,
+    "faithfulness": run_faithfulness,
 }

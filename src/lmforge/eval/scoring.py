@@ -1,6 +1,7 @@
 """From per-item scores to reported scores with bootstrap intervals.
 
-Each metric has an aggregation: `mean` over items (accuracy, EM, F1, ROUGE, pass@k), `bleu`
+Each metric has an aggregation: `mean` over items (accuracy, EM, F1, ROUGE, pass@k), `sum`
+(counts), `bleu`
 / `chrf` (sacrebleu corpus score from summed per-item statistics) or `perplexity` /
 `bits_per_byte` (ratio of summed log-likelihoods to summed tokens/bytes). Aggregations are
 named in the results JSON, so `eval compare` can rebuild them from two runs' items alone.
@@ -30,6 +31,8 @@ def aggregate_fn(kind: str) -> Aggregate | None:
     """None means the plain mean (bootstrap's vectorised fast path)."""
     if kind == "mean":
         return None
+    if kind == "sum":  # counts (e.g. claims a judge never answered): reported, not averaged
+        return lambda rows: float(rows.sum())
     if kind in ("bleu", "chrf"):
         metric = CorpusMetric(kind)
         return metric.score

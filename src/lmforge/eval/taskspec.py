@@ -15,7 +15,7 @@ from lmforge.config import StageConfig, format_validation_error, load_config, re
 from lmforge.errors import ConfigError, LMForgeError
 
 TASKS_DIR = Path(__file__).parent / "tasks"
-Kind = Literal["multiple_choice", "generate", "code", "perplexity", "json_schema"]
+Kind = Literal["multiple_choice", "generate", "code", "perplexity", "json_schema", "faithfulness"]
 Format = Literal["jsonl", "csv", "mmlu", "gpqa", "gsm8k", "humaneval", "text"]
 
 
@@ -91,6 +91,15 @@ class TaskSpec(StageConfig):
     gold_field: str = Field("answer", description="json_schema: the item field of the gold object.")
     constrained: bool = Field(
         True, description="json_schema: decode under the schema when the backend can."
+    )
+    contexts_field: str = Field(
+        "contexts", description="faithfulness: the item field listing the context passages."
+    )
+    verifier: Literal["nli", "judge"] = Field(
+        "nli", description="faithfulness: in-project NLI cross-encoder, or the backend as judge."
+    )
+    verifier_path: str | None = Field(
+        None, description="faithfulness: trained verifier directory (default: lmforge's cache)."
     )
     max_length: int = Field(1024, ge=2, description="perplexity: window length in tokens.")
     stride: int = Field(512, ge=1, description="perplexity: window step in tokens.")

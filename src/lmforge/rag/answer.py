@@ -32,6 +32,7 @@ class Answer:
     hits: list[Hit]
     grounded: bool  # False when retrieval found nothing relevant enough
     sources: list[dict[str, Any]] = field(default_factory=list)
+    self_check: dict[str, Any] | None = None  # verdicts and actions when self-check ran
 
 
 def build_prompt(question: str, hits: list[Hit]) -> str:
@@ -82,10 +83,12 @@ class RagPipeline:
         min_score: float = 0.3,
         max_tokens: int = 128,
         filters: list[ChunkFilter] | None = None,
+        self_check: Any = None,
     ) -> None:
         self.retriever, self.generator = retriever, generator
         self.top_k, self.min_score, self.max_tokens = top_k, min_score, max_tokens
         self.filters: list[ChunkFilter] = list(filters or [])
+        self.self_check = self_check  # a rag.selfcheck.SelfCheck, or None
 
     def context(self, question: str) -> tuple[Retrieval, list[Hit]]:
         found = self.retriever.retrieve(question, self.top_k)
@@ -116,4 +119,18 @@ class RagPipeline:
         if not hits:
             return Answer(NOT_IN_DOCS, [], [], [], grounded=False)
         text, valid, invalid = check_citations(raw.strip(), len(hits))
-        return Answer(text, valid, invalid, hits, grounded=True, sources=sources(hits))
+        report = None
+        if self.self_check is not None and text != NOT_IN_DOCS:
+            prompt = build_prompt(question, hits)
+            checked = self.self_check.run(
+                text,
+                [h.chunk.text for h in hits],
+                prompt,
+                lambda p: self.generator.generate(p, self.max_tokens),
+            )
+            report = checked.report
+            if checked.refused:
+                return Answer(NOT_IN_DOCS, [], invalid, hits, True, sources(hits), report)
+            text, valid, more = check_citations(checked.text, len(hits))
+            invalid += [n for n in more if n not in invalid]
+        return Answer(text, valid, invalid, hits, True, sources(hits), report)

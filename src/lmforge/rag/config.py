@@ -69,4 +69,24 @@ class RagConfig(StageConfig):
     min_score: float = Field(
         0.3, description="Dense cosine below which retrieval counts as 'nothing relevant'."
     )
+    self_check: Literal["off", "drop", "regenerate", "refuse"] = Field(
+        "off",
+        description="Verify each answer claim against its cited chunks, then drop unsupported "
+        "claims, regenerate once naming them, or refuse (docs/grounding.md).",
+    )
+    verifier: Literal["nli", "generator"] = Field(
+        "nli",
+        description="Self-check judge: the in-project NLI cross-encoder, or the generator "
+        "(yes/no under constrained decoding on the engine).",
+    )
+    verifier_path: Path | None = Field(
+        None, description="Trained verifier (`lmforge rag train-verifier`); default: the cache."
+    )
+    verifier_checks: bool = Field(
+        True,
+        description="Also mark unsupported any claim with a number or name its evidence lacks.",
+    )
+    verifier_threshold: float = Field(
+        0.5, ge=0, le=1, description="P(supported) at or above which a claim is supported."
+    )
     threads: int | None = Field(None, ge=1, description="torch CPU threads.")

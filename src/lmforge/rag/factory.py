@@ -67,4 +67,23 @@ def make_pipeline(cfg: RagConfig, embedder: Embedder | None = None, generator: A
     embedder = embedder or Embedder(cfg.embedder, cfg.batch_size)
     generator = generator or load_generator(cfg.model, cfg.generator)
     retriever = make_retriever(cfg, open_store(cfg, embedder), embedder, generator)
-    return RagPipeline(retriever, generator, cfg.top_k, cfg.min_score, cfg.max_new_tokens)
+    check = make_self_check(cfg, generator) if cfg.self_check != "off" else None
+    return RagPipeline(
+        retriever, generator, cfg.top_k, cfg.min_score, cfg.max_new_tokens, self_check=check
+    )
+
+
+def make_self_check(cfg: RagConfig, generator: Any):
+    """The configured claim verifier under the configured policy."""
+    from lmforge.rag.selfcheck import SelfCheck
+    from lmforge.rag.verifier_train import default_verifier_path
+    from lmforge.rag.verify import ConsistencyVerifier, GeneratorVerifier, NLIVerifier
+
+    if cfg.verifier == "generator":
+        verifier: Any = GeneratorVerifier(generator, constrained=True)
+    else:
+        path = cfg.verifier_path or default_verifier_path()
+        verifier = NLIVerifier(path, cfg.verifier_threshold)
+    if cfg.verifier_checks:
+        verifier = ConsistencyVerifier(verifier)
+    return SelfCheck(verifier, cfg.self_check)

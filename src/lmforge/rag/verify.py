@@ -1,0 +1,184 @@
+"""Claim verifiers: is a claim supported by its evidence? One score in [0, 1] per claim.
+
+- `NLIVerifier`: a cross-encoder fine-tuned in-project from the shipped MiniLM on planted
+  claims (`lmforge rag train-verifier`, rag/verifier_train.py); score = sigmoid of its logit.
+- `GeneratorVerifier`: the answering LLM asked "supported? yes/no". With `constrained` (the
+  engine), the reply is decoded under `choice=["yes", "no"]`, so every verdict parses; without,
+  it answers in free text, parsed by its first yes/no word, and a reply with neither is
+  re-asked once and then counted as `unparseable` (scored unsupported, never dropped).
+- `OverlapVerifier`: share of the claim's content tokens present in the premise (a baseline).
+
+Every verifier sees the same premise (claims.find_evidence), so they differ only in judgement.
+"""
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from lmforge.errors import LMForgeError
+from lmforge.extras import require
+from lmforge.rag.claims import Claim, Evidence, content_tokens, find_evidence
+
+VERIFY_PROMPT = (
+    "Context: {premise}\n\nStatement: {claim}\n\n"
+    "Is the statement fully supported by the context (same numbers, names and meaning)? "
+    "Answer yes or no."
+)
+REASK = "\n\nReply with the single word yes or no."
+
+
+@dataclass(slots=True)
+class ClaimVerdict:
+    claim: str
+    supported: bool
+    score: float
+    status: str  # "ok" | "unparseable"
+    chunk: int  # evidence: 1-based chunk, character span in it, and its text
+    start: int
+    end: int
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Verifier(Protocol):
+    threshold: float
+
+    def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
+        """P(supported) per (claim, premise); None when the judge gave no usable answer."""
+        ...
+
+
+def verify(verifier: Verifier, claims: list[Claim], chunks: list[str]) -> list[ClaimVerdict]:
+    """A verdict with its evidence span for each claim against the chunk texts."""
+    found: list[Evidence] = [find_evidence(c, chunks) for c in claims]
+    raw = verifier.scores([c.text for c in claims], [e.premise for e in found]) if claims else []
+    out = []
+    for c, e, s in zip(claims, found, raw, strict=True):
+        score = 0.0 if s is None else min(1.0, max(0.0, float(s)))
+        span = chunks[e.chunk - 1][e.start : e.end].strip() if e.chunk else ""
+        out.append(
+            ClaimVerdict(
+                c.text,
+                s is not None and score >= verifier.threshold,
+                round(score, 4),
+                "ok" if s is not None else "unparseable",
+                e.chunk,
+                e.start,
+                e.end,
+                span,
+            )
+        )
+    return out
+
+
+class NLIVerifier:
+    def __init__(self, path: str | Path, threshold: float = 0.5, batch_size: int = 32) -> None:
+        st = require("rag", "sentence_transformers")
+        path = Path(path)
+        if not (path / "lmforge-verifier.json").is_file():
+            raise LMForgeError(
+                f"verifier_path: {path} is not a trained claim verifier "
+                f"(no lmforge-verifier.json); train one with `lmforge rag train-verifier {path}`"
+            )
+        self.model: Any = st.CrossEncoder(str(path), device="cpu")
+        self.threshold, self.batch_size = threshold, batch_size
+
+    def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
+        import numpy as np
+        import torch
+
+        pairs = list(zip(claims, premises, strict=True))
+        logits = self.model.predict(  # raw logits: the same sigmoid whatever the model's default
+            pairs,
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            activation_fn=torch.nn.Identity(),
+        )
+        return [float(1 / (1 + np.exp(-x))) for x in np.asarray(logits, dtype=float).reshape(-1)]
+
+
+class OverlapVerifier:
+    def __init__(self, threshold: float = 0.9) -> None:
+        self.threshold = threshold
+
+    def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
+        out: list[float | None] = []
+        for c, p in zip(claims, premises, strict=True):
+            want = content_tokens(c)
+            out.append(len(want & content_tokens(p)) / max(1, len(want)))
+        return out
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PROPER = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}\b")
+
+
+def _numbers(text: str) -> set[str]:
+    out = set()
+    for n in _NUMBER.findall(text):
+        n = n.replace(",", "")
+        out.add(n.rstrip("0").rstrip(".") if "." in n else n)
+    return out
+
+
+class ConsistencyVerifier:
+    """`inner`'s score, but 0 when the claim has a number or a mid-sentence proper name that
+    the premise lacks. A claim that states a figure or a name its evidence never mentions is
+    unsupported whatever a small model thinks; a derived figure (a sum the answer computed)
+    is flagged too, which is the price of this check (docs/grounding.md)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.threshold = inner, inner.threshold
+
+    def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
+        raw = self.inner.scores(claims, premises)
+        out: list[float | None] = []
+        for c, p, s in zip(claims, premises, raw, strict=True):
+            names = set(_PROPER.findall(c)) - set(re.findall(r"[A-Z][a-z]{2,}", p))
+            out.append(0.0 if (_numbers(c) - _numbers(p)) or names else s)
+        return out
+
+
+def parse_yes_no(text: str) -> float | None:
+    m = re.search(r"\b(yes|no|supported|unsupported|not supported)\b", text.lower())
+    if m is None:
+        return None
+    return 1.0 if m.group(1) in ("yes", "supported") else 0.0
+
+
+class GeneratorVerifier:
+    """The generator as judge: constrained choice on the engine, else free text (parsed)."""
+
+    def __init__(self, generator: Any, constrained: bool = True, max_tokens: int = 24) -> None:
+        self.gen, self.max_tokens, self.threshold = generator, max_tokens, 0.5
+        self.constrained = constrained and hasattr(generator, "llm")
+
+    def _ask(self, prompts: list[str], constrained: bool) -> list[str]:
+        if not hasattr(self.gen, "llm"):
+            return [str(self.gen.generate(p, self.max_tokens)) for p in prompts]
+        from lmforge.engine import SamplingParams
+        from lmforge.models import render_chat
+
+        tok = self.gen.tokenizer
+        texts = [render_chat(tok, [{"role": "user", "content": p}]) for p in prompts]
+        params = SamplingParams(
+            max_tokens=4 if constrained else self.max_tokens,
+            temperature=0.0,
+            choice=["yes", "no"] if constrained else None,
+        )
+        return [o.text for o in self.gen.llm.generate(texts, params)]
+
+    def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
+        prompts = [
+            VERIFY_PROMPT.format(premise=p, claim=c) for c, p in zip(claims, premises, strict=True)
+        ]
+        out = [parse_yes_no(r) for r in self._ask(prompts, self.constrained)]
+        retry = [i for i, v in enumerate(out) if v is None]
+        if retry:  # one re-ask with the format spelled out; still nothing -> None, counted
+            again = self._ask([prompts[i] + REASK for i in retry], self.constrained)
+            for i, r in zip(retry, again, strict=True):
+                out[i] = parse_yes_no(r)
+        return out
