@@ -13,6 +13,7 @@ from lmforge.gateway.cache import (
     ResponseCache,
     cacheable,
     compatible,
+    content_words,
     exact_key,
     salient,
 )
@@ -93,6 +94,19 @@ def test_salient_and_compatible_catch_near_misses() -> None:
     assert not compatible("Can dogs eat grapes?", "Can dogs not eat grapes?")  # negation
     assert not compatible("Can dogs eat grapes?", "Can cats eat grapes?")  # lowercase swap
     assert not compatible("Convert 5 miles to kilometers", "Convert 5 kilometers to miles")  # order
+
+
+def test_compatible_keeps_paraphrases_that_differ_in_form_only() -> None:
+    # "I" is capitalised everywhere: not a name that must match
+    assert compatible("How do I sort a list in Python?", "Show me how to sort a list in Python.")
+    assert compatible("How do I sort a list in Java?", "What is the way to sort a list using Java?")
+    # inflections: supplied / supplies, legal / legally (and "multiply" keeps its "ly")
+    assert compatible(
+        "Which firm supplied the water in 2020?", "Which firm supplies the water in 2020?"
+    )
+    assert content_words("multiplied by 2") == content_words("multiply by 2")
+    assert compatible("Is it legal to drive at 16?", "Is it legally allowed to drive at 16?")
+    assert not compatible("How do I sort a list in Java?", "How do I sort a list in Rust?")
 
 
 def test_cache_ttl_size_and_semantic_threshold() -> None:

@@ -7,6 +7,7 @@ backend answered, `x-lmforge-backend`; JSON bodies carry the same in an `lmforge
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
@@ -57,7 +58,7 @@ def create_gateway_app(gw: Gateway | None = None, lifespan: Any = None) -> FastA
         headers = {"x-lmforge-cache": meta.get("cache") or "miss"}
         if meta.get("backend"):
             headers["x-lmforge-backend"] = meta["backend"]
-        return JSONResponse(out, headers=headers)
+        return Response(orjson.dumps(out), media_type="application/json", headers=headers)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:

@@ -129,8 +129,12 @@ FRAMING = frozenset(
         "about",
         "into",
         "as",
+        "using",
+        "via",
     ]
 )
+# "I" and its contractions are capitalised everywhere, so they are not names
+_PRONOUN_I = frozenset({"i", "i'm", "i'd", "i've", "i'll"})
 _LOWER = re.compile(r"[a-z0-9]+")
 _NUM = re.compile(r"-?\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
@@ -176,7 +180,12 @@ def salient(text: str) -> list[str]:
         lw = w.lower().replace("\u2019", "'")
         if lw in NEGATIONS or lw.endswith("n't"):
             out.append("NOT")
-        elif i > 0 and w[0].isupper() and not words[i - 1].endswith((".", "?", "!")):
+        elif (
+            i > 0
+            and w[0].isupper()
+            and lw not in _PRONOUN_I
+            and not words[i - 1].endswith((".", "?", "!"))
+        ):
             out.append(lw)
     return out
 
@@ -186,8 +195,10 @@ def same_salient(a: str, b: str) -> bool:
 
 
 def _stem(w: str) -> str:
-    for suf in ("ing", "ed", "es", "s"):
-        if len(w) > 4 and w.endswith(suf):
+    if len(w) > 4 and w.endswith(("ied", "ies")):  # multiplied, multiplies -> multiply
+        return w[:-3] + "y"
+    for suf in ("ing", "ed", "es", "ly", "s"):
+        if len(w) > 4 and w.endswith(suf) and not (suf == "ly" and w.endswith("ply")):
             return w[: -len(suf)]
     return w
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import orjson
 
 from lmforge.gateway import cascade
 from lmforge.gateway.accounting import ANON, Ledger
@@ -156,8 +157,8 @@ class Gateway:
             await resp.aclose()
         latency = time.perf_counter() - ans.t0
         try:
-            out = resp.json() if raw else {}
-        except ValueError:
+            out = orjson.loads(raw) if raw else {}
+        except orjson.JSONDecodeError:
             out = {}
         status = resp.status_code
         self.metrics.requests.labels(route.name, b.name, key, str(status)).inc()
