@@ -211,3 +211,39 @@ class Constraints:
             )
             return "error"
         return "stop" if m.is_stopped() else None
+
+
+class GenerateMasks:
+    """The same masks for transformers' `generate` (a `logits_processor`), one matcher per row.
+
+    For backends that decode with `model.generate` instead of this engine (eval's hf backend).
+    Row i of every step's scores is masked by `matchers[i]` (None: a free row); from the second
+    call on, each matcher first consumes its row's last token. A stopped matcher allows only
+    EOS, so a finished row ends; masks are computed in line (no forward to overlap with here).
+    """
+
+    def __init__(self, matchers: list[Any], compiler: Compiler) -> None:
+        self.matchers = matchers
+        self.words = (compiler.ll_tokenizer.vocab_size + 31) // 32
+        self.rows = [i for i, m in enumerate(matchers) if m is not None]
+        self._table = _unpack_table()
+        self._started = False
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        if not self.rows:
+            return scores
+        if self._started:
+            for i in self.rows:
+                m = self.matchers[i]
+                if not m.is_stopped():  # a rejected token leaves the matcher allowing EOS only
+                    m.consume_token(int(input_ids[i, -1]))
+        self._started = True
+        words = self.words
+        bitmask = torch.empty(len(self.rows), words, dtype=torch.int32)
+        for k, i in enumerate(self.rows):
+            self.matchers[i].unsafe_compute_mask_ptr(bitmask[k].data_ptr(), words * 4)
+        index = bitmask.view(torch.uint8).view(-1).long()
+        bias = self._table.to(scores.dtype)[index].view(len(self.rows), -1)[:, : scores.shape[1]]
+        rows = torch.tensor(self.rows, device=scores.device)
+        scores[rows] = scores[rows] + bias.to(scores.device)
+        return scores
