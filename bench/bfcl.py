@@ -216,6 +216,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path("/tmp/lmforge-bfcl.json"))
+    ap.add_argument("--resume", action="store_true", help="keep the calls already in OUT.calls")
     a = ap.parse_args()
     py = VENV / "bin" / "python"
     if not py.exists():
@@ -231,25 +232,32 @@ def main() -> None:
     )
     rows = [r for c in CATEGORIES for r in load(data_dir, c, a.limit or None)]
     load_start = Path("/proc/loadavg").read_text().split()[:3]
+    calls = a.out.with_suffix(".calls.jsonl")
+    if a.resume and not calls.exists():
+        raise SystemExit(f"--resume: {calls} does not exist; run once without --resume")
     proc, url = start_server(a.threads)
     try:
         client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0, timeout=600)
-        jobs = [(r, m) for m in ("constrained", "unconstrained") for r in rows]
+        # Each item's two modes back to back, the calls file appended as answers come in: a run
+        # cut short still has paired results, and --resume skips what it already holds.
+        jobs = [(r, m) for r in rows for m in ("constrained", "unconstrained")]
+        results = [json.loads(x) for x in calls.read_text().splitlines()] if a.resume else []
+        have = {(r["id"], r["mode"]) for r in results}
+        jobs = [j for j in jobs if (j[0]["id"], j[1]) not in have]
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(a.concurrency) as pool:
-            results = []
+        with ThreadPoolExecutor(a.concurrency) as pool, calls.open("a" if a.resume else "w") as f:
             for n, res in enumerate(
-                pool.map(lambda j: ask(client, j[0], j[1], a.max_tokens), jobs)
+                pool.map(lambda j: ask(client, j[0], j[1], a.max_tokens), jobs), 1
             ):
                 results.append(res)
-                if n % 20 == 0:
+                f.write(json.dumps(res) + "\n")
+                f.flush()
+                if n % 20 == 0 or n == len(jobs):
                     print(f"{n}/{len(jobs)} {time.perf_counter() - t0:.0f}s", flush=True)
         wall = time.perf_counter() - t0
     finally:
         proc.terminate()
         proc.wait(30)
-    calls = a.out.with_suffix(".calls.jsonl")
-    calls.write_text("".join(json.dumps(r) + "\n" for r in results))
     env = {**os.environ, "PYTHONPATH": ""}
     verdicts = [
         json.loads(x)
@@ -266,6 +274,7 @@ def main() -> None:
     }
     for cat in [*CATEGORIES, "all"]:
         ids = [r["id"] for r in rows if cat in ("all", r["category"])]
+        assert all((i, m) in ok for i in ids for m in ("constrained", "unconstrained"))
         c = [ok[(i, "constrained")] for i in ids]
         u = [ok[(i, "unconstrained")] for i in ids]
         diff = paired_bootstrap(u, c)  # constrained - unconstrained

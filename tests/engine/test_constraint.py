@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import torch
 from engine_helpers import PROMPTS, make_engine
 from pydantic import BaseModel, Field
 
@@ -171,3 +172,36 @@ def test_compile_cache_gives_independent_matchers(tiny_llama_engine: LLMEngine) 
     sp = SamplingParams(max_tokens=40, temperature=1, seed=5, json_schema=SCHEMA)
     outs = run(tiny_llama_engine, [(PROMPTS[0], sp), (PROMPTS[0], sp)])
     assert outs[0].token_ids == outs[1].token_ids  # same seed, same matcher start state
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_apply_masks_exactly_the_disallowed_tokens(tiny_llama_engine: LLMEngine, dtype) -> None:
+    """The byte-table unpacking bans exactly what llguidance's mask bans, on the right rows,
+    whatever the row order, for rows mixed with free ones and after the buffers grow."""
+    from llguidance.torch import allocate_token_bitmask, fill_next_token_bitmask
+
+    cons = tiny_llama_engine.constraints
+    vocab = tiny_llama_engine.model.spec.vocab_size
+    specs = {"a": {"regex": r"[0-9]+"}, "b": {"choice": ["yes", "no"]}, "c": {"json_object": True}}
+    for rid, kw in specs.items():
+        cons.add(rid, SamplingParams(**kw))
+    try:
+        for order in (["a"], ["free", "c", "a", "b"], ["b", "a", "c"]):  # grows 1 -> 3 rows
+            cons.start(order)
+            logits = torch.randn(len(order), vocab).to(dtype)
+            want = logits.clone()
+            cons.apply(logits, order)
+            for i, rid in enumerate(order):
+                if rid == "free":
+                    assert torch.equal(logits[i], want[i])
+                    continue
+                bm = allocate_token_bitmask(1, cons.compiler.ll_tokenizer.vocab_size)
+                fill_next_token_bitmask(cons.matchers[rid], bm, 0)
+                bits = (bm[0].unsqueeze(-1) >> torch.arange(32, dtype=torch.int32)) & 1
+                allowed = bits.bool().flatten()[:vocab]
+                assert 0 < int(allowed.sum()) < vocab
+                assert torch.equal(logits[i][allowed], want[i][allowed])
+                assert bool((logits[i][~allowed] == float("-inf")).all())
+    finally:
+        for rid in specs:
+            cons.drop(rid)

@@ -1,4 +1,4 @@
-"""json_schema task kind and the constrained judge, on the engine over a tiny model."""
+"""json_schema task kind and the constrained judge, on the engine and hf backends (tiny model)."""
 
 import json
 from pathlib import Path
@@ -39,7 +39,11 @@ def test_json_scores_validity_and_field_accuracy() -> None:
     assert leaves({"a": [1, {"b": 2}], "c": {}}) == {".a[0]": 1, ".a[1].b": 2, ".c": {}}
 
 
-def test_json_schema_kind_constrained_is_always_valid(tmp_path: Path, engine_backend) -> None:
+@pytest.mark.parametrize("which", ["engine_backend", "hf_backend"])
+def test_json_schema_kind_constrained_is_always_valid(
+    tmp_path: Path, which: str, request: pytest.FixtureRequest
+) -> None:
+    backend = request.getfixturevalue(which)
     rows = [
         f'{{"id": "q{i}", "question": "Item {i}?", "answer": {{"ok": true, "n": {i}}}}}'
         for i in range(6)
@@ -57,12 +61,10 @@ def test_json_schema_kind_constrained_is_always_valid(tmp_path: Path, engine_bac
     for it in items:
         it["schema"] = SCHEMA
     constrained = free.model_copy(update={"constrained": True})
-    recs, agg = run_json_schema(
-        constrained, items, engine_backend, PromptBuilder(constrained, items)
-    )
+    recs, agg = run_json_schema(constrained, items, backend, PromptBuilder(constrained, items))
     assert agg == {"parsed": "mean", "valid": "mean", "field_acc": "mean"}
     assert all(r["constrained"] and r["scores"]["valid"] == 1.0 for r in recs), recs
-    loose, _ = run_json_schema(free, items, engine_backend, PromptBuilder(free, items))
+    loose, _ = run_json_schema(free, items, backend, PromptBuilder(free, items))
     assert not any(r["constrained"] for r in loose)
     assert sum(r["scores"]["valid"] for r in loose) < len(loose)  # random weights: free text
 
@@ -82,3 +84,18 @@ def test_constrained_judge_never_unparseable(engine_backend) -> None:
     assert all(v.status == "ok" and 1 <= v.value <= 10 for v in verdicts), verdicts
     pairs = judge.pairwise(["Capital of France?"] * 2, ["Paris", "Lyon"], ["Lyon", "Paris"])
     assert all(p["winner"] in ("first", "second", "tie") for p in pairs), pairs
+
+
+def test_hf_backend_samples_under_schema_with_n(hf_backend) -> None:
+    """Sampled, several returns per prompt, constrained and free rows in one generate() batch."""
+    from lmforge.eval.backends.base import GenRequest
+
+    reqs = [
+        GenRequest("Say it.", max_new_tokens=40, temperature=1.0, n=3, seed=5, json_schema=SCHEMA),
+        GenRequest("Free.", max_new_tokens=40, temperature=1.0, n=3, seed=5),
+    ]
+    cons, _free = hf_backend.generate(reqs)
+    assert len(cons) == 3
+    for text in cons:
+        value = json.loads(text)
+        assert set(value) == {"ok", "n"} and 0 <= value["n"] <= 9

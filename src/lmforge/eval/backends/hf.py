@@ -49,9 +49,7 @@ def _batches(order: Sequence[int], size: int) -> Iterator[list[int]]:
 
 class HFBackend:
     name = "hf"
-    structured = (
-        False  # transformers' generate here has no grammar masks: GenRequest.json_schema is ignored
-    )
+    structured = True  # GenRequest.json_schema masks generate()'s logits (llguidance)
 
     def __init__(
         self, model: str, batch_size: int = 8, device: str = "cpu", max_length: int | None = None
@@ -64,6 +62,7 @@ class HFBackend:
         eos = self.tokenizer.eos_token_id
         self.prefix_id = eos if eos is not None else self.tokenizer.pad_token_id
         assert self.prefix_id is not None, "tokenizer has neither EOS nor PAD"
+        self._compiler: Any = None  # llguidance's tokenizer wrap, built on the first schema
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -171,6 +170,27 @@ class HFBackend:
         return results
 
     @torch.inference_mode()
+    def _masks(self, batch: list[GenRequest], n: int) -> Any:
+        """generate()'s logits processor for a batch's schemas: one matcher per returned row."""
+        from transformers import LogitsProcessorList
+
+        from lmforge.engine.constraint import Compiler, GenerateMasks
+        from lmforge.engine.sampling_params import SamplingParams
+
+        if self._compiler is None:
+            eos = self.model.generation_config.eos_token_id
+            eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            self._compiler = Compiler(self.tokenizer, vocab, frozenset(eos))
+        matchers = [
+            self._compiler.compile(SamplingParams(json_schema=r.json_schema))
+            if r.json_schema is not None
+            else None
+            for r in batch
+            for _ in range(n)
+        ]
+        return LogitsProcessorList([GenerateMasks(matchers, self._compiler)])
+
     def generate(self, requests: list[GenRequest]) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in requests]
         texts = [prompt_text(r, self.tokenizer) for r in requests]
@@ -200,6 +220,8 @@ class HFBackend:
                     kwargs.update(temperature=temp, top_p=top_p)
                 if stop:
                     kwargs.update(stop_strings=list(stop), tokenizer=tok)
+                if any(requests[i].json_schema is not None for i in batch):
+                    kwargs.update(logits_processor=self._masks([requests[i] for i in batch], n))
                 gen = self.model.generate(**enc, **kwargs)
                 new = gen[:, enc["input_ids"].shape[1] :]
                 decoded = tok.batch_decode(new, skip_special_tokens=True)
