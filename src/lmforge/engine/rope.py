@@ -54,9 +54,7 @@ def apply_rope_scaling(config: Any, override: dict[str, Any] | None, source: str
     if kind == "llama3":
         params.setdefault("low_freq_factor", 1.0)
         params.setdefault("high_freq_factor", 4.0)
-    config.rope_parameters = params
-    if hasattr(config, "rope_scaling"):
-        config.rope_scaling = params
+    config.rope_parameters = params  # transformers 5 reads only this (rope_scaling is its alias)
 
 
 def context_limit(config: Any) -> int:
