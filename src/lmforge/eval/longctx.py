@@ -75,7 +75,8 @@ def needle_prompt(
         bounds.append(len(hay))
         i += 1
     hay = hay[:room]
-    at = min((b for b in bounds if b <= room), key=lambda b: abs(b - depth * room))
+    cuts = [b for b in bounds if b < room] + [room]  # record starts, and the haystack's end
+    at = min(cuts, key=lambda b: abs(b - depth * room))
     return hay[:at] + needle + hay[at:] + question
 
 
