@@ -79,6 +79,52 @@ def measure(name: str, llm: LLM, held: list[int], rows: dict[str, dict[str, floa
     print(f"  ppl {name}: {rows[name]['ppl']:.4f}", flush=True)
 
 
+def awq_layer_check(layers: tuple[int, ...] = (2, 15, 28), tokens: int = 1024) -> None:
+    """AWQ's scale search per linear group on real activations: output error of RTN, of the best
+    plain scale (mean|x|^a) and of the best AutoAWQ duo scale (mean|x|^a / mean|w|^(1-a))."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lmforge.models.loader import resolve_model_dir
+    from lmforge.quant.grid import fake_quant_groups, grouped
+
+    src = resolve_model_dir("default")
+    tok = AutoTokenizer.from_pretrained(src)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32).eval()
+    ids: list[int] = []
+    for text in read_texts(DEFAULT_CALIB, tok):
+        ids += tok(text, add_special_tokens=False)["input_ids"]
+        if len(ids) >= tokens:
+            break
+    caps: dict[str, torch.Tensor] = {}
+    groups = {}
+    for i in layers:
+        lay = model.model.layers[i]
+        a, m = lay.self_attn, lay.mlp
+        groups[f"{i}.qkv"] = (a.q_proj, [a.q_proj, a.k_proj, a.v_proj])
+        groups[f"{i}.gate_up"] = (m.gate_proj, [m.gate_proj, m.up_proj])
+        groups[f"{i}.down"] = (m.down_proj, [m.down_proj])
+    for key, (lead, _) in groups.items():
+        lead.register_forward_hook(lambda _m, inp, _o, key=key: caps.__setitem__(key, inp[0][0]))
+    with torch.no_grad():
+        model(torch.tensor([ids[:tokens]]))
+    for key, (_, mods) in groups.items():
+        w, x = torch.cat([m.weight.float() for m in mods]), caps[key]
+        ref, x_mean = x @ w.T, x.abs().mean(0)
+        wg = grouped(w.abs(), 128)
+        w_mean = (wg / wg.amax(-1, keepdim=True).clamp(min=1e-8)).flatten(1)[:, : w.shape[1]]
+        err = {}
+        for duo in (False, True):
+            for i in range(20):
+                s = x_mean.pow(i / 20) / ((w_mean.mean(0).pow(1 - i / 20) + 1e-4) if duo else 1)
+                s = s.clamp(min=1e-4)
+                s = s / (s.max() * s.min()).sqrt()
+                q = fake_quant_groups(w * s, 4, 128) / s
+                err[duo, i] = (x @ q.T - ref).pow(2).mean().item()
+        rtn, plain = err[False, 0], min(v for (d, _), v in err.items() if not d)
+        duo = min(v for (d, _), v in err.items() if d)
+        print(f"  layer {key:<10} rtn {rtn:.3e}  plain {plain / rtn:.3f}x  duo {duo / rtn:.3f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -88,9 +134,12 @@ def main() -> None:
     ap.add_argument("--held-tokens", type=int, default=4096)
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--quantize-only", action="store_true", help="Make the checkpoints, stop.")
+    ap.add_argument("--awq-check", action="store_true", help="AWQ scale-search errors, stop.")
     ap.add_argument("--only", default="", help="Comma-separated runs to quantize (rtn4,awq3..).")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.awq_check:
+        return awq_layer_check()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"threads={args.threads} loadavg={Path('/proc/loadavg').read_text().split()[:3]}")
     stats_file = args.work / f"quantize-g{args.group}.json"

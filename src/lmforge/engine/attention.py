@@ -7,9 +7,10 @@ batched: their blocks are gathered into a padded [B, T] K/V and masked by length
 padding they are grouped by similar context length. A prefill chunk attends to its cached prefix
 (gathered from its blocks) plus itself, causally; a chunk with no prefix skips the gather.
 
-Gathers use `index_select` over whole blocks (one contiguous copy per block): advanced indexing
-`cache[table]` copies element by element and measured 5-12x slower here (it was 60% of a
-batch-1 decode step in the profile, docs/engine.md).
+The cache may be int8/fp8 codes with per-token scales (kv_cache.py): new K/V are quantized when
+written and gathered blocks dequantized, while a prefill chunk with no prefix attends to its own
+unquantized K/V. With a sliding window (Mistral) a token attends to itself and the `window - 1`
+tokens before it, as transformers' sliding mask does.
 """
 
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lmforge.engine.kv_cache import Cache, gather, write
+
 
 @dataclass(slots=True)
 class DecodeGroup:
@@ -25,7 +28,7 @@ class DecodeGroup:
     end: int
     blocks: Tensor  # [B * width] long: the group's block tables, row-major, padded with block 0
     length: int  # tokens to attend per row: the longest context in the group
-    mask: Tensor | None  # [B, 1, 1, length] bool, True = attend; None when all rows are full
+    mask: Tensor | None  # [B, 1, 1, length] bool, True = attend; None = attend to all
 
 
 @dataclass(slots=True)
@@ -41,22 +44,15 @@ class AttnMeta:
     slot_mapping: Tensor  # [N] long
     decode_groups: list[DecodeGroup]
     prefills: list[PrefillSpan]
-
-
-def gather(cache: Tensor, blocks: Tensor, rows: int, length: int) -> Tensor:
-    """[num_blocks, bs, KV, D] at `blocks` ([rows * nb]) -> [rows, KV, length, D] (a view)."""
-    kv_heads, head_dim = cache.shape[-2:]
-    g = cache.index_select(0, blocks).view(rows, -1, kv_heads, head_dim)
-    return g[:, :length].transpose(1, 2)
+    window: int | None = None  # sliding window (tokens attended, self included); None = all
 
 
 def paged_attention(
-    q: Tensor, k: Tensor, v: Tensor, k_cache: Tensor, v_cache: Tensor, meta: AttnMeta
+    q: Tensor, k: Tensor, v: Tensor, k_cache: Cache, v_cache: Cache, meta: AttnMeta
 ) -> Tensor:
     """q [N, H, D], k/v [N, KV, D] for this step's tokens -> attention output [N, H, D]."""
-    kv_heads, head_dim = k_cache.shape[-2:]
-    k_cache.view(-1, kv_heads, head_dim).index_copy_(0, meta.slot_mapping, k)
-    v_cache.view(-1, kv_heads, head_dim).index_copy_(0, meta.slot_mapping, v)
+    write(k_cache, meta.slot_mapping, k)
+    write(v_cache, meta.slot_mapping, v)
     groups, n = meta.decode_groups, q.shape[0]
     only = len(groups) == 1 and not meta.prefills and groups[0].end - groups[0].start == n
     out = None if only else torch.empty_like(q)
@@ -74,17 +70,22 @@ def paged_attention(
         # 4-D [1, H, n, D]: with 3-D inputs CPU SDPA falls back to its math path (bmm,
         # softmax, mask fix-ups), measured 3.5-4x slower than the flash kernel 4-D inputs get.
         qp = q[p.start : p.end].transpose(0, 1).unsqueeze(0)
-        n = p.end - p.start
+        n, w = p.end - p.start, meta.window
         if p.context == 0:
             kp = k[p.start : p.end].transpose(0, 1).unsqueeze(0)
             vp = v[p.start : p.end].transpose(0, 1).unsqueeze(0)
+        if p.context == 0 and (w is None or n <= w):
             o = F.scaled_dot_product_attention(qp, kp, vp, is_causal=True, enable_gqa=True)
         else:
             total = p.context + n
-            kp = gather(k_cache, p.block_table, 1, total)
-            vp = gather(v_cache, p.block_table, 1, total)
+            if p.context:
+                kp = gather(k_cache, p.block_table, 1, total)
+                vp = gather(v_cache, p.block_table, 1, total)
             rows = torch.arange(n, device=q.device).unsqueeze(1) + p.context
-            mask = torch.arange(total, device=q.device).unsqueeze(0) <= rows
+            cols = torch.arange(total, device=q.device).unsqueeze(0)
+            mask = cols <= rows
+            if w is not None:
+                mask &= cols > rows - w
             o = F.scaled_dot_product_attention(qp, kp, vp, attn_mask=mask, enable_gqa=True)
         out[p.start : p.end] = o[0].transpose(0, 1)
     return out

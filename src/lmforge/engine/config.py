@@ -4,7 +4,7 @@ The YAML file under `examples/engine/` mirrors it key for key; `LLM(...)` / `LLM
 keyword arguments of the same names override it.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -30,6 +30,16 @@ class EngineConfig(StageConfig):
         32, description="Group size of int4 scales (32, 64, 128 or 256; 32 is GGUF Q4's own)."
     )
     block_size: int = Field(16, ge=1, le=1024, description="Tokens per KV cache block.")
+    kv_cache_dtype: Literal["auto", "int8", "fp8"] = Field(
+        "auto",
+        description="KV cache storage: 'auto' = the activation dtype; 'int8' / 'fp8' (e4m3) codes "
+        "with a per-token, per-head fp16 scale (~2x the tokens of bf16, ~3.9x of fp32).",
+    )
+    rope_scaling: dict[str, Any] | None = Field(
+        None,
+        description="RoPE scaling override merged over the model's, e.g. {rope_type: yarn, "
+        "factor: 2} (linear, dynamic, yarn, llama3); raises the context limit to trained x factor.",
+    )
     kv_cache_gb: float | None = Field(
         None, gt=0, description="KV cache size in GB (wins over kv_cache_fraction)."
     )

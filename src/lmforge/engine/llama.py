@@ -3,7 +3,8 @@
 Same math as transformers' implementation, reorganised for serving: q/k/v and gate/up are fused
 into one matmul each, every step runs all sequences' tokens as one flat [N, hidden] batch, and
 attention reads/writes the block cache (see attention.py). RoPE tables come from transformers'
-own rotary module for the architecture, so theta and scaling (linear, llama3, yarn) match it.
+own rotary module for the architecture, so theta and scaling (rope.py: linear, dynamic NTK,
+YaRN, llama3) match it.
 """
 
 from dataclasses import dataclass
@@ -14,10 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lmforge.engine.attention import AttnMeta, paged_attention
+from lmforge.engine.rope import ROPE_TYPES
 from lmforge.errors import ModelLoadError
 
 SUPPORTED = ("llama", "mistral", "qwen2")
-STATIC_ROPE = ("default", "linear", "llama3", "yarn")
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,16 +58,19 @@ class ModelSpec:
             getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
         )
         rope_type = rope.get("rope_type", rope.get("type", "default"))
-        if rope_type not in STATIC_ROPE:
+        if rope_type not in ROPE_TYPES:
             raise ModelLoadError(
                 f"{source}: rope_type {rope_type!r} is not supported; "
-                f"supported: {', '.join(STATIC_ROPE)}"
+                f"supported: {', '.join(ROPE_TYPES)}"
             )
         heads = config.num_attention_heads
         attn_bias = bool(getattr(config, "attention_bias", False))
         window = getattr(config, "sliding_window", None)
         if mt == "qwen2" and not getattr(config, "use_sliding_window", False):
             window = None
+        layer_types = getattr(config, "layer_types", None) or []
+        if window and any(t != "sliding_attention" for t in layer_types):
+            window = None  # mixed full/sliding layers: the engine caps the context at the window
         return cls(
             model_type=mt,
             vocab_size=config.vocab_size,

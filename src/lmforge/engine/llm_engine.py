@@ -21,11 +21,13 @@ from lmforge.engine.cpu import choose
 from lmforge.engine.detokenizer import Detokenizer
 from lmforge.engine.device import resolve_device, resolve_dtype
 from lmforge.engine.kernels import choose as choose_gemm
+from lmforge.engine.llama import ModelSpec
 from lmforge.engine.loader import load_llama
 from lmforge.engine.lora import Adapter, LoRAManager
 from lmforge.engine.model_runner import ModelRunner
 from lmforge.engine.outputs import EngineStats, Logprob, RequestOutput
 from lmforge.engine.quant import quantize, weight_bytes
+from lmforge.engine.rope import apply_rope_scaling, context_limit
 from lmforge.engine.sampler import Sampled, sample
 from lmforge.engine.sampling_params import SamplingParams
 from lmforge.engine.scheduler import Scheduled, Scheduler
@@ -88,13 +90,15 @@ class LLMEngine:
         from transformers import AutoConfig
 
         hf = AutoConfig.from_pretrained(self.path)
-        limit = getattr(hf, "max_position_embeddings", 2048)
+        apply_rope_scaling(hf, cfg.rope_scaling, str(self.path))
         window = (
             getattr(hf, "sliding_window", None) if getattr(hf, "use_sliding_window", True) else None
         )
-        self.max_model_len = min(x for x in (cfg.max_model_len, limit, window) if x)
+        if window and ModelSpec.from_hf(hf, str(self.path)).sliding_window:
+            window = None  # every layer slides: attention masks it, no cap on the context
+        self.max_model_len = min(x for x in (cfg.max_model_len, context_limit(hf), window) if x)
         dtype = resolve_dtype(cfg.dtype, self.device)
-        model, _ = load_llama(self.path, self.max_model_len, dtype)
+        model, _ = load_llama(self.path, self.max_model_len, dtype, cfg.rope_scaling)
         self.quant_report = (
             quantize(model, cfg.quantization, cfg.int4_group_size, self.kernels.act_dtype)
             if cfg.quantization != "none"
@@ -114,16 +118,23 @@ class LLMEngine:
             )
         self.weight_bytes = weight_bytes(self.model)
         self.runner = ModelRunner(
-            self.model, cfg.block_size, dtype, self.device, cfg.kv_cache_gb, cfg.kv_cache_fraction
+            self.model,
+            cfg.block_size,
+            dtype,
+            self.device,
+            cfg.kv_cache_gb,
+            cfg.kv_cache_fraction,
+            cfg.kv_cache_dtype,
         )
         self.blocks = BlockManager(
             self.runner.num_blocks, cfg.block_size, cfg.enable_prefix_caching
         )
         log.info(
-            "KV cache: %d blocks x %d tokens (%.3f GB); weights %.1f MiB (%s)",
+            "KV cache: %d blocks x %d tokens (%.3f GB, %s); weights %.1f MiB (%s)",
             self.runner.num_blocks,
             cfg.block_size,
             self.runner.kv_bytes / 1e9,
+            cfg.kv_cache_dtype,
             self.weight_bytes / 2**20,
             cfg.quantization,
         )

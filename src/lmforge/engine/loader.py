@@ -12,6 +12,7 @@ import torch
 from safetensors import safe_open
 
 from lmforge.engine.llama import LlamaForCausalLM, ModelSpec, rope_table
+from lmforge.engine.rope import apply_rope_scaling
 from lmforge.errors import ModelLoadError
 
 FUSED = {"q_proj": ("qkv_proj", 0), "k_proj": ("qkv_proj", 1), "v_proj": ("qkv_proj", 2)}
@@ -32,11 +33,15 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_llama(path: Path, max_len: int, dtype: torch.dtype) -> tuple[LlamaForCausalLM, Any]:
-    """Our model with the directory's weights, in `dtype`, on CPU; also the HF config."""
+def load_llama(
+    path: Path, max_len: int, dtype: torch.dtype, rope_scaling: dict[str, Any] | None = None
+) -> tuple[LlamaForCausalLM, Any]:
+    """Our model with the directory's weights, in `dtype`, on CPU; also the HF config (with the
+    `rope_scaling` override, if any, merged into its rope parameters)."""
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(path)
+    apply_rope_scaling(config, rope_scaling, str(path))
     spec = ModelSpec.from_hf(config, str(path))
     cos, sin = rope_table(config, max_len)
     with torch.device("meta"):

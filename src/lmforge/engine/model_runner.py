@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from lmforge.engine.attention import AttnMeta, DecodeGroup, PrefillSpan
+from lmforge.engine.kv_cache import allocate, bytes_per_token, copy_block
 from lmforge.engine.llama import LlamaForCausalLM
 from lmforge.engine.lora import LoRAManager
 from lmforge.engine.scheduler import Scheduled
@@ -59,12 +60,17 @@ class ModelRunner:
         device: torch.device,
         kv_cache_gb: float | None,
         kv_cache_fraction: float,
+        kv_cache_dtype: str = "auto",
     ) -> None:
         self.model = model
         self.block_size = block_size
         self.device = device
         s = model.spec
-        per_block = 2 * s.num_layers * block_size * s.num_kv_heads * s.head_dim * dtype.itemsize
+        self.window = s.sliding_window
+        self.token_bytes = s.num_layers * bytes_per_token(
+            kv_cache_dtype, s.num_kv_heads, s.head_dim, dtype
+        )
+        per_block = block_size * self.token_bytes  # blocks are counted by bytes
         budget = kv_cache_gb * 1e9 if kv_cache_gb else kv_cache_fraction * free_memory(device)
         self.num_blocks = int(budget // per_block)
         if self.num_blocks < 1:
@@ -75,8 +81,8 @@ class ModelRunner:
         shape = (self.num_blocks, block_size, s.num_kv_heads, s.head_dim)
         self.kv = [
             (
-                torch.zeros(shape, dtype=dtype, device=device),
-                torch.zeros(shape, dtype=dtype, device=device),
+                allocate(kv_cache_dtype, shape, dtype, device),
+                allocate(kv_cache_dtype, shape, dtype, device),
             )
             for _ in range(s.num_layers)
         ]
@@ -86,8 +92,8 @@ class ModelRunner:
     def copy_blocks(self, copies: list[tuple[int, int]]) -> None:
         for src, dst in copies:
             for kc, vc in self.kv:
-                kc[dst].copy_(kc[src])
-                vc[dst].copy_(vc[src])
+                copy_block(kc, src, dst)
+                copy_block(vc, src, dst)
 
     def order(self, batch: list[Scheduled]) -> list[list[int]]:
         """Reorder `batch` in place: decodes grouped by context length, then prefills.
@@ -141,7 +147,7 @@ class ModelRunner:
             keep = item.rows  # a suffix of the chunk: prompt rows asked for, then the sampled one
             rows.extend(range(len(ids) - len(keep), len(ids)))
         dgroups = [self._decode_group(batch, g) for g in groups]
-        meta = AttnMeta(self._tensor(slots), dgroups, prefills)
+        meta = AttnMeta(self._tensor(slots), dgroups, prefills, self.window)
         return self._tensor(ids), self._tensor(pos), meta, rows
 
     def _decode_group(self, batch: list[Scheduled], g: list[int]) -> DecodeGroup:
@@ -154,8 +160,12 @@ class ModelRunner:
             table = batch[i].seq.block_table[:width]
             blocks.extend(table + [0] * (width - len(table)))  # padding rows read block 0
         mask = None
-        if min(lens) < longest:
-            keep = torch.arange(longest) < torch.tensor(lens).unsqueeze(1)
+        w = self.window
+        if min(lens) < longest or (w is not None and longest > w):
+            at, n = torch.arange(longest), torch.tensor(lens).unsqueeze(1)
+            keep = at < n
+            if w is not None:
+                keep &= at >= n - w  # sliding window: self and the w - 1 tokens before it
             mask = keep[:, None, None]
             if self.device.type != "cpu":
                 mask = mask.pin_memory().to(self.device, non_blocking=True)

@@ -1,7 +1,8 @@
 """AWQ (Lin et al., 2023): protect the weights that meet large activations by scaling them up
 before rounding, and fold the inverse scale into the op that feeds the layer.
 
-Per input channel j the scale is s_j = mean|x_j|^alpha, alpha searched on a grid to minimise
+Per input channel j the scale is s_j = mean|x_j|^alpha (or AutoAWQ's duo form, that over the
+weights' normalised magnitude^(1 - alpha)), alpha searched on a grid to minimise
 the paper's objective ||Q(W diag(s)) diag(s)^-1 X - W X||^2 over calibration activations, jointly
 for the linears that share an input (q/k/v, gate/up). Then, per weight group, the clipping of
 the range is searched the same way (a smaller range rounds most weights finer at the cost of
@@ -23,10 +24,18 @@ def search_scales(
     x = x.float()
     ref = x @ w.T
     x_mean = x.abs().mean(0)
+    # AutoAWQ's "duo" scales also divide by the weights' own per-channel magnitude (each group
+    # normalised to its max first): s = mean|x|^a / mean|w_hat|^(1-a). Both families are
+    # searched; the plain one at a = 0 is s = 1 (RTN), so the result never loses to RTN.
+    wg = grouped(w.abs(), group_size)
+    w_mean = (wg / wg.amax(-1, keepdim=True).clamp(min=1e-8)).flatten(1)[:, : w.shape[1]].mean(0)
     best, best_s = float("inf"), torch.ones_like(x_mean)
-    for i in range(n_grid):
+    for duo, i in [(d, i) for d in (False, True) for i in range(n_grid)]:
         alpha = i / n_grid
-        s = x_mean.pow(alpha).clamp(min=1e-4)
+        s = x_mean.pow(alpha)
+        if duo:
+            s = s / (w_mean.pow(1 - alpha) + 1e-4)
+        s = s.clamp(min=1e-4)
         s = s / (s.max() * s.min()).sqrt()
         wq = fake_quant_groups(w * s, bits, group_size) / s
         loss = (x @ wq.T - ref).pow(2).mean().item()
