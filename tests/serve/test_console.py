@@ -187,6 +187,10 @@ def page(browser):
 
 
 def first_paint_ms(pg) -> float:
+    """First contentful paint; the entry appears a moment after load, so wait for it (bounded)."""
+    pg.wait_for_function(
+        "performance.getEntriesByName('first-contentful-paint').length > 0", timeout=10_000
+    )
     return pg.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1")
 
 

@@ -177,7 +177,8 @@ def tasks_cmd() -> None:
             "code": "pass@k",
             "perplexity": "perplexity",
             "json_schema": "parsed, valid, field_acc",
+            "faithfulness": "faithfulness, label_agreement, unjudged",
         }
-        metrics = ", ".join(t.metrics) or default[t.kind]
+        metrics = ", ".join(t.metrics) or default.get(t.kind, "(kind's own)")
         table.add_row(name, t.kind, str(t.fewshot.k), metrics, t.title)
     console.print(table)
