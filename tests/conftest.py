@@ -44,15 +44,7 @@ def default_model_dir() -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the Ray tests last; skip `slow` tests (full real-data runs, tens of minutes) unless
-    LMFORGE_SLOW=1.
-
-    Why last: once `ray` is imported into the process, the tiny random models' greedy tokens
-    flip at near-ties in later engine tests that compare two engines token for token (seen:
-    int8 KV agreement 7/16 instead of 16/16; AVX512 vs AVX2 engines one token apart), while the
-    GEMM kernels themselves stay bitwise equal. Users run Ray pipelines in their own process.
-    """
-    items.sort(key=lambda item: "test_ray.py" in item.nodeid)  # stable: order kept otherwise
+    """Skip `slow` tests (full real-data runs, tens of minutes) unless LMFORGE_SLOW=1."""
     if os.environ.get("LMFORGE_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="full real-data run; set LMFORGE_SLOW=1 to run it")
