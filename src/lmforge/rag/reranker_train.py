@@ -152,12 +152,7 @@ def train_reranker(
     compares candidates for the same query, learns from the first epoch.
     """
     st = require("rag", "sentence_transformers")
-    datasets = require("train", "datasets")
     import torch
-    from sentence_transformers.cross_encoder import (
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
     from sentence_transformers.cross_encoder.losses import (
         BinaryCrossEntropyLoss,
         MultipleNegativesRankingLoss,
@@ -173,8 +168,58 @@ def train_reranker(
         if loss == "ranking"
         else BinaryCrossEntropyLoss(model)
     )
-    steps = epochs * -(-len(rows["query"]) // batch_size)
-    out = Path(out)
+    info = {
+        "base": str(base),
+        "triples": len(triples),
+        "epochs": epochs,
+        "lr": lr,
+        "loss": loss,
+        "in_batch": in_batch if loss == "ranking" else 0,
+    }
+    data = [{"query": t.query, "positive": t.positive, "negative": t.negative} for t in triples]
+    return fit_cross_encoder(
+        model,
+        rows,
+        objective,
+        Path(out),
+        n_rows=len(rows["query"]),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        logging_steps=10,
+        disable_tqdm=not os.isatty(2),
+        data=("triples.jsonl", data),
+        manifest=("lmforge-reranker.json", info),
+    )
+
+
+def fit_cross_encoder(
+    model: Any,
+    rows: dict[str, list[Any]],
+    loss: Any,
+    out: Path,
+    *,
+    n_rows: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    logging_steps: int,
+    disable_tqdm: bool,
+    data: tuple[str, list[dict[str, Any]]],
+    manifest: tuple[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """Train a CrossEncoder on `rows` with `loss`, then publish `out` atomically: the model, its
+    training data (JSONL file `data[0]`) and `manifest[1]` plus the final train loss and seed as
+    `manifest[0]`. Shared by the reranker and the claim verifier (rag/verifier_train.py)."""
+    datasets = require("train", "datasets")
+    from sentence_transformers.cross_encoder import (
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+
+    steps = epochs * -(-n_rows // batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
     args = CrossEncoderTrainingArguments(
@@ -187,37 +232,25 @@ def train_reranker(
         data_seed=seed,
         save_strategy="no",
         report_to="none",
-        logging_steps=10,
+        logging_steps=logging_steps,
         use_cpu=True,
-        disable_tqdm=not os.isatty(2),
+        disable_tqdm=disable_tqdm,
     )
     trainer = CrossEncoderTrainer(
         model=model,
         args=args,
         train_dataset=datasets.Dataset.from_dict(rows),
-        loss=objective,
+        loss=loss,
     )
     result = trainer.train()
     try:
         shutil.rmtree(tmp / "trainer", ignore_errors=True)
         model.save_pretrained(str(tmp))
-        with open(tmp / "triples.jsonl", "w", encoding="utf-8") as f:
-            for t in triples:
-                f.write(
-                    json.dumps({"query": t.query, "positive": t.positive, "negative": t.negative})
-                    + "\n"
-                )
-        info = {
-            "base": str(base),
-            "triples": len(triples),
-            "epochs": epochs,
-            "lr": lr,
-            "loss": loss,
-            "in_batch": in_batch if loss == "ranking" else 0,
-            "train_loss": round(float(result.training_loss), 4),
-            "seed": seed,
-        }
-        atomic_write_json(tmp / "lmforge-reranker.json", info)
+        with open(tmp / data[0], "w", encoding="utf-8") as f:
+            for d in data[1]:
+                f.write(json.dumps(d) + "\n")
+        info = {**manifest[1], "train_loss": round(float(result.training_loss), 4), "seed": seed}
+        atomic_write_json(tmp / manifest[0], info)
         if out.exists():
             shutil.rmtree(out)
         os.rename(tmp, out)

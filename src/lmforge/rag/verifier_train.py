@@ -9,17 +9,13 @@ supported vs not with binary cross-entropy. Seeded: same seed, same pairs, same 
 thread count.
 """
 
-import json
-import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 
 from lmforge.extras import require
-from lmforge.files import atomic_write_json
 from lmforge.rag.claims import Claim, find_evidence
 from lmforge.rag.grounding_set import training_pairs
+from lmforge.rag.reranker_train import fit_cross_encoder
 
 
 def verifier_rows(pairs: list[tuple[str, str, int]]) -> dict[str, list[Any]]:
@@ -43,67 +39,41 @@ def train_verifier(
 ) -> dict[str, Any]:
     """Fine-tune and write the verifier to `out` atomically; returns its training summary."""
     st = require("rag", "sentence_transformers")
-    datasets = require("train", "datasets")
     import torch
-    from sentence_transformers.cross_encoder import (
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
     torch.manual_seed(seed)
     pairs = training_pairs(seed)[:limit]
     rows = verifier_rows(pairs)
     model = st.CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
-    steps = epochs * -(-len(pairs) // batch_size)
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(tmp / "trainer"),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch_size,
-        learning_rate=lr,
-        warmup_steps=max(1, steps // 10),
+    info = {
+        "base": str(base),
+        "pairs": len(pairs),
+        "supported": int(sum(rows["label"])),
+        "data": "gsm8k test rows with row % 4 != 0 (disjoint from the shipped eval set)",
+        "epochs": epochs,
+        "lr": lr,
+        "max_length": max_length,
+    }
+    data = [
+        {"claim": c, "premise": p, "label": y}
+        for c, p, y in zip(rows["claim"], rows["premise"], rows["label"], strict=True)
+    ]
+    return fit_cross_encoder(
+        model,
+        rows,
+        BinaryCrossEntropyLoss(model),
+        Path(out),
+        n_rows=len(pairs),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
         seed=seed,
-        data_seed=seed,
-        save_strategy="no",
-        report_to="none",
         logging_steps=20,
-        use_cpu=True,
         disable_tqdm=False,  # progress also when not a terminal: training takes minutes
+        data=("pairs.jsonl", data),
+        manifest=("lmforge-verifier.json", info),
     )
-    trainer = CrossEncoderTrainer(
-        model=model,
-        args=args,
-        train_dataset=datasets.Dataset.from_dict(rows),
-        loss=BinaryCrossEntropyLoss(model),
-    )
-    result = trainer.train()
-    try:
-        shutil.rmtree(tmp / "trainer", ignore_errors=True)
-        model.save_pretrained(str(tmp))
-        with open(tmp / "pairs.jsonl", "w", encoding="utf-8") as f:
-            for c, p, y in zip(rows["claim"], rows["premise"], rows["label"], strict=True):
-                f.write(json.dumps({"claim": c, "premise": p, "label": y}) + "\n")
-        info = {
-            "base": str(base),
-            "pairs": len(pairs),
-            "supported": int(sum(rows["label"])),
-            "data": "gsm8k test rows with row % 4 != 0 (disjoint from the shipped eval set)",
-            "epochs": epochs,
-            "lr": lr,
-            "max_length": max_length,
-            "train_loss": round(float(result.training_loss), 4),
-            "seed": seed,
-        }
-        atomic_write_json(tmp / "lmforge-verifier.json", info)
-        if out.exists():
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return info
 
 
 def default_verifier_path() -> Path:
