@@ -187,7 +187,7 @@ def test_apply_masks_exactly_the_disallowed_tokens(tiny_llama_engine: LLMEngine,
         cons.add(rid, SamplingParams(**kw))
     try:
         for order in (["a"], ["free", "c", "a", "b"], ["b", "a", "c"]):  # grows 1 -> 3 rows
-            cons.start(order)
+            cons.start([(r, 100) for r in order])
             logits = torch.randn(len(order), vocab).to(dtype)
             want = logits.clone()
             cons.apply(logits, order)

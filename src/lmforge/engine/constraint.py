@@ -13,6 +13,16 @@ and the matcher only moves when a *new* token is sampled, so it is never advance
 
 Compiling is cached per grammar (compiled matchers are deep-copied per request): the same schema
 sent again (a judge, n > 1) compiles once.
+
+Closing within budget: a small model can loop inside a JSON string until `max_tokens` cuts it,
+leaving unparsable output. Over the last `SamplingParams.json_close` tokens of a JSON request
+(json_schema, json_object, or a grammar that embeds `%json`, as tool calls do) the worker
+intersects its mask with the closing tokens, in two tiers: first tokens that are `"` followed
+only by `]`/`}` (inside a string they end it, and what follows it), else tokens made only of
+`]`/`}`. A tier is used only where the grammar allows one of its tokens, so the output stays in
+the language; where neither is allowed (a required key still missing, or text that must follow)
+the full mask applies and the next step tries again. A row whose grammar allows EOS is left
+alone: its output is already complete (or free text, which is cut honestly with "length").
 """
 
 import json
@@ -35,6 +45,7 @@ log = logging.getLogger(__name__)
 # "x-guidance" options override these.
 JSON_DEFAULTS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 CACHE_SIZE = 128
+JSON_KINDS = ("json_schema", "json_object")
 
 
 def grammar_of(params: SamplingParams) -> str | None:
@@ -68,6 +79,7 @@ class Compiler:
         self._ll: Any = None
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._closers: tuple[Tensor, Tensor] | None = None
 
     @property
     def ll_tokenizer(self) -> Any:
@@ -81,6 +93,24 @@ class Compiler:
                     self.hf_tokenizer, n_vocab=n, eos_token=self.eos or None
                 )
             return self._ll
+
+    def closers(self) -> tuple[Tensor, Tensor]:
+        """The two closing tiers as packed bitmasks (int32 words, llguidance's layout)."""
+        if self._closers is None:
+            ll = self.ll_tokenizer
+            words = (ll.vocab_size + 31) // 32
+            tiers = torch.zeros(2, words * 32, dtype=torch.bool)
+            brackets = set(b"]}")
+            for t in range(ll.vocab_size):
+                b = ll.decode_bytes([t])
+                if b and b[0] == ord('"') and set(b[1:]) <= brackets:
+                    tiers[0, t] = True
+                elif b and set(b) <= brackets:
+                    tiers[1, t] = True
+            words64 = (tiers.view(2, words, 32).to(torch.int64) << torch.arange(32)).sum(-1)
+            packed = torch.where(words64 >= 2**31, words64 - 2**32, words64).to(torch.int32)
+            self._closers = (packed[0].clone(), packed[1].clone())  # bit j of word w: 32w + j
+        return self._closers
 
     def compile(self, params: SamplingParams) -> Any:
         """A fresh matcher for `params` (None if unconstrained); LMForgeError for a bad one."""
@@ -133,6 +163,7 @@ class Constraints:
     def __init__(self, compiler: Compiler) -> None:
         self.compiler = compiler
         self.matchers: dict[str, Any] = {}
+        self.reserve: dict[str, int] = {}  # JSON requests: close over their last n tokens
         self._pool: ThreadPoolExecutor | None = None
         self._executor: Any = None
         self._pending: Future[list[str]] | None = None
@@ -145,18 +176,26 @@ class Constraints:
         matcher = self.compiler.compile(params)
         if matcher is not None:
             self.matchers[request_id] = matcher
+            reserve = min(params.json_close, params.max_tokens // 4)
+            embeds = params.constraint == "grammar" and "%json" in (params.grammar or "")
+            if (params.constraint in JSON_KINDS or embeds) and reserve > 0:
+                self.reserve[request_id] = reserve
 
     def drop(self, request_id: str) -> None:
         self.matchers.pop(request_id, None)
+        self.reserve.pop(request_id, None)
 
-    def start(self, request_ids: list[str]) -> None:
-        """Begin computing the masks for the constrained ones among this step's sampling rows."""
+    def start(self, rows: list[tuple[str, int]]) -> None:
+        """Begin computing the masks for the constrained ones among this step's sampling rows,
+        given as (request id, tokens it may still generate)."""
         if self._pending is not None:  # a step that failed before apply(): its buffer is reused
             self._pending.result()
             self._pending = None
-        rids = [r for r in request_ids if r in self.matchers]
+        rids = [r for r, _ in rows if r in self.matchers]
         if not rids:
             return
+        left = dict(rows)
+        closing = [i for i, r in enumerate(rids) if left[r] <= self.reserve.get(r, 0)]
         if self._pool is None:
             from llguidance import LLExecutor
 
@@ -168,12 +207,30 @@ class Constraints:
             self._bias = torch.empty(len(rids), words * 32)
             self._index = torch.empty(len(rids) * words * 4, dtype=torch.long)
         work = [(self.matchers[r], i) for i, r in enumerate(rids)]
-        self._pending = self._pool.submit(self._masks, rids, work)
+        tiers = self.compiler.closers() if closing else None
+        self._pending = self._pool.submit(self._masks, rids, work, closing, tiers)
 
-    def _masks(self, rids: list[str], work: list[tuple[Any, int]]) -> list[str]:
-        """Worker thread: fill the bitmask rows (llguidance drops the GIL while it computes)."""
+    def _masks(
+        self,
+        rids: list[str],
+        work: list[tuple[Any, int]],
+        closing: list[int],
+        tiers: tuple[Tensor, Tensor] | None,
+    ) -> list[str]:
+        """Worker thread: fill the bitmask rows (llguidance drops the GIL while it computes),
+        then narrow the closing rows to the first tier of closers the grammar allows there."""
         bm = self._bitmask
         self._executor.unsafe_compute_mask_ptr(work, bm.data_ptr(), bm.shape[1] * 4, bm.shape[0])
+        eos = self.compiler.eos
+        for i in closing:
+            assert tiers is not None
+            if any((int(bm[i, e // 32]) >> (e % 32)) & 1 for e in eos):
+                continue  # complete here (or free text): ending is the model's choice
+            for tier in tiers:
+                narrowed = bm[i] & tier
+                if bool(narrowed.any()):
+                    bm[i].copy_(narrowed)
+                    break
         return rids
 
     def apply(self, logits: Tensor, request_ids: list[str]) -> None:

@@ -255,7 +255,11 @@ class LLMEngine:
             return []
         self._steps += 1
         self.constraints.start(
-            [it.seq.request_id for it in batch if it.samples and it.seq.params.max_tokens > 0]
+            [
+                (it.seq.request_id, self._tokens_left(it.seq))
+                for it in batch
+                if it.samples and it.seq.params.max_tokens > 0
+            ]
         )
         gens = {rid: r.generator for rid, r in self.requests.items() if r.generator}
         self.spec.plan(batch, len(self.scheduler.running), self.max_model_len, gens)
@@ -282,6 +286,10 @@ class LLMEngine:
             self.scheduler.finish(seq, "length")
             outs.append(self._finish_output(req, []))
         return outs
+
+    def _tokens_left(self, seq: Sequence) -> int:
+        """How many tokens `seq` may still generate, counting the one sampled this step."""
+        return min(seq.params.max_tokens - len(seq.output_ids), self.max_model_len - len(seq))
 
     def _verify(self, it: Scheduled, logits: torch.Tensor, now: float) -> RequestOutput:
         """Keep the accepted drafts of a speculating sequence plus one token; one output."""

@@ -25,7 +25,11 @@ class SamplingParams:
     Structured output (at most one): `json_schema` (a JSON Schema dict or a pydantic model class),
     `json_object` (any JSON object), `regex`, `grammar` (Lark, or GBNF, as llguidance reads it),
     `choice` (exactly one of these strings). The engine masks every token that would leave the
-    language and ends the request with "stop" as soon as the output is complete.
+    language and ends the request with "stop" as soon as the output is complete. `json_close`
+    (JSON constraints only): over the last `json_close` tokens of the budget (at most a quarter of
+    `max_tokens`) the mask keeps only tokens that close the open value wherever the grammar allows
+    one, so a small model that loops inside a string ends with valid JSON instead of being cut off
+    at `max_tokens`; 0 turns it off (engine/constraint.py).
 
     `adapter` runs the request with a LoRA adapter the engine has loaded (engine/lora.py);
     `speculative` turns speculative decoding on or off for it (engine/spec.py).
@@ -52,6 +56,7 @@ class SamplingParams:
     regex: str | None = None
     grammar: str | None = None
     choice: list[str] | None = None
+    json_close: int = 16
     adapter: str | None = None  # a LoRA adapter loaded in the engine (None = the base model)
     speculative: bool | None = None  # speculative decoding: None = the engine's policy
 
@@ -78,6 +83,7 @@ class SamplingParams:
                 "in [0, 20]",
             ),
             (all(self.stop), "stop", "non-empty strings"),
+            (self.json_close >= 0, "json_close", ">= 0 (0 = off)"),
         )
         for ok, name, want in checks:
             if not ok:
