@@ -19,6 +19,7 @@ from lmforge.errors import LMForgeError
 from lmforge.gateway.asgi import InProcessTransport
 from lmforge.gateway.config import BackendConfig, ReliabilityConfig
 from lmforge.gateway.reliability import Breaker
+from lmforge.gateway.transport import LeanTransport
 
 EWMA_ALPHA = 0.2  # weight of the newest latency sample
 _JSON = {"content-type": "application/json"}
@@ -62,9 +63,11 @@ class Backend:
         key = c.upstream_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
         self.client = httpx.AsyncClient(
-            base_url=c.url.rstrip("/"), headers=headers, timeout=timeout, limits=limits
+            transport=LeanTransport(max_keepalive=64),
+            base_url=c.url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
         )
         self.served_model = c.model
         if c.tokenizer:
