@@ -19,6 +19,7 @@ from lmforge.gateway.cache import (
 )
 from lmforge.gateway.config import BackendConfig, GatewayConfig
 from lmforge.gateway.reliability import Breaker, backoff_s, retry_after_s
+from lmforge.gateway.synonyms import are_synonyms
 
 
 def test_config_errors_name_the_field() -> None:
@@ -104,9 +105,25 @@ def test_compatible_keeps_paraphrases_that_differ_in_form_only() -> None:
     assert compatible(
         "Which firm supplied the water in 2020?", "Which firm supplies the water in 2020?"
     )
-    assert content_words("multiplied by 2") == content_words("multiply by 2")
+    assert [s for s, _ in content_words("multiplied by 2")] == ["multiply", "2"]
     assert compatible("Is it legal to drive at 16?", "Is it legally allowed to drive at 16?")
     assert not compatible("How do I sort a list in Java?", "How do I sort a list in Rust?")
+
+
+def test_synonym_swaps_pass_and_antonym_or_noun_swaps_do_not() -> None:
+    assert are_synonyms("bigger", "larger") and are_synonyms("purchases", "buys")
+    assert not are_synonyms("bigger", "smaller") and not are_synonyms("cat", "dog")
+    assert not are_synonyms("dog", "frump")  # a rare sense (dog = frump) does not count
+    assert not are_synonyms("minutes", "seconds")  # shared only in "a moment", nobody's first
+    assert not compatible("Set a timer for 10 minutes.", "Set a timer for 10 seconds.")
+    assert compatible("Is Jupiter bigger than Saturn?", "Is Jupiter larger than Saturn?")
+    assert compatible("How do I begin a Python project?", "How to start a new Python project?")
+    assert not compatible("Is Jupiter bigger than Saturn?", "Is Jupiter smaller than Saturn?")
+    assert not compatible("Can dogs eat grapes?", "Can cats eat grapes?")
+    # a synonym swap does not license a second, unrelated replacement
+    assert not compatible("Is a big dog heavy?", "Is a large cat heavy?")
+    # nor a change of order among the matched words
+    assert not compatible("Convert big files to small", "Convert small files to large")
 
 
 def test_cache_ttl_size_and_semantic_threshold() -> None:

@@ -13,8 +13,9 @@ bar is chosen on the shipped paraphrase / near-miss set (see `choose_threshold`)
 MiniLM also ranks lowercase swaps ("sort a list" / "sort a dictionary", "maximum" /
 "minimum") above real paraphrases, so `compatible` adds a lexical rule: the two prompts'
 content words (stop words and request framing such as "tell me", "explain" dropped) may
-differ only by additions on one side, never by a replacement, and the shared ones must keep
-their order. This trades recall for safety: synonym paraphrases ("bigger" / "larger") miss.
+differ only by additions on one side, never by a replacement other than a WordNet synonym
+(gateway/synonyms.py: "bigger" / "larger" pass, "bigger" / "smaller" do not), and the shared
+ones must keep their order.
 """
 
 import functools
@@ -26,6 +27,8 @@ from typing import Any
 
 import numpy as np
 from cachetools import TTLCache
+
+from lmforge.gateway.synonyms import are_synonyms
 
 # Fields that change how an answer is delivered, not what it is.
 DELIVERY = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
@@ -210,20 +213,32 @@ def _stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS) | FRAMING
 
 
-def content_words(text: str) -> list[str]:
+def content_words(text: str) -> list[tuple[str, str]]:
+    """(stem, word) of each content word, in order."""
     stop = _stop_words()
-    return [_stem(w) for w in _LOWER.findall(text.lower()) if w not in stop]
+    return [(_stem(w), w) for w in _LOWER.findall(text.lower()) if w not in stop]
 
 
 def compatible(a: str, b: str) -> bool:
-    """May a cached answer to `a` answer `b`? Salient words equal, no content word replaced."""
+    """May a cached answer to `a` answer `b`? Salient words equal, no content word replaced
+    except by a synonym, the shared ones in the same order."""
     if not same_salient(a, b):
         return False
-    ca, cb = content_words(a), content_words(b)
-    only_a, only_b = [w for w in ca if w not in cb], [w for w in cb if w not in ca]
-    if only_a and only_b:
-        return False
-    return [w for w in ca if w in cb] == [w for w in cb if w in ca]
+    wa, wb = content_words(a), content_words(b)
+    sa, sb = [s for s, _ in wa], [s for s, _ in wb]
+    only_a = [(s, w) for s, w in wa if s not in sb]
+    only_b = [(s, w) for s, w in wb if s not in sa]
+    if only_a and only_b:  # a replacement: allowed only word for synonym, one to one
+        rename = {}
+        for s, w in only_b:
+            match = next((x for x in only_a if are_synonyms(x[1], w)), None)
+            if match is not None:
+                rename[s] = match[0]
+                only_a.remove(match)
+        sb = [rename.get(s, s) for s in sb]
+        if only_a and [s for s in sb if s not in sa]:
+            return False
+    return [w for w in sa if w in sb] == [w for w in sb if w in sa]
 
 
 def choose_threshold(
