@@ -26,7 +26,9 @@ def test_adapter_lifecycle(tiny_llama_dir: Path, adapter: tuple[Path, Path], tmp
     ref = LLM(str(merged), kv_cache_gb=0.01, threads=1).generate(
         prompt, SamplingParams(max_tokens=8, temperature=0, ignore_eos=True)
     )[0]
-    r = start_server(tiny_cfg(tiny_llama_dir, adapters={"first": str(path)}))
+    r = start_server(
+        tiny_cfg(tiny_llama_dir, adapters={"first": str(path)}, adapter_dir=str(path.parent))
+    )
     try:
         c = r.client()
         ids = [m.id for m in c.models.list().data]
@@ -46,12 +48,26 @@ def test_adapter_lifecycle(tiny_llama_dir: Path, adapter: tuple[Path, Path], tmp
             c.completions.create(model="tiny:second", **kw)
         res = httpx.delete(r.url + "/v1/adapters/second", headers=AUTH)
         assert res.status_code == 404 and "'second' is not loaded" in res.text
-        bad = {"name": "x", "path": str(tmp_path)}
-        res = httpx.post(r.url + "/v1/adapters", json=bad, headers=AUTH)
+        (path.parent / "empty").mkdir(exist_ok=True)
+        res = httpx.post(r.url + "/v1/adapters", json={"name": "x", "path": "empty"}, headers=AUTH)
         assert res.status_code == 404 and "adapter_config.json not found" in res.text
+        for outside in (str(tmp_path), "../../etc", "/etc"):
+            res = httpx.post(
+                r.url + "/v1/adapters", json={"name": "x", "path": outside}, headers=AUTH
+            )
+            assert res.status_code == 403 and "outside --adapter-dir" in res.text, res.text
         res = httpx.post(r.url + "/v1/adapters", json={"name": "x"}, headers=AUTH)
         assert res.status_code == 400 and "'path'" in res.text
         r.wait_idle()
+    finally:
+        r.stop()
+
+
+def test_run_time_loading_is_off_without_an_adapter_dir(tiny_llama_dir: Path) -> None:
+    r = start_server(tiny_cfg(tiny_llama_dir))
+    try:
+        res = httpx.post(r.url + "/v1/adapters", json={"name": "x", "path": "/tmp"}, headers=AUTH)
+        assert res.status_code == 403 and "--adapter-dir" in res.text
     finally:
         r.stop()
 

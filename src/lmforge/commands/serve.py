@@ -29,6 +29,9 @@ def serve(
         None, help="LoRA adapter to serve, NAME=PEFT_DIR (repeatable; model 'base:NAME')."
     ),
     max_loras: int | None = typer.Option(None, help="LoRA adapters held in memory (LRU)."),
+    adapter_dir: Path | None = typer.Option(
+        None, help="Folder run-time adapter loads (POST /v1/adapters) may read from."
+    ),
     speculative: str | None = typer.Option(None, help="Speculative decoding: off, ngram, draft."),
     spec_draft_model: str | None = typer.Option(None, help="Draft model for --speculative draft."),
     max_body_bytes: int | None = typer.Option(None, help="Largest request body (else 413)."),
@@ -66,6 +69,7 @@ def serve(
             "threads": threads,
             "adapters": adapter_map(adapter),
             "max_loras": max_loras,
+            "adapter_dir": adapter_dir,
             "speculative": speculative,
             "spec_draft_model": spec_draft_model,
             "max_body_bytes": max_body_bytes,

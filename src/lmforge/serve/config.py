@@ -41,6 +41,11 @@ class ServeConfig(StageConfig):
         "with model 'base:name' or 'name' (more load at run time via POST /v1/adapters).",
     )
     max_loras: int = Field(8, ge=1, description="LoRA adapters held in memory (LRU).")
+    adapter_dir: Path | None = Field(
+        None,
+        description="Folder that POST /v1/adapters may load from (a path relative to it, or an "
+        "absolute one inside it); unset, run-time loading is refused (start-up adapters load).",
+    )
     speculative: Literal["off", "ngram", "draft"] = Field(
         "off", description="Speculative decoding policy: prompt lookup, a draft model, or off."
     )

@@ -4,9 +4,15 @@ A load reads the PEFT directory between engine steps (never during one), so requ
 keep running; a request then names the adapter as `model: "<base>:<name>"` or `"<name>"`. A
 missing directory or unknown name is a 404 naming it; an adapter that does not fit the base
 (targets, shapes, rank) is a 400 naming the field.
+
+Loading reads files on the server, so it is confined: only inside the folder the server was
+started with (`--adapter-dir`), resolved with symlinks followed, so `..` or a link cannot
+leave it; without that folder run-time loads are refused with 403 (vLLM also keeps run-time
+LoRA loading off unless asked).
 """
 
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,6 +33,22 @@ class LoadAdapter(BaseModel):
 
 def adapter_error(e: AdapterError) -> APIError:
     return APIError(404 if e.missing else 400, str(e), param="name" if e.missing else "path")
+
+
+def confined(root: Path | None, path: str) -> str:
+    """The adapter directory `path` names, if it lies inside `root`; else a 403."""
+    if root is None:
+        raise APIError(
+            403,
+            "run-time adapter loading is off: start the server with --adapter-dir DIR "
+            "(adapters inside DIR may then be loaded)",
+            code="adapter_loading_disabled",
+        )
+    base = root.resolve()
+    target = (base / path).resolve()  # an absolute `path` replaces base here
+    if not target.is_relative_to(base):
+        raise APIError(403, f"adapter path {path!r} is outside --adapter-dir {base}", param="path")
+    return str(target)
 
 
 def adapters_router(state: ServerState) -> APIRouter:
@@ -53,9 +75,10 @@ def adapters_router(state: ServerState) -> APIRouter:
     async def load(request: Request) -> dict[str, Any]:
         req: LoadAdapter = parse(LoadAdapter, await read_json(request, state.cfg.max_body_bytes))
         assert state.engine is not None
+        path = confined(state.cfg.adapter_dir, req.path)
         t0 = time.perf_counter()
         try:
-            a = await state.engine.call(state.engine.engine.load_adapter, req.name, req.path)
+            a = await state.engine.call(state.engine.engine.load_adapter, req.name, path)
         except AdapterError as e:
             raise adapter_error(e) from None
         return {
