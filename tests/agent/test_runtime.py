@@ -194,10 +194,11 @@ def test_budgets_stop_the_loop(tmp_path: Path, rules_guard) -> None:
         max_tokens=250,
     ).run("t")
     assert (r.stop_reason, r.steps) == ("max_tokens", 3)
-    r = make(
-        tmp_path, ScriptedClient(*forever), rules_guard, [echo], policy={"echo": {}}, wall_s=0.001
-    ).run("t")
-    assert r.stop_reason == "wall_time"
+    ticks = iter(range(0, 1000, 10))  # a fake clock: 10 s pass at every reading
+    cfg = AgentConfig(workspace=tmp_path / "ws", policy={"echo": {}}, wall_s=25)
+    clock = lambda: float(next(ticks))  # noqa: E731
+    r = Agent(cfg, [echo], guard=rules_guard, client=ScriptedClient(*forever), clock=clock).run("t")
+    assert r.stop_reason == "wall_time" and 1 <= r.steps < 3
 
 
 def test_repeated_refusals_stop_the_run(tmp_path: Path, rules_guard) -> None:

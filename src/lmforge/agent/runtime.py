@@ -76,6 +76,7 @@ class Agent:
         guard: Any = None,
         client: ChatClient | None = None,
         printer: Printer | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         cfg = config if isinstance(config, AgentConfig) else load_config(AgentConfig, config)
         self.cfg = cfg
@@ -86,6 +87,7 @@ class Agent:
         self.screen = Screen(cfg.guard, guard)
         self.client = client or ChatClient(cfg.base_url, cfg.api_key, cfg.model)
         self.printer = printer
+        self.clock = clock  # the wall-time budget's clock (tests pass a fake one)
 
     def close(self) -> None:
         for s in self._servers:
@@ -133,7 +135,7 @@ class Agent:
         return s.text
 
     def run(self, task: str, run_dir: Path | None = None) -> AgentResult:
-        cfg, t0 = self.cfg, time.perf_counter()
+        cfg, t0 = self.cfg, self.clock()
         trace = Trace(run_dir, self.printer)
         trace.event("start", task=task, model=cfg.model, tools=[t.name for t in self.visible])
         messages: list[dict[str, Any]] = [
@@ -143,7 +145,7 @@ class Agent:
         tokens = calls = refused = step = 0
         answer, reason = None, "max_steps"
         while step < cfg.max_steps:
-            left = cfg.wall_s - (time.perf_counter() - t0)
+            left = cfg.wall_s - (self.clock() - t0)
             if left <= 0:
                 reason = "wall_time"
                 break
@@ -160,7 +162,7 @@ class Agent:
                 kw["parallel_tool_calls"] = cfg.parallel_tool_calls
                 first = cfg.tool_choice == "first-required" and step == 1
                 kw["tool_choice"] = "required" if cfg.tool_choice == "required" or first else "auto"
-            m0 = time.perf_counter()
+            m0 = self.clock()
             try:
                 resp = self.client.chat(messages, timeout_s=left, **kw)
             except TimeoutError:
@@ -173,7 +175,7 @@ class Agent:
             trace.event(
                 "model",
                 step=step,
-                seconds=round(time.perf_counter() - m0, 4),
+                seconds=round(self.clock() - m0, 4),
                 tokens=int(usage.get("total_tokens") or 0),
                 prompt_tokens=usage.get("prompt_tokens"),
                 completion_tokens=usage.get("completion_tokens"),
@@ -191,14 +193,14 @@ class Agent:
             )
             for c in tcs:
                 calls += 1
-                left = cfg.wall_s - (time.perf_counter() - t0)
+                left = cfg.wall_s - (self.clock() - t0)
                 content = self._call_tool(c, step, trace, left)
                 refused += content.startswith("[refused by policy]")
                 messages.append({"role": "tool", "tool_call_id": c.get("id"), "content": content})
             if refused >= cfg.max_refusals:
                 reason = "policy"
                 break
-        seconds = round(time.perf_counter() - t0, 3)
+        seconds = round(self.clock() - t0, 3)
         trace.event("stop", reason=reason, steps=step, tokens=tokens, seconds=seconds)
         return AgentResult(
             answer,
