@@ -29,11 +29,15 @@ _JSON = {"content-type": "application/json"}
 class Backend:
     cfg: BackendConfig
     breaker: Breaker
-    client: httpx.AsyncClient | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+    base_url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: dict[str, float | None] = field(default_factory=dict)  # httpx's extension shape
     ewma_s: float | None = None  # measured latency; None until the first success
     tokenizer: Any = None
     served_model: str = ""
     _engine_state: Any = field(default=None, repr=False)
+    _urls: dict[str, httpx.URL] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -50,42 +54,53 @@ class Backend:
     async def open(self) -> None:
         """Connect (HTTP kinds) or load the model (engine kind, in a worker thread)."""
         c = self.cfg
-        timeout = httpx.Timeout(c.timeout_s, connect=min(5.0, c.timeout_s))
+        self.timeout = httpx.Timeout(c.timeout_s, connect=min(5.0, c.timeout_s)).as_dict()
+        self.headers = dict(_JSON)
         if c.kind == "engine":
             app, state = await asyncio.to_thread(_engine_app, c)
             self._engine_state, self.served_model = state, state.model_name
             self.tokenizer = state.engine.tokenizer
-            self.client = httpx.AsyncClient(
-                transport=InProcessTransport(app), base_url="http://in-process/v1", timeout=timeout
-            )
+            self.transport, self.base_url = InProcessTransport(app), "http://in-process/v1"
             return
-        headers = {}
         key = c.upstream_key()
         if key:
-            headers["Authorization"] = f"Bearer {key}"
-        self.client = httpx.AsyncClient(
-            transport=LeanTransport(max_keepalive=64),
-            base_url=c.url.rstrip("/"),
-            headers=headers,
-            timeout=timeout,
-        )
+            self.headers["Authorization"] = f"Bearer {key}"
+        self.transport, self.base_url = LeanTransport(max_keepalive=64), c.url.rstrip("/")
         self.served_model = c.model
         if c.tokenizer:
             self.tokenizer = await asyncio.to_thread(load_tokenizer, c.tokenizer)
 
     async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
         if self._engine_state is not None and self._engine_state.engine is not None:
             await self._engine_state.engine.aclose()
 
     async def send(self, path: str, body: dict[str, Any], stream: bool) -> httpx.Response:
-        """One upstream attempt; the caller reads (or streams) and closes the response."""
-        assert self.client is not None, f"backend {self.name} is not open"
+        """One upstream attempt; the caller reads (or streams) and closes the response.
+
+        Straight to the transport with a ready URL and headers: `AsyncClient.send` adds URL
+        merging and parsing, cookie extraction and auth/redirect layers (~0.3 ms per proxied
+        request, a quarter of the gateway's CPU), none of which a proxy to a fixed upstream
+        uses. Timeouts travel as httpx's `timeout` extension, as the client would send them.
+        """
+        assert self.transport is not None, f"backend {self.name} is not open"
         body = {**body, "model": self.served_model}
-        # orjson + a prebuilt header: httpx's json= runs the stdlib encoder per request
-        req = self.client.build_request("POST", path, content=orjson.dumps(body), headers=_JSON)
-        return await self.client.send(req, stream=stream)
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self.base_url + path)
+        req = httpx.Request(  # orjson: httpx's json= runs the stdlib encoder per request
+            "POST", url, headers=self.headers, content=orjson.dumps(body),
+            extensions={"timeout": self.timeout},
+        )  # fmt: skip
+        resp = await self.transport.handle_async_request(req)
+        resp.request = req
+        if not stream:  # read now, so a body that times out is this attempt's failure
+            try:
+                await resp.aread()
+            finally:
+                await resp.aclose()
+        return resp
 
 
 def load_tokenizer(ref: str) -> Any:
