@@ -43,6 +43,7 @@ class _Conn(asyncio.Protocol):
         self.chunks: deque[bytes] = deque()
         self.buffered = 0
         self.complete = False
+        self.busy = False  # a request was written and its response is not yet released
         self.keep_alive = False
         self.error: Exception | None = None
         self.wake: asyncio.Future[None] | None = None
@@ -61,7 +62,7 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if not self.complete:
+        if self.busy and not self.complete:  # idle in the pool: nobody to tell
             self._fail(httpx.RemoteProtocolError("upstream closed the connection mid-response"))
 
     # -- httptools callbacks -----------------------------------------------------------------
@@ -194,6 +195,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         for reuse in (True, False):
             conn = await self._connect(key, t.get("connect"), reuse)
             assert conn.transport is not None and not conn.headers, "a connection carries one"
+            conn.busy = True
             conn.transport.write(message)
             try:
                 await asyncio.wait_for(asyncio.shield(conn.head), t.get("read"))
