@@ -69,6 +69,11 @@ class InputPolicy(StageConfig):
     rescan_decoded: bool = Field(
         True, description="Also run the classifier on payloads decoded from base64/hex/tags."
     )
+    benign_intent: bool = Field(
+        True,
+        description="Clear a classifier hit on a short prompt whose trigger words have a benign "
+        "object (own typo, ordinary role, software, data) when no attack rule matched.",
+    )
 
 
 class OutputPolicy(StageConfig):
