@@ -21,6 +21,8 @@ said and your guidelines" is not a correction.
 import re
 
 from lmforge.guard.decode import MORSE, decode_payloads
+from lmforge.guard.rules import LEET
+from lmforge.guard.unicode import inspect
 from lmforge.guard.verdict import Verdict
 
 MAX_WORDS = 60
@@ -28,12 +30,36 @@ _F = re.IGNORECASE | re.DOTALL
 # Words that make a text about the assistant's controls, never a benign correction or role.
 CONTROLS = re.compile(
     r"\b(?:instructions?|guidelines|restrictions?|restricted|filters?|filtered|censor\w*"
-    r"|system prompt|content polic\w*|programming|safety|ethic\w*|moral\w*|jailbr\w*"
-    r"|unrestricted|uncensored|anything now|no limits|without limits|developer mode"
-    r"|instrucciones|restricciones|consignes|Anweisungen|Einschränkungen|istruzioni"
-    r"|instruções|restrições|pwned|hacked|prompts?|reveal|disclose|leak"
-    r"|your (?:\w+ )?(?:configuration|config|setup|prompt|settings|rules|training|creators?"
-    r"|developers?|memory|secrets?|internals?|source code|system))\b",
+    r"|system prompt|content polic\w*|polic(?:y|ies)|protocols?|directives?|rules|constraints"
+    r"|limits|limitations|guardrails?|screening|refusals?|programming|(?:my|your) training"
+    r"|safety|ethic\w*"
+    r"|moral\w*|jailbr\w*|unrestricted|uncensored|unmonitored|anything now|developer mode"
+    r"|forbidden|prohibited|disallowed|banned|classified|secret\w*|confidential|hidden|guarded"
+    r"|sensitive|sandbox|pwn\w*|pw\W{0,3}n\W{0,3}e?d|he sido p\w*|hacked|prompts?|reveal"
+    r"|disclose|leak\w*|divulge"
+    r"|illegal|fraud|weapons?|bombs?|explosives?|drugs?|meth|napalm|kill\w*|murder\w*"
+    r"|stalk\w*|harass\w*|steal\w*|rob|fake news|malware|ransomware|keylogger|rootkit"
+    r"|backdoor|exploit\w*|hack\w*"
+    r"|instrucciones|restricciones|reglas|consignes|règles|Anweisungen|Einschränkungen|Regeln"
+    r"|istruzioni|regole|instruções|restrições|regras|libert\w*|algorit\w*|algorithm\w*"
+    r"|your (?:\w+ )?(?:configuration|config|setup|settings|creators?|developers?|memory"
+    r"|internals?|source code|system))\b",
+    _F,
+)
+# Orders smuggled into a prompt: "[SYSTEM: ...]", "INJECT:", "then run it".
+SMUGGLED = re.compile(
+    r"\[\s*(?:system|debug|directive|inject\w*|admin|override|note to (?:the )?(?:ai|assistant))"
+    r"|\b(?:system injection|inject:)|\bthen (?:run|execute|do|follow|obey|output|print|say)\b"
+    r"|\b(?:and|then) (?:run|execute|eval|exec|follow|obey) (?:it|this|that|them|the (?:code"
+    r"|command|script|result))\b|\bdecod\S* and (?:run|execute|follow|obey|do)\b"
+    r"|\brun (?:hex|this (?:base64|code|payload))\b|\bexecute\b",
+    _F,
+)
+# Software rules are not the assistant's: "ESLint ignores the rules in my config file".
+SOFTWARE_RULES = re.compile(
+    r"\brules in (?:my|the|our|this) (?:\S+ )?(?:config\w*|file|settings|\.\w+)"
+    r"|\b(?:lint|linter|eslint|firewall|css|iptables|routing|validation|business|house) rules\b"
+    r"|\brules of the (?:house|game|road)\b",
     _F,
 )
 # "installation instructions" names a manual, not the assistant's instructions.
@@ -78,15 +104,16 @@ _NEW_TOPIC = (
 SELF_CORRECTION = re.compile(
     rf"\b{_FORGET}\b[\s,:-]+(?:\w+\s+)?(?:{_OWN})\b"
     rf"|\b{_FORGET}\b[^.;!?\n]{{0,60}}[,;.:-]\s*{_NEW_TOPIC}"
-    r"|\b(?:I meant|I mean|quise decir|je voulais dire|ich meinte|intendevo|eu quis dizer)\b",
+    r"|\b(?:I meant|quise decir|je voulais dire|ich meinte|intendevo|eu quis dizer)\b",
     _F,
 )
 _ROLEPLAY = (
     r"(?:act(?:ing)? (?:as|like)|(?:I'd like|I want|I need|could|can) you to (?:be|act as)"
-    r"|you're an?|you are (?:an?|my)|you're my|(?:can|could) you be|be (?:my|an?|the)"
+    r"|(?:can|could) you be|be (?:my|an?|the)"
     r"|pretend (?:you are|you're|to be)|play(?:ing)? (?:the (?:role|part) of|a|an|my)"
-    r"|take on the (?:role|persona) of|assume the role of|imagine (?:you are|you're)"
-    r"|roleplay(?: as)?|role-play(?: as)?|speak as|talk like|answer as|respond as|as if you were"
+    r"|do an? role-?play|take on the (?:role|persona) of|assume the role of"
+    r"|imagine (?:you are|you're)"
+    r"|roleplay(?: as)?|role-play(?: as)?|speak as|talk like|answer as|respond as"
     r"|act[úu]a(?:r)? como|ha(?:z|cer) (?:de|el papel de)|imagina que eres|finge (?:que eres|ser)"
     r"|interpreta (?:a|al|el papel)|s[ée] (?:mi|un|una)|eres mi|ponte en el papel"
     r"|comp[óo]rtate como|habla como"
@@ -102,17 +129,28 @@ _ROLEPLAY = (
     r"|atu(?:e|ar) como|interprete|seja (?:meu|minha|um|uma)|você é (?:meu|minha)"
     r"|assuma o papel|comporte-se como|fale como)"
 )
-ROLEPLAY_TASK = re.compile(rf"\b{_ROLEPLAY}\b", _F)
+_REQUEST = (
+    r"(?:please|can you|could you|would you|let's|now|and|puedes|podrías|peux-tu|pourrais-tu"
+    r"|kannst du|könntest du|puoi|potresti|pode|podes|você pode|poderia)"
+)
+ROLEPLAY_TASK = re.compile(rf"(?:^|[.!?:;¿]\s*|\b{_REQUEST}\s+)\W*{_ROLEPLAY}\b", _F)
+# "act as if ...", "act like you ...": a counterfactual about the assistant, not a role.
+COUNTERFACTUAL = re.compile(
+    r"\W+(?:if|though|as if|si|se|als ob|como si|comme si|come se)\b"
+    r"|(?<=like)\W+(?:you\w*|u)\b",
+    _F,
+)
 # The role must be a person with a trade, not another AI or a persona without limits.
 NOT_A_PERSON = re.compile(
     r"\b(?:ai|a\.i\.|chatbot|\w*bot|gpt|llm|model|assistant without|another assistant|dan"
     r"|terminal|linux|console|shell|hacker|criminal|villain|evil|devil|grandma|grandmother"
     r"|deceased|dead|admin\w*|root|roo7|superuser|sudo|system|developer|play a game"
-    r"|a game (?:where|in which))\b",
+    r"|a game (?:where|in which)|engine|database|interpreter|compiler|virus|trojan|worm|spy"
+    r"|anarchist|parrot|version of yourself|yourself|character who)\b",
     _F,
 )
 _SOFTWARE_VERB = (
-    r"(?:install\w*|uninstall\w*|reinstall\w*|set ?up|configur\w*|upgrad\w*|updat\w*"
+    r"(?:install\w*|uninstall\w*|reinstall\w*|set ?up|configure|upgrad\w*|updat\w*"
     r"|download\w*|deploy\w*|compil\w*|installer|pip|npm|brew|apt(?:-get)?|winget|choco"
     r"|instal[aá]\w*|instalo|actualiz\w*|descarg\w*|mettre à jour|télécharg\w*"
     r"|installier\w*|installiere|Installation|einricht\w*|aktualisier\w*|herunterlad\w*"
@@ -145,7 +183,13 @@ DATA_QUESTION = re.compile(rf"\b{_DATA_WORDS}\b", _F)
 # An order or a control word inside decoded data: not "innocent encoded data".
 ORDER = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass|reveal|print|say|output|repeat|execute|run"
-    r"|delete|send|call|respond|answer|pretend|act)\b",
+    r"|delete|send|call|respond|answer|pretend|act|eval|exec|system|sudo|chmod|whoami|curl|wget"
+    r"|bash|cat|rm)\b|/etc/|\bsh -c\b",
+    _F,
+)
+# An order in the words around the data: "decode and run", "... means ignore".
+DATA_ORDER = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass|run|execute|eval|exec|follow|obey|means)\b",
     _F,
 )
 # A long run of letters and digits with no spaces: a hash, key, id or encoded blob.
@@ -184,7 +228,11 @@ META_QUESTION = re.compile(
     rf"(?:\W+\w+){{0,8}}?\W+{_CONCEPT}\b",
     _F,
 )
-SECOND_PERSON = re.compile(r"\b(?:your|you are|you're|you must|you will|from now on)\b", _F)
+SECOND_PERSON = re.compile(
+    r"\b(?:your|yourself|you are|you're|you'd|you would|you must|you will|you handle"
+    r"|from now on)\b",
+    _F,
+)
 
 
 def _has_data(text: str) -> bool:
@@ -210,17 +258,24 @@ def benign_intent(text: str) -> str | None:
     """
     if len(text.split()) > MAX_WORDS:
         return None
+    clean = inspect(text).clean
+    folded = (text, clean, clean.translate(LEET))  # what an attacked model would read
+    if any(SMUGGLED.search(t) for t in folded):
+        return None
     if (m := META_QUESTION.search(text)) and not SECOND_PERSON.search(text):
         return f"meta_question: {m.group(0)!r}"
-    if CONTROLS.search(MANUAL.sub(" ", text)):
+    if any(CONTROLS.search(SOFTWARE_RULES.sub(" ", MANUAL.sub(" ", t))) for t in folded):
         return None
     if m := SELF_CORRECTION.search(text):
         return f"self_correction: {m.group(0)!r}"
-    if (m := ROLEPLAY_TASK.search(text)) and not NOT_A_PERSON.search(text):
-        return f"roleplay_task: {m.group(0)!r}"
-    if (m := SOFTWARE_QUESTION.search(text)) and QUESTION.search(text):
+    m = ROLEPLAY_TASK.search(text)
+    if m and not COUNTERFACTUAL.match(text, m.end()) and not NOT_A_PERSON.search(text):
+        return f"roleplay_task: {m.group(0).strip()!r}"
+    m = SOFTWARE_QUESTION.search(text)
+    if m and QUESTION.search(text) and not SECOND_PERSON.search(text):
         return f"software_question: {m.group(0)!r}"
-    if (m := DATA_QUESTION.search(text)) and _has_data(text) and _harmless_payloads(text):
+    m = DATA_QUESTION.search(text)
+    if m and _has_data(text) and not DATA_ORDER.search(text) and _harmless_payloads(text):
         return f"data_question: {m.group(0)!r}"
     if m := DOCUMENT_TASK.search(text):
         return f"document_task: {m.group(0)[:60]!r}"
