@@ -118,3 +118,18 @@ def test_split_part_name_is_checked() -> None:
 
     with pytest.raises(LMForgeError, match="tricky-benign:dev or tricky-benign:test"):
         load_labelled("tricky-benign:train")
+
+
+def test_eval_scores_the_guard_with_benign_intent_as_scan_input_does() -> None:
+    from lmforge.guard.config import GuardEvalConfig
+    from lmforge.guard.evaluate import evaluate
+
+    cfg = GuardEvalConfig(data=["tricky-benign:dev"], limit=30, latency_samples=0)
+    on = evaluate(cfg, GuardPolicy())
+    off_policy = GuardPolicy()
+    off_policy.input.benign_intent = False
+    off = evaluate(cfg, off_policy)
+    assert on["n"] == off["n"] == 30 and on["cleared_injections"] == 0
+    fp_on, fp_off = on["overall"]["guard"]["fp"], off["overall"]["guard"]["fp"]
+    assert off["cleared_benign"] == 0 and fp_on == fp_off - on["cleared_benign"]
+    assert on["cleared_benign"] > 0  # the classifier fires on these; the shapes clear them

@@ -146,8 +146,9 @@ class Guard:
     ) -> list[Verdict]:
         out: list[Verdict] = []
         raw_rules = scan_rules(text)  # also read by the benign-intent check, enabled or not
+        fired = _fire(raw_rules, rules, 0.85)
         if rules.enabled:
-            out.append(_fire(raw_rules, rules, 0.85))
+            out.append(fired)
         if classifier.enabled:
             vs = self._classify(rescan_texts(text) if rescan else [text], classifier)
             best = max(vs, key=lambda v: v.score)
@@ -155,7 +156,10 @@ class Guard:
                 best = Verdict(
                     best.scanner, best.action, best.score, best.reason + " (on decoded text)"
                 )
-            out.append(self._second_stage(text, self._benign(text, best, raw_rules)))
+            v = self._benign(text, best, raw_rules)
+            # a judge cannot change a decision the rules already made: do not pay for one
+            decided = rules.enabled and fired.action == "block"
+            out.append(v if decided else self._second_stage(text, v))
         return out
 
     def _benign(self, text: str, v: Verdict, rules: Verdict) -> Verdict:
