@@ -145,7 +145,8 @@ class GuardEvalConfig(StageConfig):
     corpora: list[Corpus] = Field(default_factory=lambda: list(ALL_CORPORA))
     data: list[str] = Field(
         default_factory=list,
-        description="JSONL/CSV files (or shipped sets: tricky-benign, tool-injection) to score "
+        description="JSONL/CSV files (or shipped sets: tricky-benign, tool-injection, or one part "
+        "of their template split, e.g. tricky-benign:test) to score "
         "instead of the corpora.",
     )
     text_field: str = Field("text", description="Field holding the text in --data files.")
