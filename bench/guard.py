@@ -11,8 +11,10 @@ ships without weights, and the trained detectors on PyPI (llm-guard, rebuff, ...
 models from the Hugging Face hub at run time, which this box cannot reach. It uses prismguard's
 authored seed corpus, not the external corpora, so no test data leaks into it.
 
-Also scored: lmforge's own held-out sets (tricky-benign, tool-injection; package data), with the
-default artifact and the opt-in hard-negative one, and the peer on the same texts.
+Also scored: lmforge's own held-out sets (tricky-benign, tool-injection; package data), each in
+its two template-split parts (`:dev` was looked at while writing the benign-intent layer,
+`:test` never), with the default guard, the default guard without the benign-intent layer, the
+opt-in hard-negative artifact, and the peer on the same texts.
 
 The lock keeps benchmarks of engineers sharing this box from overlapping:
 
@@ -28,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from lmforge.guard.benign import benign_intent
 from lmforge.guard.classifier import SHIPPED
 from lmforge.guard.config import GuardEvalConfig, GuardPolicy
 from lmforge.guard.corpora import load_split
@@ -35,6 +38,9 @@ from lmforge.guard.datasets import SHIPPED_SETS, load_labelled
 from lmforge.guard.evaluate import _subset, evaluate
 from lmforge.guard.guard import Guard
 from lmforge.guard.metrics import binary_metrics
+
+# The shipped sets' template split: dev (looked at) and test (only scored).
+HELD_OUT = tuple(f"{name}:{part}" for name in SHIPPED_SETS for part in ("dev", "test"))
 
 
 def prismguard_checker():
@@ -56,7 +62,7 @@ def judge_rows(model: str, limit: int) -> None:
     g = Guard(pol, judge=judge)
     g.scan_input("warm-up")
     sets = {"prismguard test": _subset(load_split("test"), limit)}
-    sets |= {name: load_labelled(name) for name in SHIPPED_SETS}
+    sets |= {name: load_labelled(name) for name in HELD_OUT}
     print(f"\ngrey-zone judge {model!r} (scores in [threshold, {pol.input.grey_zone.high})):")
     print(
         f"{'set':16s} {'n':>4s} {'P':>6s} {'R':>6s} {'F1':>6s} {'FPR':>6s} {'judged':>7s} ms/judged"
@@ -75,6 +81,34 @@ def judge_rows(model: str, limit: int) -> None:
         )
 
 
+class CountingJudge:
+    """Answers "injection" to every prompt (decisions stay the default guard's) and counts."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def __call__(self, texts: list[str]) -> list[bool]:
+        self.asked += len(texts)
+        return [True] * len(texts)
+
+
+def judge_share(limit: int | None) -> None:
+    """Share of prompts a grey-zone judge would get behind the default guard (benign intent on):
+    classifier hits under `grey_zone.high` that no rule and no benign shape decided."""
+    pol = GuardPolicy()
+    pol.input.limits.rate_per_minute = 10**9
+    counter = CountingJudge()
+    g = Guard(pol, judge=counter)
+    sets = {"prismguard test": _subset(load_split("test"), limit)}
+    sets |= {name: load_labelled(name) for name in HELD_OUT}
+    print(f"\nshare of prompts a grey-zone judge would get (scores < {pol.input.grey_zone.high}):")
+    for name, ex in sets.items():
+        counter.asked = 0
+        for e in ex:
+            g.scan_input(e.text)
+        print(f"{name:22s} n={len(ex):5d} judged {counter.asked / len(ex):6.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="test examples (default: all)")
@@ -83,12 +117,16 @@ def main() -> None:
     ap.add_argument("--judge", default=None, help="grey-zone judge model (e.g. default); off")
     ap.add_argument("--judge-limit", type=int, default=200, help="test examples for the judge")
     ap.add_argument("--judge-only", action="store_true", help="only the judge section")
+    ap.add_argument("--judge-share", action="store_true", help="only: share a judge would get")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
+    if args.judge_share:
+        judge_share(args.limit)
+        return
     if args.judge:
         judge_rows(args.judge, args.judge_limit)
         if args.judge_only:
@@ -113,26 +151,27 @@ def main() -> None:
 
     hardneg = SHIPPED.with_name("injection-minilm-hardneg.json")
     print("\nlmforge's held-out sets (guard = classifier on text + decoded, or rules):")
-    print(f"{'detector':34s} {'set':15s} {'n':>4s} {'recall':>7s} {'FPR':>7s}")
-    for name in SHIPPED_SETS:
+    print(f"{'detector':34s} {'set':19s} {'n':>4s} {'recall':>7s} {'FPR':>7s}")
+    no_intent = GuardPolicy()
+    no_intent.input.benign_intent = False
+    policies = {
+        "lmforge guard (default)": GuardPolicy(),
+        "lmforge guard (no benign intent)": no_intent,
+        "lmforge guard (hardneg)": GuardPolicy(classifier_path=hardneg),
+    }
+    for name in HELD_OUT:
         sx = load_labelled(name)
         ys = np.array([e.label for e in sx])
-        for label, path in (
-            ("lmforge guard (default)", None),
-            ("lmforge guard (hardneg)", hardneg),
-        ):
-            rep = evaluate(
-                GuardEvalConfig(data=[name], latency_samples=0),
-                GuardPolicy(classifier_path=path),
-            )
+        for label, policy in policies.items():
+            rep = evaluate(GuardEvalConfig(data=[name], latency_samples=0), policy)
             m = rep["overall"]["guard"]
             rows[f"{label} {name}"] = m
-            print(f"{label:34s} {name:15s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
+            print(f"{label:34s} {name:19s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
         pd = np.array([peer.check(e.text).decision != "allow" for e in sx])
         m = binary_metrics(ys, pd)
         rows[f"prismguard (block+gray) {name}"] = m
         peer_name = "prismguard (block+gray)"
-        print(f"{peer_name:34s} {name:15s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
+        print(f"{peer_name:34s} {name:19s} {m['n']:4d} {m['recall']:7.4f} {m['fpr']:7.4f}")
 
     pol = GuardPolicy()
     pol.input.limits.rate_per_minute = 10**9
@@ -154,6 +193,17 @@ def main() -> None:
     for name, t in (("lmforge Guard.scan_input", a), ("prismguard check", b)):
         print(f"{name:26s} p50 {np.median(t):7.2f} ms  p95 {np.percentile(t, 95):7.2f} ms")
     print(f"lmforge Guard.scan_input CPU time p50 {np.median(cpu_ours):7.2f} ms")
+    # the benign-intent check runs only on classifier hits; its cost on every prompt of the sample
+    t_benign = []
+    for text in sample + [e.text for name in HELD_OUT for e in load_labelled(name)]:
+        t0 = time.perf_counter()
+        benign_intent(text)
+        t_benign.append((time.perf_counter() - t0) * 1e3)
+    tb = np.array(t_benign)
+    print(
+        f"benign_intent per prompt (n={len(tb)}): p50 {np.median(tb):.3f} ms  "
+        f"p95 {np.percentile(tb, 95):.3f} ms"
+    )
     print(f"ratio p50 lmforge/prismguard: {np.median(a) / np.median(b):.2f}")
     print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(

@@ -179,7 +179,8 @@ def eval_cmd(
     data: str | None = typer.Option(
         None,
         help="Comma-separated JSONL/CSV files with a text and a label field (or the shipped "
-        "sets tricky-benign, tool-injection), scored instead of the corpora.",
+        "sets tricky-benign, tool-injection, or a part of their template split: "
+        "tricky-benign:test), scored instead of the corpora.",
     ),
     text_field: str | None = typer.Option(None, help="Text field in --data files (text)."),
     label_field: str | None = typer.Option(None, help="Label field in --data files (label)."),

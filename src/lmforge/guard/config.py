@@ -69,6 +69,11 @@ class InputPolicy(StageConfig):
     rescan_decoded: bool = Field(
         True, description="Also run the classifier on payloads decoded from base64/hex/tags."
     )
+    benign_intent: bool = Field(
+        True,
+        description="Clear a classifier hit on a short prompt whose trigger words have a benign "
+        "object (own typo, ordinary role, software, data) when no attack rule matched.",
+    )
 
 
 class OutputPolicy(StageConfig):
@@ -140,7 +145,8 @@ class GuardEvalConfig(StageConfig):
     corpora: list[Corpus] = Field(default_factory=lambda: list(ALL_CORPORA))
     data: list[str] = Field(
         default_factory=list,
-        description="JSONL/CSV files (or shipped sets: tricky-benign, tool-injection) to score "
+        description="JSONL/CSV files (or shipped sets: tricky-benign, tool-injection, or one part "
+        "of their template split, e.g. tricky-benign:test) to score "
         "instead of the corpora.",
     )
     text_field: str = Field("text", description="Field holding the text in --data files.")

@@ -29,6 +29,11 @@ SHIPPED_SETS = {
     "tricky-benign": DATA / "eval" / "tricky_benign.jsonl",
     "tool-injection": DATA / "eval" / "tool_injection.jsonl",
 }
+# Shipped sets split by template into a dev part (to look at, tune rules or thresholds on) and a
+# test part (only ever scored): `tricky-benign:test`.
+PARTS = ("dev", "test")
+SPLIT_NAME = "tricky-split"
+SPLIT_SEED = 0
 SYNTHETIC_TRAIN = (DATA / "train" / "hard_negatives.jsonl", DATA / "train" / "tool_injection.jsonl")
 TRUE = {"1", "true", "yes"}
 FALSE = {"0", "false", "no"}
@@ -83,6 +88,39 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise LMForgeError(f"{path}: unknown format {suffix!r}; use .jsonl or .csv")
 
 
+def template_parts(rows: list[dict[str, Any]], seed: int = SPLIT_SEED) -> dict[str, str]:
+    """Each template of a shipped set -> "dev" or "test", stratified by (category, language).
+
+    The split is by template, not by text: texts from one template share their wording, so a
+    rule or threshold tuned on one of them would be tuned on its siblings in the other part.
+    Within each (category, language) group the templates, ordered by a seeded hash, alternate
+    between the parts (the group's hash picks which part comes first).
+    """
+
+    def h(s: str) -> str:
+        return hashlib.sha256(f"{SPLIT_NAME}-{seed}:{s}".encode()).hexdigest()
+
+    groups: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        groups.setdefault((r["category"], r["language"]), set()).add(r["template"])
+    parts = {}
+    for g, templates in groups.items():
+        first = int(h("/".join(g))[:2], 16) % 2
+        for i, t in enumerate(sorted(templates, key=h)):
+            parts[t] = PARTS[(i + first + 1) % 2]
+    return parts
+
+
+def _shipped(source: str) -> tuple[Path, str | None] | None:
+    """(file, part or None) for a shipped set name: "tricky-benign" or "tricky-benign:test"."""
+    name, _, part = source.partition(":")
+    if name not in SHIPPED_SETS:
+        return None
+    if part and part not in PARTS:
+        raise LMForgeError(f"{source}: unknown part {part!r}; use {name}:dev or {name}:test")
+    return SHIPPED_SETS[name], part or None
+
+
 def load_labelled(
     source: str | Path,
     text_field: str = "text",
@@ -90,14 +128,20 @@ def load_labelled(
     label_map: dict[str, int] | None = None,
     category_field: str = "category",
 ) -> list[Example]:
-    """Examples from a JSONL/CSV file or a shipped set name (`SHIPPED_SETS`)."""
-    path = SHIPPED_SETS.get(str(source), Path(source))
+    """Examples from a JSONL/CSV file or a shipped set name (`SHIPPED_SETS`, optionally with
+    `:dev` / `:test` for one part of its template split, `template_parts`)."""
+    shipped = _shipped(str(source))
+    path, part = shipped if shipped else (Path(source), None)
     if not path.is_file():
         names = ", ".join(SHIPPED_SETS)
         raise LMForgeError(f"{source}: no such file (or use a shipped set: {names})")
-    corpus = str(source) if str(source) in SHIPPED_SETS else path.stem
+    corpus = str(source) if shipped else path.stem
+    rows = list(_rows(path))
+    if part is not None:
+        parts = template_parts([r for _, r in rows])
+        rows = [(i, r) for i, r in rows if parts[r["template"]] == part]
     out = []
-    for i, row in _rows(path):
+    for i, row in rows:
         where = f"{path}:{i}"
         for field in (text_field, label_field):
             if field not in row:

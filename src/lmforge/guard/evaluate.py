@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.guard.benign import clears
 from lmforge.guard.classifier import LinearHead
 from lmforge.guard.classify import classifier_scores, rescan_texts
 from lmforge.guard.config import GuardEvalConfig, GuardPolicy
@@ -95,11 +96,17 @@ def evaluate(
     t_clf = policy.input.classifier.threshold or head.threshold
     t_rules = policy.input.rules.threshold or 0.85
     plain, best = detector_scores(texts, embedder, head)
-    rules = np.array([scan_rules(t).score for t in texts])
+    verdicts = [scan_rules(t) for t in texts]
+    rules = np.array([v.score for v in verdicts])
+    # Classifier hits that `Guard.scan_input` clears as benign intent (lmforge.guard.benign).
+    on = policy.input.benign_intent
+    cleared = np.array(
+        [on and clears(t, v) is not None for t, v in zip(texts, verdicts, strict=True)], bool
+    )
     preds = {
         "classifier": plain >= t_clf,
         "rules": rules >= t_rules,
-        "guard": (best >= t_clf) | (rules >= t_rules),
+        "guard": ((best >= t_clf) & ~cleared) | (rules >= t_rules),
     }
     groups = {
         "corpus": [e.corpus for e in ex],
@@ -115,6 +122,9 @@ def evaluate(
             k: by_group(groups["category"], y, preds[k]) for k in ("classifier", "guard")
         },
         "caught_by_rules_only": int((preds["rules"] & ~preds["classifier"] & (y == 1)).sum()),
+        # classifier hits on benign / injection texts that the benign-intent check cleared
+        "cleared_benign": int((cleared & (best >= t_clf) & (y == 0)).sum()),
+        "cleared_injections": int((cleared & (best >= t_clf) & (y == 1)).sum()),
     }
     if cfg.latency_samples:
         sample = _subset(ex, cfg.latency_samples)

@@ -20,6 +20,7 @@ from typing import Any
 from lmforge.config import load_config
 from lmforge.data.pii import redact_pii
 from lmforge.guard.audit import AuditLog
+from lmforge.guard.benign import clears
 from lmforge.guard.classifier import LinearHead
 from lmforge.guard.classify import classifier_scores, rescan_texts
 from lmforge.guard.config import GuardPolicy, PIIPolicy, ScannerPolicy
@@ -144,8 +145,10 @@ class Guard:
         self, text: str, classifier: ScannerPolicy, rules: ScannerPolicy, rescan: bool
     ) -> list[Verdict]:
         out: list[Verdict] = []
+        raw_rules = scan_rules(text)  # also read by the benign-intent check, enabled or not
+        fired = _fire(raw_rules, rules, 0.85)
         if rules.enabled:
-            out.append(_fire(scan_rules(text), rules, 0.85))
+            out.append(fired)
         if classifier.enabled:
             vs = self._classify(rescan_texts(text) if rescan else [text], classifier)
             best = max(vs, key=lambda v: v.score)
@@ -153,8 +156,20 @@ class Guard:
                 best = Verdict(
                     best.scanner, best.action, best.score, best.reason + " (on decoded text)"
                 )
-            out.append(self._second_stage(text, best))
+            v = self._benign(text, best, raw_rules)
+            # a judge cannot change a decision the rules already made: do not pay for one
+            decided = rules.enabled and fired.action == "block"
+            out.append(v if decided else self._second_stage(text, v))
         return out
+
+    def _benign(self, text: str, v: Verdict, rules: Verdict) -> Verdict:
+        """A classifier hit on a recognised benign shape, with no rule hit, is allowed."""
+        if v.action == "allow" or not self.policy.input.benign_intent:
+            return v
+        why = clears(text, rules)
+        if why is None:
+            return v
+        return Verdict(v.scanner, "allow", v.score, f"{v.reason}; cleared: {why}", {"cleared": why})
 
     def _second_stage(self, text: str, v: Verdict) -> Verdict:
         """A classifier hit under `grey_zone.high` is decided by the judge, if one was given."""

@@ -38,6 +38,12 @@ EXTRACTION = (
     r"\brepeat (?:everything|all|the (?:text|words|lines)|what (?:is|was) written)\b"
     r".{0,40}\b(?:above|before|verbatim|start)",
     r"\byour (?:system prompt|initial instructions|hidden instructions|original instructions)\b",
+    # the assistant's own configuration as the object: "share your configuration", "reveal
+    # your operating rules", "how you're configured"
+    r"\b(?:your|you're|you are)\s+(?:\w+\s+){0,2}(?:configuration|configured|setup|directives"
+    r"|protocols|parameters|operating rules|core rules|hidden rules|internal rules"
+    r"|base instructions|initial prompt|programming|training data|constraints|guidelines"
+    r"|system settings)\b",
 )
 ROLEPLAY = (
     r"\b(?:pretend|act|imagine|roleplay|role-play|behave|you are now|you're now|become)\b.{0,80}?"
