@@ -33,6 +33,17 @@ def tiny_window_dir(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer) ->
     return make_tiny_model("qwen2", out, tiny_tokenizer, seed=2, **kw)
 
 
+@pytest.fixture(scope="module")
+def tiny_dims_dirs(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer) -> dict[str, Path]:
+    """Tiny Llamas with head_dim 64 (a compiled-in attention size, the default model's) and 24
+    (the any-size fallback)."""
+    out = {}
+    for d in (64, 24):
+        path = tmp_path_factory.mktemp(f"tiny-d{d}")
+        out[f"d{d}"] = make_tiny_model("llama", path, tiny_tokenizer, seed=d, head_dim=d)
+    return out
+
+
 @pytest.fixture
 def isa_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(ops.ENV, request.param)
@@ -74,7 +85,7 @@ def _compare_steps(eng: LLMEngine, steps: int, tol: float) -> list[int]:
 
 @pytest.mark.parametrize("isa_env", ISAS, indirect=True)
 @pytest.mark.parametrize("mode", ["none", "int8", "int4"])
-@pytest.mark.parametrize("model", ["llama", "qwen2", "window"])
+@pytest.mark.parametrize("model", ["llama", "qwen2", "window", "d64", "d24"])
 def test_fused_logits_match_torch_path(
     isa_env: str,
     mode: str,
@@ -82,8 +93,11 @@ def test_fused_logits_match_torch_path(
     tiny_llama_dir: Path,
     tiny_qwen2_dir: Path,
     tiny_window_dir: Path,
+    tiny_dims_dirs: dict[str, Path],
 ) -> None:
-    path = {"llama": tiny_llama_dir, "qwen2": tiny_qwen2_dir, "window": tiny_window_dir}[model]
+    paths = {"llama": tiny_llama_dir, "qwen2": tiny_qwen2_dir, "window": tiny_window_dir}
+    path = {**paths, **tiny_dims_dirs}[model]
+    assert eng_head_dim(path) == {"d64": 64, "d24": 24}.get(model, 16)
     eng = _engine(path, mode)
     assert eng.runner.fused.isa == ops.ISAS[isa_env]
     _compare_steps(eng, 24, TOL[mode])  # positions 45..68: blocks 3 and 4 are new
@@ -101,6 +115,13 @@ def test_fused_greedy_tokens_equal(isa_env: str, mode: str, tiny_qwen2_dir: Path
     b = _gen(eng, sp)
     eng.runner.fused = fused
     assert a == b
+
+
+def eng_head_dim(path: Path) -> int:
+    from transformers import AutoConfig
+
+    c = AutoConfig.from_pretrained(path)
+    return getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
 
 
 def _gen(eng: LLMEngine, sp: SamplingParams) -> list[int]:

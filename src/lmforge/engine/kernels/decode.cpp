@@ -124,16 +124,8 @@ AI void rope(float* x, int64_t heads, int64_t d, const float* cs, const float* s
   }
 }
 
-// Attention of one KV head's `rep` query heads over positions [lo, pos] of the paged cache.
-AI void attend(const float* q, const float* kc, const float* vc, const int64_t* table,
-               const Dims& dm, int64_t g, int64_t lo, int64_t pos, float* out, float* sc) {
-  const int64_t d = dm.head_dim, kvh = dm.kv_heads, bs = dm.block_size;
-  const int64_t rep = dm.heads / kvh, n = pos + 1 - lo;
-  const float scale = 1.f / std::sqrt((float)d);
-  for (int64_t p = lo; p <= pos; ++p) {
-    const float* kv = kc + ((table[p / bs] * bs + p % bs) * kvh + g) * d;
-    for (int64_t r = 0; r < rep; ++r) sc[r * n + p - lo] = dot(q + r * d, kv, d) * scale;
-  }
+// Softmax in place over each of `rep` rows of n scores.
+AI void softmax_rows(float* sc, int64_t rep, int64_t n) {
   for (int64_t r = 0; r < rep; ++r) {
     float* s = sc + r * n;
     float mx = s[0];
@@ -148,24 +140,70 @@ AI void attend(const float* q, const float* kc, const float* vc, const int64_t* 
     for (; i < n; ++i) tot += (s[i] = std::exp(s[i] - mx));
     const float inv = 1.f / tot;
     for (i = 0; i < n; ++i) s[i] *= inv;
-    std::memset(out + r * d, 0, d * 4);
   }
-  for (int64_t p = lo; p <= pos; ++p) {
-    const float* vv = vc + ((table[p / bs] * bs + p % bs) * kvh + g) * d;
-    for (int64_t r = 0; r < rep; ++r) axpy(out + r * d, sc[r * n + p - lo], vv, d);
+}
+
+constexpr int PF = 8;  // positions ahead to prefetch: K/V rows come from DRAM (weights evict them)
+
+AI void prefetch_row(const float* p, int64_t d) {
+  for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(p + c);
+}
+
+// Attention of one KV head's `rep` query heads over the n cached positions whose rows start at
+// kc/vc + off[i] (+ g * d): scores, softmax, weighted V sum. D = head_dim known at compile time
+// keeps a K row and the output accumulators in registers; D = 0 is the any-size fallback.
+template <int D>
+AI void attend(const float* q, const float* kc, const float* vc, const int64_t* off, int64_t n,
+               int64_t rep, int64_t d, float* out, float* sc) {
+  if (D) d = D;
+  const float scale = 1.f / std::sqrt((float)d);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + PF < n) prefetch_row(kc + off[i + PF], d);
+    const float* k = kc + off[i];
+    for (int64_t r = 0; r < rep; ++r) sc[r * n + i] = dot(q + r * d, k, d) * scale;
+  }
+  softmax_rows(sc, rep, n);
+  if (D) {
+    constexpr int C = D ? D / 16 : 1;
+    for (int64_t r = 0; r < rep; ++r) {
+      v16 acc[C] = {};
+      const float* pr = sc + r * n;
+      for (int64_t i = 0; i < n; ++i) {
+        if (r == 0 && i + PF < n) prefetch_row(vc + off[i + PF], d);
+        const float* v = vc + off[i];
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) acc[c] += pr[i] * vload(v + 16 * c);
+      }
+      for (int c = 0; c < C; ++c) vstore(out + r * d + 16 * c, acc[c]);
+    }
+    return;
+  }
+  std::memset(out, 0, rep * d * 4);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + PF < n) prefetch_row(vc + off[i + PF], d);
+    for (int64_t r = 0; r < rep; ++r) axpy(out + r * d, sc[r * n + i], vc + off[i], d);
   }
 }
 
 // All KV heads (threads split them when the context is long). Per ISA, not in the inlined body:
 // GCC outlines an OpenMP region with its enclosing function's target, so it must be this one's.
 #define ATTENTION(NAME, TARGET)                                                                  \
-  TARGET void NAME(const float* qkv, const float* kc, const float* vc, const int64_t* table,    \
-                   const Dims& dm, int64_t lo, int64_t pos, float* att, float* sc, int nt) {    \
-    const int64_t rep = dm.heads / dm.kv_heads, d = dm.head_dim, ctx = pos + 1 - lo;            \
-    _Pragma("omp parallel for num_threads(nt) schedule(static) if (nt > 1 && ctx * rep > 512)") \
-    for (int64_t g = 0; g < dm.kv_heads; ++g)                                                    \
-      attend(qkv + g * rep * d, kc, vc, table, dm, g, lo, pos, att + g * rep * d,                \
-             sc + g * rep * ctx);                                                                \
+  TARGET void NAME(const float* qkv, const float* kc, const float* vc, const int64_t* off,      \
+                   int64_t n, const Dims& dm, float* att, float* sc, int nt) {                  \
+    const int64_t rep = dm.heads / dm.kv_heads, d = dm.head_dim;                                 \
+    _Pragma("omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n * rep > 512)")   \
+    for (int64_t g = 0; g < dm.kv_heads; ++g) {                                                  \
+      const float *q = qkv + g * rep * d, *k = kc + g * d, *v = vc + g * d;                      \
+      float *o = att + g * rep * d, *s = sc + g * rep * n;                                       \
+      if (d == 64)                                                                               \
+        attend<64>(q, k, v, off, n, rep, d, o, s);                                               \
+      else if (d == 128)                                                                         \
+        attend<128>(q, k, v, off, n, rep, d, o, s);                                              \
+      else if (d == 16)                                                                          \
+        attend<16>(q, k, v, off, n, rep, d, o, s);                                               \
+      else                                                                                       \
+        attend<0>(q, k, v, off, n, rep, d, o, s);                                                \
+    }                                                                                            \
   }
 ATTENTION(attention_512, T512)
 ATTENTION(attention_256, T256)
@@ -260,6 +298,7 @@ void linear(int isa, const Lin& L, const float* x, float* y, int nt) {
 }
 
 thread_local std::vector<float> tl_buf;
+thread_local std::vector<int64_t> tl_off;
 
 // The step's body; inlined into one entry per ISA so the small ops get that ISA's vectors.
 AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* head,
@@ -274,7 +313,11 @@ AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* hea
   buf.resize(hd + nqkv + nh * d + 2 * dm.inter + dm.inter + hd + kvh * rep * ctx);
   float *h = buf.data(), *qkv = h + hd, *att = qkv + nqkv, *gu = att + nh * d;
   float *act = gu + 2 * dm.inter, *tmp = act + dm.inter, *sc = tmp + hd;
-  const int64_t slot = (table[pos / dm.block_size] * dm.block_size + pos % dm.block_size) * kvh * d;
+  std::vector<int64_t>& off = tl_off;  // each attended position's cache row, as a float offset
+  off.resize(ctx);
+  const int64_t bs = dm.block_size;
+  for (int64_t p = lo; p <= pos; ++p) off[p - lo] = (table[p / bs] * bs + p % bs) * kvh * d;
+  const int64_t slot = off[ctx - 1];
   const float eps = (float)dm.eps;
   for (int64_t l = 0; l < dm.layers; ++l) {
     const Layer& L = layers[l];
@@ -283,7 +326,7 @@ AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* hea
     rope(qkv, nh + kvh, d, cs, sn);
     std::memcpy(L.kc + slot, qkv + nh * d, kvh * d * 4);
     std::memcpy(L.vc + slot, qkv + (nh + kvh) * d, kvh * d * 4);
-    (isa == 2 ? attention_512 : attention_256)(qkv, L.kc, L.vc, table, dm, lo, pos, att, sc, nt);
+    (isa == 2 ? attention_512 : attention_256)(qkv, L.kc, L.vc, off.data(), ctx, dm, att, sc, nt);
     linear(isa, L.o, att, tmp, nt);
     for (int64_t i = 0; i < hd; ++i) x[i] += tmp[i];
     rmsnorm(x, L.ln2, h, hd, eps);
