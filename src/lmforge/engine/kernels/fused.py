@@ -10,6 +10,7 @@ layers. Everything else (batches, prefill, adapters, verification, bf16, quantiz
 the torch path. LMFORGE_FUSED=0 turns it off (A/B benchmarks, tests).
 """
 
+import mmap
 import os
 
 import torch
@@ -24,6 +25,51 @@ LIN = 8  # int64 fields of decode.cpp's `Lin`
 LAYER = 4 * LIN + 4  # `Layer`: qkv, o, gu, down, then ln1, ln2, kc, vc
 
 
+HUGE = 2 << 20  # a transparent huge page
+
+
+def huge_arena(tensors: list[Tensor]) -> list[Tensor]:
+    """Copies of `tensors` laid end to end in one anonymous mapping advised for transparent huge
+    pages (where the kernel allows it). With 4 KiB pages a weight stream pays a TLB walk and a
+    restarted hardware prefetch every 4 KiB: measured here 12-17 GB/s for a plain read of the
+    int8 weights vs 32-33 GB/s on 2 MiB pages, and 11.5 vs 17.4 GB/s through the int8 GEMV. The
+    mapping lives as long as any returned tensor (torch.frombuffer keeps it)."""
+    sizes = [(t.numel() * t.element_size() + 4095) // 4096 * 4096 for t in tensors]
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS  # private: shared memory gets no THP here
+    mm = mmap.mmap(-1, sum(sizes) + HUGE, flags=flags)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        mm.madvise(mmap.MADV_HUGEPAGE)
+    buf = torch.frombuffer(mm, dtype=torch.uint8)
+    at = -buf.data_ptr() % HUGE
+    out = []
+    for t, n in zip(tensors, sizes, strict=True):
+        nbytes = t.numel() * t.element_size()
+        view = buf[at : at + nbytes].view(t.dtype).view(t.shape)
+        view.copy_(t)
+        out.append(view)
+        at += n
+    return out
+
+
+def _move_weights(model: nn.Module) -> None:
+    """Put every projection's weights (in the order a token reads them) into one huge-page arena;
+    the modules then point at the copies, so the torch path reads them too and nothing is kept
+    twice. nn.Linear weights move through `.data` (a tied head moves with the embedding)."""
+    mods = []
+    for layer in model.layers:
+        a, m = layer.self_attn, layer.mlp
+        mods += [a.qkv_proj, a.o_proj, m.gate_up_proj, m.down_proj]
+    mods = [getattr(m, "base", m) for m in [*mods, model.lm_head]]
+    quant = [isinstance(m, Int8Linear | Int4Linear) for m in mods]
+    tensors = [m.packed if q else m.weight.data for m, q in zip(mods, quant, strict=True)]
+    for m, q, t in zip(mods, quant, huge_arena(tensors), strict=True):
+        if q:
+            m.packed = t
+            m.rebind()
+        else:
+            m.weight.data = t
+
+
 def _ptr(t: Tensor | None) -> int:
     return 0 if t is None else t.data_ptr()
 
@@ -34,6 +80,7 @@ class FusedDecode:
     def __init__(self, model: nn.Module, kv: list, block_size: int, isa: int) -> None:
         s = model.spec
         self.isa, self.block_size, self.vocab = isa, block_size, s.vocab_size
+        _move_weights(model)
         self.keep: list[Tensor] = []  # tensors whose pointers are bound (float bias copies)
         rows = []
         for layer, (kc, vc) in zip(model.layers, kv, strict=True):

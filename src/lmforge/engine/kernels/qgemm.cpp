@@ -120,6 +120,67 @@ T512 void i8_tile_512(const uint8_t* w, const float* ws, const Act& a, int64_t m
   for (int m = 0; m < MB; ++m) _mm512_storeu_ps(y + (m0 + m) * N + n0, _mm512_mul_ps(fa[m], sv));
 }
 
+// One activation row (the batch-1 decode case): MB = 1 above leaves one chain of 8 dependent
+// dpbusd per block, which bounds it below the memory bandwidth; here 4 independent partial sums
+// per block (integer adds, so the bits equal the kernels above).
+T512 void i8_row_512(const uint8_t* w, const float* ws, const Act& a, int64_t m, int64_t K,
+                     float* y, int64_t N, int64_t n0) {
+  const int64_t nb = K / QB;
+  const int8_t* xq = a.q.data() + m * K;
+  __m512 fa = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512i z = _mm512_setzero_si512();
+    __m512i acc[4] = {_mm512_set1_epi32(-128 * a.sum[m * nb + b]), z, z, z};
+    const uint8_t* wb = w + b * 512;
+    _mm_prefetch((const char*)(wb + 2048), _MM_HINT_T0);
+    _mm_prefetch((const char*)(wb + 2048 + 256), _MM_HINT_T0);
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t)
+      acc[t & 3] = _mm512_dpbusd_epi32(acc[t & 3], _mm512_loadu_si512(wb + t * 64),
+                                       _mm512_set1_epi32(ld4(xq + b * QB + t * 4)));
+    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]),
+                                         _mm512_add_epi32(acc[2], acc[3]));
+    fa = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(a.s[m * nb + b]), fa);
+  }
+  _mm512_storeu_ps(y + m * N + n0, _mm512_mul_ps(fa, _mm512_loadu_ps(ws + n0)));
+}
+
+T512 void i4_row_512(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, const Act& a,
+                     const float* gsum, int64_t m, int64_t K, int64_t G, float* y, int64_t N,
+                     int64_t n0) {
+  const int64_t nb = K / QB, ng = K / G, bpg = G / QB;
+  const int8_t* xq = a.q.data() + m * K;
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
+  __m512 fy = _mm512_setzero_ps();
+  for (int64_t g = 0; g < ng; ++g) {
+    __m512 fa = _mm512_setzero_ps();
+    for (int64_t bb = 0; bb < bpg; ++bb) {
+      const int64_t b = g * bpg + bb;
+      const uint8_t* wb = w + b * 256;
+      _mm_prefetch((const char*)(wb + 1024), _MM_HINT_T0);
+      _mm_prefetch((const char*)(wb + 1024 + 128), _MM_HINT_T0);
+      const __m512i z = _mm512_setzero_si512();
+      __m512i acc[4] = {z, z, z, z};
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) {
+        const __m512i v = _mm512_loadu_si512(wb + p * 64);
+        const __m512i l = _mm512_and_si512(v, lo4);
+        const __m512i h = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
+        const int8_t* x = xq + b * QB + p * 8;
+        acc[p & 1] = _mm512_dpbusd_epi32(acc[p & 1], l, _mm512_set1_epi32(ld4(x)));
+        acc[2 + (p & 1)] = _mm512_dpbusd_epi32(acc[2 + (p & 1)], h, _mm512_set1_epi32(ld4(x + 4)));
+      }
+      const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]),
+                                           _mm512_add_epi32(acc[2], acc[3]));
+      fa = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(a.s[m * nb + b]), fa);
+    }
+    const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(sc + g * 16)));
+    const __m512 z = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(mn + g * 16)));
+    fy = _mm512_fmadd_ps(z, _mm512_set1_ps(gsum[m * ng + g]), _mm512_fmadd_ps(fa, s, fy));
+  }
+  _mm512_storeu_ps(y + m * N + n0, fy);
+}
+
 template <int MB>
 T512 void i4_tile_512(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, const Act& a,
                       const float* gsum, int64_t m0, int64_t K, int64_t G, float* y, int64_t N,
@@ -273,7 +334,7 @@ void i8_rows(int isa, const uint8_t* w, const float* ws, const Act& a, int64_t m
   int64_t m = mb;
   if (isa == 2) {
     for (; m + 4 <= me; m += 4) i8_tile_512<4>(w, ws, a, m, K, y, N, n0);
-    for (; m < me; ++m) i8_tile_512<1>(w, ws, a, m, K, y, N, n0);
+    for (; m < me; ++m) i8_row_512(w, ws, a, m, K, y, N, n0);
   } else {
     for (; m + 2 <= me; m += 2) i8_tile_256<2>(w, ws, a, m, K, y, N, n0);
     for (; m < me; ++m) i8_tile_256<1>(w, ws, a, m, K, y, N, n0);
@@ -286,7 +347,7 @@ void i4_rows(int isa, const uint8_t* w, const uint16_t* sc, const uint16_t* mn, 
   int64_t m = mb;
   if (isa == 2) {
     for (; m + 4 <= me; m += 4) i4_tile_512<4>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
-    for (; m < me; ++m) i4_tile_512<1>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
+    for (; m < me; ++m) i4_row_512(w, sc, mn, a, gsum, m, K, G, y, N, n0);
   } else {
     for (; m + 2 <= me; m += 2) i4_tile_256<2>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
     for (; m < me; ++m) i4_tile_256<1>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
