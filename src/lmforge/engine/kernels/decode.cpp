@@ -209,41 +209,34 @@ ATTENTION(attention_512, T512)
 ATTENTION(attention_256, T256)
 
 // ---------------------------------------------------------------- fp32 GEMV, y = W x
+// One row at a time, four accumulators: a single sequential weight stream. Four rows at once
+// (four streams K floats apart) measured 11 GB/s here against 21-22 GB/s for this and 24 GB/s
+// for a plain read of the same huge-page weights, 1 thread.
 T512 void f32_rows_512(const float* w, const float* x, int64_t k, float* y, int64_t r0,
                        int64_t r1) {
   const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
   const int64_t k16 = k - k % 16;
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    const float* w0 = w + r * k;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t i = 0; i < k16; i += 16) {
-      const __m512 xv = _mm512_loadu_ps(x + i);
-      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + i), xv, a0);
-      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + k + i), xv, a1);
-      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + 2 * k + i), xv, a2);
-      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w0 + 3 * k + i), xv, a3);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* wr = w + r * k;
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= k16; i += 64) {
+      _mm_prefetch((const char*)(wr + i + 1024), _MM_HINT_T0);
+      _mm_prefetch((const char*)(wr + i + 1040), _MM_HINT_T0);
+      _mm_prefetch((const char*)(wr + i + 1056), _MM_HINT_T0);
+      _mm_prefetch((const char*)(wr + i + 1072), _MM_HINT_T0);
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j)
+        a[j] = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j),
+                               a[j]);
     }
-    if (tail) {
-      const __m512 xv = _mm512_maskz_loadu_ps(tail, x + k16);
-      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w0 + k16), xv, a0);
-      a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w0 + k + k16), xv, a1);
-      a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w0 + 2 * k + k16), xv, a2);
-      a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w0 + 3 * k + k16), xv, a3);
-    }
-    y[r] = _mm512_reduce_add_ps(a0);
-    y[r + 1] = _mm512_reduce_add_ps(a1);
-    y[r + 2] = _mm512_reduce_add_ps(a2);
-    y[r + 3] = _mm512_reduce_add_ps(a3);
-  }
-  for (; r < r1; ++r) {
-    __m512 a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < k16; i += 16)
-      a = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * k + i), _mm512_loadu_ps(x + i), a);
+    for (; i < k16; i += 16)
+      a[0] = _mm512_fmadd_ps(_mm512_loadu_ps(wr + i), _mm512_loadu_ps(x + i), a[0]);
     if (tail)
-      a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, w + r * k + k16),
-                          _mm512_maskz_loadu_ps(tail, x + k16), a);
-    y[r] = _mm512_reduce_add_ps(a);
+      a[1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, wr + k16),
+                             _mm512_maskz_loadu_ps(tail, x + k16), a[1]);
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
   }
 }
 
@@ -256,20 +249,24 @@ T256 float hsum256(__m256 v) {
 T256 void f32_rows_256(const float* w, const float* x, int64_t k, float* y, int64_t r0,
                        int64_t r1) {
   const int64_t k8 = k - k % 8;
-  for (int64_t r = r0; r < r1; r += 4) {
-    const int64_t nr = r1 - r < 4 ? r1 - r : 4;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* wr = w + r * k;
     __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
-    for (int64_t i = 0; i < k8; i += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + i);
+    int64_t i = 0;
+    for (; i + 32 <= k8; i += 32) {
+      _mm_prefetch((const char*)(wr + i + 1024), _MM_HINT_T0);
+      _mm_prefetch((const char*)(wr + i + 1040), _MM_HINT_T0);
+#pragma GCC unroll 4
       for (int j = 0; j < 4; ++j)
-        if (j < nr) a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (r + j) * k + i), xv, a[j]);
+        a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(wr + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j),
+                               a[j]);
     }
-    for (int j = 0; j < nr; ++j) {
-      float s = hsum256(a[j]);
-      for (int64_t i = k8; i < k; ++i) s += w[(r + j) * k + i] * x[i];
-      y[r + j] = s;
-    }
+    for (; i < k8; i += 8)
+      a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(wr + i), _mm256_loadu_ps(x + i), a[0]);
+    float sum = hsum256(_mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3])));
+    for (; i < k; ++i) sum += wr[i] * x[i];
+    y[r] = sum;
   }
 }
 
