@@ -13,7 +13,7 @@ from engine_helpers import make_engine
 
 from lmforge.engine import LLMEngine, SamplingParams
 from lmforge.engine.kernels import choose, ops
-from lmforge.engine.kernels.fused import FusedDecode
+from lmforge.engine.kernels.fused import HUGE, FusedDecode, huge_arena
 from lmforge.engine.scheduler import Scheduled
 from lmforge.engine.sequence import Sequence
 from lmforge.models.tiny import make_tiny_model
@@ -185,3 +185,15 @@ def test_fused_off_by_env_and_for_quantized_kv(
     monkeypatch.delenv("LMFORGE_FUSED")
     f, why = FusedDecode.build(eng.model, eng.runner.kv, eng.runner.block_size)
     assert f is not None and why == ""
+
+
+def test_huge_arena_copies_and_weights_moved(tiny_llama_dir: Path) -> None:
+    ts = [torch.randn(3, 5), torch.randint(0, 255, (70,), dtype=torch.uint8), torch.randn(2)]
+    out = huge_arena(ts)
+    for t, o in zip(ts, out, strict=True):
+        assert torch.equal(t, o) and o.dtype == t.dtype and o.data_ptr() != t.data_ptr()
+    assert out[0].data_ptr() % HUGE == 0  # the arena starts on a huge-page boundary
+    eng = _engine(tiny_llama_dir, "int8")
+    layer = eng.model.layers[0].mlp.down_proj
+    base = eng.model.layers[0].self_attn.qkv_proj.packed.data_ptr()
+    assert 0 < layer.packed.data_ptr() - base < 2**20  # one arena, in the order a token reads
