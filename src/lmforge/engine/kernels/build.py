@@ -1,7 +1,8 @@
 """Compile the kernels once per source/compiler into ~/.cache/lmforge/kernels and load them.
 
-decode.cpp (the fused batch-1 decode step) includes qgemm.cpp (the int8/int4 GEMMs), so the
-library is one translation unit: one compiler call, and the step inlines the GEMM drivers.
+decode.cpp (the fused batch-1 decode step) includes qgemm.cpp (the int8/int4 GEMMs), which
+includes qrow.cpp (their batch-1 row kernels), so the library is one translation unit: one
+compiler call, and the step inlines the GEMM drivers.
 
 Plain C ABI through ctypes, not a torch extension: `g++ -O3 -fopenmp -shared` of one file takes
 seconds where a `torch.utils.cpp_extension` build (torch headers, pybind11) takes a minute or
@@ -23,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SOURCE = HERE / "decode.cpp"
-SOURCES = (SOURCE, HERE / "qgemm.cpp")  # what the cache key hashes
+SOURCES = (SOURCE, HERE / "qgemm.cpp", HERE / "qrow.cpp")  # what the cache key hashes
 FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp"]
 FLAGS += ["-Wno-maybe-uninitialized", "-Wno-psabi"]
 

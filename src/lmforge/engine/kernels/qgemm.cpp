@@ -120,79 +120,6 @@ T512 void i8_tile_512(const uint8_t* w, const float* ws, const Act& a, int64_t m
   for (int m = 0; m < MB; ++m) _mm512_storeu_ps(y + (m0 + m) * N + n0, _mm512_mul_ps(fa[m], sv));
 }
 
-// One activation row (the batch-1 decode case): MB = 1 above leaves one chain of 8 dependent
-// dpbusd per block, which bounds it below the memory bandwidth; here 4 independent partial sums
-// per block (integer adds, so the bits equal the kernels above). No software prefetch: on huge
-// pages the hardware prefetcher streams the tiles, and a prefetch per block measured the int8
-// stream 30 -> 19-22 GB/s here (1 thread; int4 unchanged at either).
-T512 void i8_row_512(const uint8_t* w, const float* ws, const Act& a, int64_t m, int64_t K,
-                     float* y, int64_t N, int64_t n0) {
-  const int64_t nb = K / QB;
-  const int8_t* xq = a.q.data() + m * K;
-  __m512 fa = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m512i z = _mm512_setzero_si512();
-    __m512i acc[4] = {_mm512_set1_epi32(-128 * a.sum[m * nb + b]), z, z, z};
-    const uint8_t* wb = w + b * 512;
-#pragma GCC unroll 8
-    for (int t = 0; t < 8; ++t)
-      acc[t & 3] = _mm512_dpbusd_epi32(acc[t & 3], _mm512_loadu_si512(wb + t * 64),
-                                       _mm512_set1_epi32(ld4(xq + b * QB + t * 4)));
-    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]),
-                                         _mm512_add_epi32(acc[2], acc[3]));
-    fa = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(a.s[m * nb + b]), fa);
-  }
-  _mm512_storeu_ps(y + m * N + n0, _mm512_mul_ps(fa, _mm512_loadu_ps(ws + n0)));
-}
-
-// The tile's fp16 scales and minimums go to fp32 a chunk of groups at a time before its blocks:
-// a cvtph load per group inside the block loop stalled it (3.55 -> 2.27 ms over the default
-// model's 30 layers here, 1 thread; the same values, so the same bits).
-T512 void i4_row_512(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, const Act& a,
-                     const float* gsum, int64_t m, int64_t K, int64_t G, float* y, int64_t N,
-                     int64_t n0) {
-  constexpr int64_t CH = 64;  // groups per chunk
-  const int64_t nb = K / QB, ng = K / G, bpg = G / QB;
-  const int8_t* xq = a.q.data() + m * K;
-  const __m512i lo4 = _mm512_set1_epi8(0x0F);
-  alignas(64) float fs[CH * 16], fz[CH * 16];
-  __m512 fy = _mm512_setzero_ps();
-  for (int64_t g0 = 0; g0 < ng; g0 += CH) {
-    const int64_t g1 = g0 + CH < ng ? g0 + CH : ng;
-    for (int64_t g = g0; g < g1; ++g) {
-      _mm512_store_ps(fs + (g - g0) * 16,
-                      _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(sc + g * 16))));
-      _mm512_store_ps(fz + (g - g0) * 16,
-                      _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(mn + g * 16))));
-    }
-    for (int64_t g = g0; g < g1; ++g) {
-      __m512 fa = _mm512_setzero_ps();
-      for (int64_t bb = 0; bb < bpg; ++bb) {
-        const int64_t b = g * bpg + bb;
-        const uint8_t* wb = w + b * 256;
-        const __m512i z = _mm512_setzero_si512();
-        __m512i acc[4] = {z, z, z, z};
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; ++p) {
-          const __m512i v = _mm512_loadu_si512(wb + p * 64);
-          const __m512i l = _mm512_and_si512(v, lo4);
-          const __m512i h = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo4);
-          const int8_t* x = xq + b * QB + p * 8;
-          acc[p & 1] = _mm512_dpbusd_epi32(acc[p & 1], l, _mm512_set1_epi32(ld4(x)));
-          acc[2 + (p & 1)] =
-              _mm512_dpbusd_epi32(acc[2 + (p & 1)], h, _mm512_set1_epi32(ld4(x + 4)));
-        }
-        const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]),
-                                             _mm512_add_epi32(acc[2], acc[3]));
-        fa = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(a.s[m * nb + b]), fa);
-      }
-      const __m512 s = _mm512_load_ps(fs + (g - g0) * 16), z = _mm512_load_ps(fz + (g - g0) * 16);
-      fy = _mm512_fmadd_ps(z, _mm512_set1_ps(gsum[m * ng + g]), _mm512_fmadd_ps(fa, s, fy));
-    }
-  }
-  _mm512_storeu_ps(y + m * N + n0, fy);
-}
-
 template <int MB>
 T512 void i4_tile_512(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, const Act& a,
                       const float* gsum, int64_t m0, int64_t K, int64_t G, float* y, int64_t N,
@@ -339,6 +266,8 @@ T256 void i4_tile_256(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, 
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(y + (m0 + m) * N + n0 + 8 * h, fy[m][h]);
 }
 
+#include "qrow.cpp"  // the batch-1 row kernels
+
 // ---------------------------------------------------------------- drivers
 // Rows [mb, me) of x against one weight tile; 4 (AVX512) or 2 (AVX2) rows share each weight load.
 void i8_rows(int isa, const uint8_t* w, const float* ws, const Act& a, int64_t mb, int64_t me,
@@ -362,7 +291,7 @@ void i4_rows(int isa, const uint8_t* w, const uint16_t* sc, const uint16_t* mn, 
     for (; m < me; ++m) i4_row_512(w, sc, mn, a, gsum, m, K, G, y, N, n0);
   } else {
     for (; m + 2 <= me; m += 2) i4_tile_256<2>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
-    for (; m < me; ++m) i4_tile_256<1>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
+    for (; m < me; ++m) i4_row_256(w, sc, mn, a, gsum, m, K, G, y, N, n0);
   }
 }
 
