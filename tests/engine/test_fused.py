@@ -145,6 +145,18 @@ def _count_calls(eng: LLMEngine) -> list[int]:
     return calls
 
 
+@pytest.mark.parametrize("mode", ["none", "int4"])
+def test_fused_two_threads(mode: str, tiny_dims_dirs: dict[str, Path]) -> None:
+    """With 2 threads the GEMVs split their rows and attention its KV heads over OpenMP."""
+    eng = make_engine(
+        tiny_dims_dirs["d64"], quantization=mode, enable_prefix_caching=False, threads=2
+    )
+    try:
+        _compare_steps(eng, 8, TOL[mode])
+    finally:
+        torch.set_num_threads(1)
+
+
 def test_fused_not_taken_where_it_does_not_apply(tiny_llama_dir: Path) -> None:
     eng = _engine(tiny_llama_dir, "int8")
     r = eng.runner
