@@ -152,13 +152,15 @@ AI void prefetch_row(const float* p, int64_t d) {
 // Attention of one KV head's `rep` query heads over the n cached positions whose rows start at
 // kc/vc + off[i] (+ g * d): scores, softmax, weighted V sum. D = head_dim known at compile time
 // keeps a K row and the output accumulators in registers; D = 0 is the any-size fallback.
+// pk/pv + off[i] are prefetched `pf` floats per position (0: none).
 template <int D>
 AI void attend(const float* q, const float* kc, const float* vc, const int64_t* off, int64_t n,
-               int64_t rep, int64_t d, float* out, float* sc) {
+               int64_t rep, int64_t d, float* out, float* sc, const float* pk, const float* pv,
+               int64_t pf) {
   if (D) d = D;
   const float scale = 1.f / std::sqrt((float)d);
   for (int64_t i = 0; i < n; ++i) {
-    if (i + PF < n) prefetch_row(kc + off[i + PF], d);
+    if (i + PF < n) prefetch_row(pk + off[i + PF], pf);
     const float* k = kc + off[i];
     for (int64_t r = 0; r < rep; ++r) sc[r * n + i] = dot(q + r * d, k, d) * scale;
   }
@@ -169,7 +171,7 @@ AI void attend(const float* q, const float* kc, const float* vc, const int64_t* 
       v16 acc[C] = {};
       const float* pr = sc + r * n;
       for (int64_t i = 0; i < n; ++i) {
-        if (r == 0 && i + PF < n) prefetch_row(vc + off[i + PF], d);
+        if (r == 0 && i + PF < n) prefetch_row(pv + off[i + PF], pf);
         const float* v = vc + off[i];
 #pragma GCC unroll 8
         for (int c = 0; c < C; ++c) acc[c] += pr[i] * vload(v + 16 * c);
@@ -180,29 +182,34 @@ AI void attend(const float* q, const float* kc, const float* vc, const int64_t* 
   }
   std::memset(out, 0, rep * d * 4);
   for (int64_t i = 0; i < n; ++i) {
-    if (i + PF < n) prefetch_row(vc + off[i + PF], d);
+    if (i + PF < n) prefetch_row(pv + off[i + PF], pf);
     for (int64_t r = 0; r < rep; ++r) axpy(out + r * d, sc[r * n + i], vc + off[i], d);
   }
 }
 
 // All KV heads (threads split them when the context is long). Per ISA, not in the inlined body:
 // GCC outlines an OpenMP region with its enclosing function's target, so it must be this one's.
+// On one thread the first head prefetches each position's whole row (all KV heads, contiguous),
+// one sequential stream, and the others find it in L2; split over threads, each its own head.
 #define ATTENTION(NAME, TARGET)                                                                  \
   TARGET void NAME(const float* qkv, const float* kc, const float* vc, const int64_t* off,      \
                    int64_t n, const Dims& dm, float* att, float* sc, int nt) {                  \
     const int64_t rep = dm.heads / dm.kv_heads, d = dm.head_dim;                                 \
-    _Pragma("omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n * rep > 512)")   \
+    const bool split = nt > 1 && n * rep > 512;                                                  \
+    _Pragma("omp parallel for num_threads(nt) schedule(static) if (split)")                     \
     for (int64_t g = 0; g < dm.kv_heads; ++g) {                                                  \
       const float *q = qkv + g * rep * d, *k = kc + g * d, *v = vc + g * d;                      \
       float *o = att + g * rep * d, *s = sc + g * rep * n;                                       \
+      const float *pk = split ? k : kc, *pv = split ? v : vc;                                    \
+      const int64_t pf = split ? d : g == 0 ? dm.kv_heads * d : 0;                               \
       if (d == 64)                                                                               \
-        attend<64>(q, k, v, off, n, rep, d, o, s);                                               \
+        attend<64>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                   \
       else if (d == 128)                                                                         \
-        attend<128>(q, k, v, off, n, rep, d, o, s);                                              \
+        attend<128>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                  \
       else if (d == 16)                                                                          \
-        attend<16>(q, k, v, off, n, rep, d, o, s);                                               \
+        attend<16>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                   \
       else                                                                                       \
-        attend<0>(q, k, v, off, n, rep, d, o, s);                                                \
+        attend<0>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                    \
     }                                                                                            \
   }
 ATTENTION(attention_512, T512)
