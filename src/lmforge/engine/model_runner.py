@@ -9,6 +9,7 @@ runs as one fused C++ call where the model allows it (kernels/fused.py); all oth
 model's torch forward.
 """
 
+import logging
 import os
 
 import torch
@@ -21,6 +22,8 @@ from lmforge.engine.llama import LlamaForCausalLM
 from lmforge.engine.lora import LoRAManager
 from lmforge.engine.scheduler import Scheduled
 from lmforge.errors import LMForgeError
+
+log = logging.getLogger(__name__)
 
 
 def free_memory(device: torch.device) -> int:
@@ -94,6 +97,10 @@ class ModelRunner:
         self.fused, self.fused_reason = (
             FusedDecode.build(model, self.kv, block_size) if device.type == "cpu" else (None, "")
         )
+        if self.fused is not None:
+            log.info("batch-1 decode: fused C++ step (isa level %d)", self.fused.isa)
+        elif self.fused_reason:
+            log.info("batch-1 decode: torch path (%s)", self.fused_reason)
 
     def copy_blocks(self, copies: list[tuple[int, int]]) -> None:
         for src, dst in copies:
