@@ -22,6 +22,7 @@ import torch
 from engine_work import corpus_ids, machine_limits, workload  # bench/ is on sys.path
 from lmforge.engine import LLM, SamplingParams
 from lmforge.engine.kernels import choose as choose_gemm
+from lmforge.engine.kernels.fused import huge_arena
 
 
 def load() -> str:
@@ -41,6 +42,19 @@ def llama_bench(binary: str, gguf: str, threads: int, n: int) -> float:
         subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     )
     return 1000 / rows[0]["avg_ts"]
+
+
+def read_gbs(nbytes: int) -> float:
+    """Plain-read bandwidth (GB/s, best of 5 sums) over `nbytes` on huge pages, as the fused
+    decode step lays out its weights: the fp32 bound is the fp32 weights' bytes over this."""
+    t = huge_arena([torch.ones(nbytes // 4)])[0]
+    t.sum()
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        t.sum()
+        best = min(best, time.perf_counter() - t0)
+    return nbytes / best / 1e9
 
 
 def batched(llm: LLM, n: int, params_count: int) -> str:
@@ -103,6 +117,15 @@ def main() -> None:
     for k, v in res.items():
         rounds = ", ".join(f"{x:.1f}" for x in v)
         print(f"  {k:<6} {min(v):7.2f} ms/token ({1000 / min(v):6.1f} tok/s)  rounds {rounds}")
+    if "none" in res:
+        fp32 = 4 * model_params(llms["none"])
+        gbs = read_gbs(fp32)
+        bound = fp32 / gbs / 1e6
+        print(
+            f"fp32 bound: {fp32 / 1e6:.0f} MB of weights at {gbs:.1f} GB/s (plain read, huge "
+            f"pages, threads={a.threads}) = {bound:.1f} ms/token; fp32 decode at "
+            f"{bound / min(res['none']):.0%} of it; load {load()}"
+        )
     if a.batched:
         n_params = model_params(llms[modes[0]])
         for m in modes:

@@ -4,20 +4,26 @@ The KV cache is sized from a budget (GB, or a fraction of free RAM/VRAM) into a 
 once at start. Each step builds flat input ids/positions, the slot of every new token, and the
 attention metadata; it projects to logits only the rows a step needs (the last token of each
 sequence that reaches its end, plus the rows of prompt logprobs/scoring), which is most of the
-saving on long prefills.
+saving on long prefills. A step that is one plain decode token (batch 1, no adapter, no drafts)
+runs as one fused C++ call where the model allows it (kernels/fused.py); all others run the
+model's torch forward.
 """
 
+import logging
 import os
 
 import torch
 from torch import Tensor
 
 from lmforge.engine.attention import AttnMeta, DecodeGroup, PrefillSpan
+from lmforge.engine.kernels.fused import FusedDecode
 from lmforge.engine.kv_cache import allocate, bytes_per_token, copy_block
 from lmforge.engine.llama import LlamaForCausalLM
 from lmforge.engine.lora import LoRAManager
 from lmforge.engine.scheduler import Scheduled
 from lmforge.errors import LMForgeError
+
+log = logging.getLogger(__name__)
 
 
 def free_memory(device: torch.device) -> int:
@@ -88,6 +94,13 @@ class ModelRunner:
         ]
         self.kv_bytes = per_block * self.num_blocks
         self.lora: LoRAManager | None = None  # set by the engine; tells LoRA layers their rows
+        self.fused, self.fused_reason = (
+            FusedDecode.build(model, self.kv, block_size) if device.type == "cpu" else (None, "")
+        )
+        if self.fused is not None:
+            log.info("batch-1 decode: fused C++ step (isa level %d)", self.fused.isa)
+        elif self.fused_reason:
+            log.info("batch-1 decode: torch path (%s)", self.fused_reason)
 
     def copy_blocks(self, copies: list[tuple[int, int]]) -> None:
         for src, dst in copies:
@@ -178,6 +191,10 @@ class ModelRunner:
         Returns logits [sum of len(item.rows), vocab]: each item's `rows`, in the new batch order
         (for most items just the sampled last row; prompt-logprob and scoring items ask for more).
         """
+        if self.fused is not None and len(batch) == 1 and _plain_decode(batch[0]):
+            s = batch[0].seq
+            p = s.num_computed
+            return self.fused.step(s.token_at(p), p, s.block_table, bool(batch[0].rows))
         ids, pos, meta, rows = self._meta(batch, self.order(batch))
         if self.lora is not None and self.lora.wrapped:
             self.lora.prepare([it.seq.adapter for it in batch for _ in range(it.num_tokens)])
@@ -189,3 +206,8 @@ class ModelRunner:
 
 def _is_decode(item: Scheduled) -> bool:
     return item.num_tokens == 1 and item.seq.num_computed > 0
+
+
+def _plain_decode(item: Scheduled) -> bool:
+    """One decode token of the base model: what the fused step computes."""
+    return _is_decode(item) and not item.draft and item.seq.adapter is None

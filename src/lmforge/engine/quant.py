@@ -82,6 +82,10 @@ class Int8Linear(nn.Module):
         """The kernel wants scales in the activation dtype; keep one copy of the chosen one."""
         self.act_dtype = dtype
         self.register_buffer("scales", self._scales if self.gemm else self._scales.to(dtype))
+        self.rebind()
+
+    def rebind(self) -> None:
+        """Bind our kernel's call to the current `packed` (after it moved, see fused.py)."""
         if self.gemm:
             b = None if self.bias is None else self.bias.detach().float()
             n, k = self.out_features, self.packed.shape[1] * 4
@@ -138,16 +142,21 @@ class Int4Linear(nn.Module):
             self.register_buffer("gmin", pack_groups(lo[..., 0]))
             self.act_dtype = act_dtype
             self.rows = OURS_ROWS["int4", self.gemm.isa]
-            b = None if self.bias is None else self.bias.detach().float()
-            self._call = bind_int4(
-                self.gemm, self.packed, self.gscale, self.gmin, group_size, b, n, k
-            )
+            self.rebind()
             return
         zero = lo + 8 * scale  # the kernel dequantizes as (q - 8) * scale + zero
         sz = torch.cat([scale, zero], -1).transpose(0, 1).contiguous()  # [k/gs, n, 2]
         self.register_buffer("qweight", torch._convert_weight_to_int4pack_for_cpu(q, 2))
         self._sz = sz
         self.set_act_dtype(act_dtype)
+
+    def rebind(self) -> None:
+        """Bind our kernel's call to the current `packed` (after it moved, see fused.py)."""
+        b = None if self.bias is None else self.bias.detach().float()
+        n, k = self.out_features, self.packed.shape[1] * 32
+        self._call = bind_int4(
+            self.gemm, self.packed, self.gscale, self.gmin, self.group_size, b, n, k
+        )
 
     def set_act_dtype(self, dtype: torch.dtype) -> None:
         self.act_dtype = dtype

@@ -1,4 +1,8 @@
-"""Compile qgemm.cpp once per source/compiler into ~/.cache/lmforge/kernels and load it.
+"""Compile the kernels once per source/compiler into ~/.cache/lmforge/kernels and load them.
+
+decode.cpp (the fused batch-1 decode step) includes qgemm.cpp (the int8/int4 GEMMs), which
+includes qrow.cpp (their batch-1 row kernels), so the library is one translation unit: one
+compiler call, and the step inlines the GEMM drivers.
 
 Plain C ABI through ctypes, not a torch extension: `g++ -O3 -fopenmp -shared` of one file takes
 seconds where a `torch.utils.cpp_extension` build (torch headers, pybind11) takes a minute or
@@ -18,8 +22,11 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("qgemm.cpp")
-FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp", "-Wno-maybe-uninitialized"]
+HERE = Path(__file__).parent
+SOURCE = HERE / "decode.cpp"
+SOURCES = (SOURCE, HERE / "qgemm.cpp", HERE / "qrow.cpp")  # what the cache key hashes
+FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp"]
+FLAGS += ["-Wno-maybe-uninitialized", "-Wno-psabi"]
 
 
 def cache_dir() -> Path:
@@ -43,7 +50,8 @@ def load() -> tuple[ctypes.CDLL | None, str]:
         ).stdout.split("\n")[0]
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"{cxx} --version failed: {e}"
-    key = hashlib.sha256(SOURCE.read_bytes() + version.encode() + " ".join(FLAGS).encode())
+    text = b"".join(p.read_bytes() for p in SOURCES)
+    key = hashlib.sha256(text + version.encode() + " ".join(FLAGS).encode())
     lib = cache_dir() / f"qgemm-{key.hexdigest()[:16]}.so"
     if not lib.exists():
         lib.parent.mkdir(parents=True, exist_ok=True)
@@ -69,5 +77,7 @@ def load() -> tuple[ctypes.CDLL | None, str]:
     dll.lmf_int8_gemm.argtypes = [i32, vp, i64, i64, vp, vp, vp, vp, i64, i32]
     dll.lmf_int4_gemm.argtypes = [i32, vp, i64, i64, vp, vp, vp, i64, vp, vp, i64, i32]
     dll.lmf_dequant.argtypes = [vp, vp, vp, vp, i64, i64, i64, vp, i32, i32]
-    dll.lmf_int8_gemm.restype = dll.lmf_int4_gemm.restype = dll.lmf_dequant.restype = None
+    dll.lmf_decode.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, vp, vp, i32]
+    for fn in (dll.lmf_int8_gemm, dll.lmf_int4_gemm, dll.lmf_dequant, dll.lmf_decode):
+        fn.restype = None
     return dll, ""

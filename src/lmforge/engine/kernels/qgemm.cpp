@@ -35,26 +35,41 @@ struct Act {  // one call's quantized activations
 thread_local Act tl_act;
 thread_local std::vector<float> tl_gsum;
 
+// One block of 32: scale amax / 127, codes round-to-nearest-even (as nearbyint), code sum.
+// AVX2 is enough (both kernel paths have it) and the result is the same bits on either.
+T256 void quantize_block(const float* xb, int8_t* q, float* d_out, int32_t* sum_out) {
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  __m256 v[4], m = _mm256_setzero_ps();
+  for (int j = 0; j < 4; ++j) {
+    v[j] = _mm256_loadu_ps(xb + 8 * j);
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[j]));
+  }
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  const float amax = _mm_cvtss_f32(h), d = amax / 127.f, id = d > 0.f ? 1.f / d : 0.f;
+  const __m256 iv = _mm256_set1_ps(id);
+  __m256i c[4];
+  for (int j = 0; j < 4; ++j) c[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], iv));
+  const __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(c[0], c[1]), _mm256_packs_epi32(c[2], c[3]));
+  _mm256_storeu_si256((__m256i*)q,
+                      _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  *d_out = d;
+  *sum_out = _mm_cvtsi128_si32(s);
+}
+
 void quantize_rows(const float* x, int64_t M, int64_t K, Act& a, int nt) {
   const int64_t nb = K / QB;
   a.q.resize(M * K);
   a.s.resize(M * nb);
   a.sum.resize(M * nb);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && M * K > 65536)
-  for (int64_t i = 0; i < M * nb; ++i) {
-    const float* xb = x + i * QB;  // rows are contiguous, K % 32 == 0
-    float amax = 0.f;
-    for (int j = 0; j < QB; ++j) amax = std::fmax(amax, std::fabs(xb[j]));
-    const float d = amax / 127.f, id = d > 0.f ? 1.f / d : 0.f;
-    int32_t s = 0;
-    for (int j = 0; j < QB; ++j) {
-      const int v = (int)std::nearbyint(xb[j] * id);
-      a.q[i * QB + j] = (int8_t)v;
-      s += v;
-    }
-    a.s[i] = d;
-    a.sum[i] = s;
-  }
+  for (int64_t i = 0; i < M * nb; ++i)  // rows are contiguous, K % 32 == 0
+    quantize_block(x + i * QB, a.q.data() + i * QB, &a.s[i], &a.sum[i]);
 }
 
 inline float half_to_float(uint16_t h) {  // IEEE fp16 -> fp32, subnormals included
@@ -251,6 +266,8 @@ T256 void i4_tile_256(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, 
     for (int h = 0; h < 2; ++h) _mm256_storeu_ps(y + (m0 + m) * N + n0 + 8 * h, fy[m][h]);
 }
 
+#include "qrow.cpp"  // the batch-1 row kernels
+
 // ---------------------------------------------------------------- drivers
 // Rows [mb, me) of x against one weight tile; 4 (AVX512) or 2 (AVX2) rows share each weight load.
 void i8_rows(int isa, const uint8_t* w, const float* ws, const Act& a, int64_t mb, int64_t me,
@@ -258,7 +275,7 @@ void i8_rows(int isa, const uint8_t* w, const float* ws, const Act& a, int64_t m
   int64_t m = mb;
   if (isa == 2) {
     for (; m + 4 <= me; m += 4) i8_tile_512<4>(w, ws, a, m, K, y, N, n0);
-    for (; m < me; ++m) i8_tile_512<1>(w, ws, a, m, K, y, N, n0);
+    for (; m < me; ++m) i8_row_512(w, ws, a, m, K, y, N, n0);
   } else {
     for (; m + 2 <= me; m += 2) i8_tile_256<2>(w, ws, a, m, K, y, N, n0);
     for (; m < me; ++m) i8_tile_256<1>(w, ws, a, m, K, y, N, n0);
@@ -271,10 +288,10 @@ void i4_rows(int isa, const uint8_t* w, const uint16_t* sc, const uint16_t* mn, 
   int64_t m = mb;
   if (isa == 2) {
     for (; m + 4 <= me; m += 4) i4_tile_512<4>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
-    for (; m < me; ++m) i4_tile_512<1>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
+    for (; m < me; ++m) i4_row_512(w, sc, mn, a, gsum, m, K, G, y, N, n0);
   } else {
     for (; m + 2 <= me; m += 2) i4_tile_256<2>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
-    for (; m < me; ++m) i4_tile_256<1>(w, sc, mn, a, gsum, m, K, G, y, N, n0);
+    for (; m < me; ++m) i4_row_256(w, sc, mn, a, gsum, m, K, G, y, N, n0);
   }
 }
 
