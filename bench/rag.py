@@ -32,7 +32,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from lmforge.cli import app
-from lmforge.rag.benchmarks import BENCHMARKS, Benchmark, docstring_pairs, library_pairs
+from lmforge.rag.benchmarks import BENCHMARKS, Benchmark, docstring_pairs, humaneval_rows
+from lmforge.rag.code_pairs import disjoint, package_pairs
 from lmforge.rag.config import RagConfig
 from lmforge.rag.embed import Embedder
 from lmforge.rag.evaluate import MemoEmbedder, Scores, evaluate, index_benchmark, latency
@@ -54,9 +55,16 @@ def sweep_dense_weight(dev: Benchmark, store: LocalStore, emb: Any, cfg: RagConf
 
 
 def code_pairs(source: str, n: int) -> list[tuple[str, str]]:
-    """Extra (docstring, code) training pairs: stdlib modules, or installed libraries."""
+    """Extra (docstring, code) training pairs: stdlib modules, or installed libraries (site-
+    packages, minus anything that touches HumanEval: rag/code_pairs.py)."""
     assert source in ("stdlib", "library"), source
-    return docstring_pairs(n) if source == "stdlib" else library_pairs(limit=n)
+    if source == "stdlib":
+        return docstring_pairs(n)
+    rows = humaneval_rows()
+    kept, _ = disjoint(
+        package_pairs(), [r["prompt"] for r in rows], [r["entry_point"] for r in rows]
+    )
+    return [(p.query, p.positive) for p in kept[:n]]
 
 
 class MemoReranker:

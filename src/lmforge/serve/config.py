@@ -59,6 +59,17 @@ class ServeConfig(StageConfig):
         30.0, ge=0, description="Grace period for in-flight requests after SIGTERM."
     )
     embeddings: bool = Field(True, description="Serve /v1/embeddings with MiniLM ([rag] extra).")
+    rag_index: Path | None = Field(
+        None, description="Serve POST /v1/rag/ask over this index (built by `lmforge rag index`)."
+    )
+    rag_config: Path | None = Field(
+        None, description="RagConfig YAML for the RAG route (retriever, top_k, verifier, ...)."
+    )
+    self_check: Literal["off", "drop", "regenerate", "refuse"] | None = Field(
+        None,
+        description="RAG route's default self-check (else rag_config's, off); a request's "
+        "`self_check` overrides it.",
+    )
     guard_policy: Path | None = Field(
         None, description="lmforge guard policy YAML: scan prompts and outputs."
     )

@@ -22,6 +22,7 @@ from lmforge.serve.admission import Admission
 from lmforge.serve.app import create_app
 from lmforge.serve.config import ServeConfig
 from lmforge.serve.gate import setup_request_log
+from lmforge.serve.rag import load_rag, rag_enabled
 from lmforge.serve.scanners import load_guard
 from lmforge.serve.state import Loaded, ServerState
 
@@ -56,7 +57,7 @@ def engine_config(cfg: ServeConfig) -> EngineConfig:
 
 
 def loader(cfg: ServeConfig) -> Loaded:
-    """Build the engine, the embedder and the guard (runs in a worker thread)."""
+    """Build the engine, the embedder, the guard and the RAG route (in a worker thread)."""
     engine = AsyncLLMEngine(engine_config(cfg))
     embedder = None
     if cfg.embeddings:
@@ -66,7 +67,8 @@ def loader(cfg: ServeConfig) -> Loaded:
 
         embedder = st.SentenceTransformer(str(assets.get_model_path()), device=default_device())
     scanners = [load_guard(cfg.guard_policy, engine.tokenizer)] if cfg.guard_policy else []
-    return Loaded(engine, embedder, scanners)
+    rag = load_rag(cfg, engine) if rag_enabled(cfg) else None
+    return Loaded(engine, embedder, scanners, rag)
 
 
 def served_name(cfg: ServeConfig) -> str:
@@ -79,7 +81,7 @@ def build_state(cfg: ServeConfig, load: Callable[[], Loaded] | None = None) -> S
     """Validate what can fail fast (keys, extras) before binding, then the state."""
     for module in ("fastapi", "uvicorn", "prometheus_client"):
         require("serve", module)
-    if cfg.embeddings:
+    if cfg.embeddings or rag_enabled(cfg):
         require("rag", "sentence_transformers")
     return ServerState(
         cfg=cfg,

@@ -3,6 +3,7 @@
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lmforge.engine import AsyncLLMEngine
@@ -19,6 +20,7 @@ class Loaded:
     engine: AsyncLLMEngine
     embedder: Any = None  # a SentenceTransformer, or None when embeddings are off
     scanners: list[Scanner] = field(default_factory=list)
+    rag: Any = None  # a serve.rag.RagService when the RAG route is on (--rag-index)
 
 
 @dataclass(slots=True)
@@ -33,6 +35,8 @@ class ServerState:
     embedder: Any = None
     scanners: Scanners = field(default_factory=Scanners)
     embed_name: str = "all-MiniLM-L6-v2"
+    rag: Any = None
+    run_dir: Path | None = None  # the serve run's directory: self-check records go there
     draining: bool = False
     load_error: str | None = None
     started: float = field(default_factory=time.time)
@@ -45,7 +49,7 @@ class ServerState:
         )
 
     def install(self, loaded: Loaded) -> None:
-        self.engine, self.embedder = loaded.engine, loaded.embedder
+        self.engine, self.embedder, self.rag = loaded.engine, loaded.embedder, loaded.rag
         self.scanners = Scanners(list(loaded.scanners))
 
     @property
