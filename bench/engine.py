@@ -124,8 +124,9 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
         order.append((f"llama-server {slots} slots", "llama_server", {"qtype": qt, "slots": slots}))
     hf = [("transformers static batch 8 sorted", "hf_static", {"batch": 8})]
     hf.append(("transformers continuous batching", "hf_cb", {}))
-    order.insert(2, hf[0])  # the transformers peers sit between the bit widths
-    order.insert(min(5, len(order)), hf[1])
+    if b.args.hf:
+        order.insert(2, hf[0])  # the transformers peers sit between the bit widths
+        order.insert(min(5, len(order)), hf[1])
     print(f"\nthroughput: {len(work)} requests at once, {flops / 1e12:.2f} TFLOP of matmuls")
     res = {
         " ".join((name, s.get("qtype", ""))).strip(): b.run(name, peer, path, **s)
@@ -149,10 +150,12 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
         if cpp is not None:
             ratios[f"throughput_{LABEL[m]}_vs_llama_server"] = lm[m].tps / cpp.tps
     best = max(b.batch_modes, key=lambda m: lm[m].tps)
-    ratios["throughput_best_vs_hf_static"] = (
-        lm[best].tps / res["transformers static batch 8 sorted"].tps
-    )
-    ratios["throughput_best_vs_hf_cb"] = lm[best].tps / res["transformers continuous batching"].tps
+    if b.args.hf:
+        hf_static = res["transformers static batch 8 sorted"]
+        ratios["throughput_best_vs_hf_static"] = lm[best].tps / hf_static.tps
+        ratios["throughput_best_vs_hf_cb"] = (
+            lm[best].tps / res["transformers continuous batching"].tps
+        )
     for k, v in ratios.items():
         if k.startswith("throughput") and "share" not in k:
             print(f"  {k}: {v:.2f}x")
@@ -267,6 +270,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument(
         "--no-build", dest="build", action="store_false", help="skip llama.cpp if not yet built"
+    )
+    ap.add_argument(
+        "--no-hf", dest="hf", action="store_false", help="throughput without transformers peers"
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
