@@ -1,0 +1,62 @@
+"""Where a batched run's time goes: `torch.profiler` over bench/engine.py's throughput workload.
+
+    flock /tmp/lmforge-bench.lock python bench/engine_profile.py --threads 1 --quant int4 \
+        [--requests 64] [--top 15]
+
+The throughput target (>= 40% of the matmul peak) is a statement about how much of a step is
+matmul; this prints the top ops by self CPU time, and the share of the matmul ops (aten::mm /
+addmm / linear and the own int8/int4 kernels, which run inside Python-level calls, so they show
+as the time not covered by any aten op) against the rest (norms, RoPE, KV write/gather, SDPA,
+SiLU, residuals, Python). One warm-up generate first, so start-up is not profiled.
+"""
+
+import argparse
+import os
+import time
+
+from torch.profiler import ProfilerActivity, profile
+
+from engine_work import corpus_ids, set_threads, workload  # bench/ is on sys.path
+from lmforge.engine import LLM, SamplingParams
+
+MATMUL = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_weight_int8pack_mm")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quant", default="none", choices=("none", "int8", "int4"))
+    ap.add_argument("--requests", type=int, default=64)
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    set_threads(args.threads)
+    from transformers import AutoTokenizer
+
+    from lmforge.models.loader import resolve_model_dir
+
+    model_dir = resolve_model_dir("default")
+    ids = corpus_ids(AutoTokenizer.from_pretrained(model_dir))
+    work = workload(ids[:-1024], args.requests, args.seed, 512, 256)  # bench/engine.py's draw
+    llm = LLM(str(model_dir), quantization=args.quant, threads=args.threads, kv_cache_gb=1.0)
+    params = [SamplingParams(max_tokens=o, temperature=0, ignore_eos=True) for _, o in work]
+    llm.generate([p for p, _ in work[:4]], params[:4])  # warm-up
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        outs = llm.generate([p for p, _ in work], params)
+    wall = time.perf_counter() - t0
+    n_out = sum(len(o.token_ids) for o in outs)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    mm = sum(e.self_cpu_time_total for e in events if e.key in MATMUL) / 1e6
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"quant={args.quant} threads={args.threads} load={load}: {len(work)} requests, "
+        f"{n_out} output tokens in {wall:.1f} s ({n_out / wall:.1f} tok/s, profiled)"
+    )
+    print(f"aten self time {total:.1f} s of {wall:.1f} s wall; dense matmul ops {mm:.1f} s")
+    print(events.table(sort_by="self_cpu_time_total", row_limit=args.top, max_name_column_width=40))
+
+
+if __name__ == "__main__":
+    main()
