@@ -1,13 +1,15 @@
 """Where a batched run's time goes: `torch.profiler` over bench/engine.py's throughput workload.
 
     flock /tmp/lmforge-bench.lock python bench/engine_profile.py --threads 1 --quant int4 \
-        [--requests 64] [--top 15]
+        [--requests 16] [--max-tokens 24] [--top 15]
 
 The throughput target (>= 40% of the matmul peak) is a statement about how much of a step is
 matmul; this prints the top ops by self CPU time, and the share of the matmul ops (aten::mm /
 addmm / linear and the own int8/int4 kernels, which run inside Python-level calls, so they show
 as the time not covered by any aten op) against the rest (norms, RoPE, KV write/gather, SDPA,
-SiLU, residuals, Python). One warm-up generate first, so start-up is not profiled.
+SiLU, residuals, Python). One warm-up generate first, so start-up is not profiled. Outputs are
+capped (`--max-tokens`): the profiler keeps every event, and the full 64-request run grew past
+5 GB RSS in its aggregation.
 """
 
 import argparse
@@ -26,7 +28,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quant", default="none", choices=("none", "int8", "int4"))
-    ap.add_argument("--requests", type=int, default=64)
+    ap.add_argument("--requests", type=int, default=16)
+    ap.add_argument("--max-tokens", type=int, default=24)
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -38,8 +41,11 @@ def main() -> None:
     model_dir = resolve_model_dir("default")
     ids = corpus_ids(AutoTokenizer.from_pretrained(model_dir))
     work = workload(ids[:-1024], args.requests, args.seed, 512, 256)  # bench/engine.py's draw
-    llm = LLM(str(model_dir), quantization=args.quant, threads=args.threads, kv_cache_gb=1.0)
-    params = [SamplingParams(max_tokens=o, temperature=0, ignore_eos=True) for _, o in work]
+    llm = LLM(str(model_dir), quantization=args.quant, threads=args.threads, kv_cache_gb=0.25)
+    params = [
+        SamplingParams(max_tokens=min(o, args.max_tokens), temperature=0, ignore_eos=True)
+        for _, o in work
+    ]
     llm.generate([p for p, _ in work[:4]], params[:4])  # warm-up
     t0 = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -39,3 +39,17 @@ def test_quick_bench_runs_every_section(tiny_llama_dir: Path, tmp_path: Path) ->
     } <= set(fig["ratios"])
     assert set(fig["batch1_tps"]) == {"transformers generate fp32", "lmforge fp32"}
     assert fig["perplexity"]["fp32"] > 1
+
+
+def test_no_hf_drops_the_transformers_peers(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    cmd = [sys.executable, str(BENCH), "--quick", "--model", str(tiny_llama_dir), "--no-hf"]
+    cmd += ["--threads", "1", "--modes", "fp32", "--sections", "throughput", "--out", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "transformers" not in proc.stdout
+    fig = json.loads(out.read_text())
+    assert set(fig["throughput"]) == {"lmforge fp32"} and fig["throughput"]["lmforge fp32"] > 0
+    assert "throughput_fp32_share_of_peak" in fig["ratios"]
+    assert not any("hf" in k for k in fig["ratios"])
