@@ -11,8 +11,8 @@ started as a subprocess on the default model. Each question is asked with `self_
 and with `self_check: drop`, back to back, so both modes see the same background load; the
 order alternates per question, because the second ask of a prompt finds its KV blocks in the
 engine's prefix cache. One warm-up pair first is not counted. Reported per judge and mode:
-latency p50 / p95 / mean (wall clock, client side), and for drop the verification time the route itself reports
-(`metadata.self_check.verify_s`) and the p50 ratio drop / off.
+latency p50 / p95 / mean (wall clock, client side), and for drop the verification time the
+route itself reports (`metadata.self_check.verify_s`) and the p50 ratio drop / off.
 """
 
 import argparse
