@@ -139,3 +139,36 @@ def test_consistency_check_vetoes_absent_numbers_and_names_only():
     ]
     premise = "Janet sells 9 eggs to Mark for $2."
     assert v.scores(claims, [premise] * 4) == [0.9, 0.9, 0.0, 0.0]
+
+
+def test_paraphrase_keeps_numbers_and_names_and_changes_the_surface():
+    from lmforge.rag.paraphrase import paraphrase
+
+    assert paraphrase("He bought 3 apples per day.") == "He purchased three apples each day."
+    assert (
+        paraphrase("So Janet needs to pay $18 daily.")
+        == "Hence, Janet must pay 18 dollars each day."
+    )
+    assert paraphrase("The answer is 42.") == "In the end, the answer comes to 42."
+    # arithmetic is left alone; a sentence no rule changes gets a lead-in
+    same = "Janet sells 16 - 3 - 4 = 9 duck eggs a day."
+    assert paraphrase(same).endswith(same) and paraphrase(same) != same
+    assert paraphrase(same) == paraphrase(same)
+
+
+def test_paraphrased_set_is_labelled_by_construction_and_never_verbatim():
+    from lmforge.rag.paraphrase import paraphrase
+
+    path = SHIPPED.with_name("grounding_paraphrased.jsonl")
+    items = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    assert len(items) >= 300 and {k for it in items for k in it["kinds"] if k} == set(gs.KINDS)
+    for it in items:
+        own = it["contexts"][0]
+        assert len(split_claims(it["answer"])) == len(it["labels"])
+        for s, src, y in zip(it["sentences"], it["sources"], it["labels"], strict=True):
+            assert s not in own, (it["id"], s)  # no answer sentence is a copy of its source
+            assert src == "" or src in own
+            if y:
+                assert s == paraphrase(src)
+            else:
+                assert s != paraphrase(src)

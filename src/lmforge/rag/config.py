@@ -77,7 +77,7 @@ class RagConfig(StageConfig):
     verifier: Literal["nli", "generator"] = Field(
         "nli",
         description="Self-check judge: the in-project NLI cross-encoder, or the generator "
-        "(yes/no under constrained decoding on the engine).",
+        "(a JSON verdict under schema-constrained decoding on the engine).",
     )
     verifier_path: Path | None = Field(
         None, description="Trained verifier (`lmforge rag train-verifier`); default: the cache."

@@ -1,9 +1,10 @@
 """Text generation behind one small interface, so RAG does not care who runs the LLM.
 
 `Generator` is what `ask` and the query transforms use; any object with `generate(prompt,
-max_tokens, stream)` fits (lmforge's engine, a remote client, a test double). `load_generator`
-prefers lmforge's engine and falls back to transformers, which always works; the LLM reranker
-needs logits, so it always uses the transformers one.
+max_tokens, stream)` fits (lmforge's engine, a remote client, a test double). A generator that
+can decode under a JSON schema also has `generate_json` (the self-check judge uses it).
+`load_generator` prefers lmforge's engine and falls back to transformers, which always works;
+the LLM reranker needs logits, so it always uses the transformers one.
 """
 
 from collections.abc import Iterator
@@ -96,6 +97,16 @@ class EngineGenerator:
 
         Thread(target=run, daemon=True).start()
         return iter(pieces.get, None)
+
+    def generate_json(
+        self, prompts: list[str], schema: dict[str, Any], max_tokens: int
+    ) -> list[str]:
+        """Greedy replies decoded under JSON `schema` (llguidance), one batch: each one parses."""
+        from lmforge.engine import SamplingParams
+
+        texts = [render_chat(self.tokenizer, [{"role": "user", "content": p}]) for p in prompts]
+        params = SamplingParams(max_tokens=max_tokens, temperature=0.0, json_schema=schema)
+        return [o.text for o in self.llm.generate(texts, params)]
 
 
 def load_generator(model: str = "default", backend: str = "auto") -> Any:

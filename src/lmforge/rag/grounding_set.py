@@ -13,6 +13,13 @@ unsupported claim, the kind cycling through:
 - invented: a sentence of a passage that is not in the context (fluent, on topic, unsupported);
 - negation: an auxiliary negated ("is" -> "is not", "sells" -> "does not sell").
 
+The paraphrased variant (`paraphrased=True`, shipped as grounding_paraphrased.jsonl) rewrites
+every answer sentence, supported or planted, with rag/paraphrase.py's meaning-preserving rules,
+and plants claims that reuse the passage's own words: the wrong number is another number of the
+passage, the wrong entity another name or counted thing of the passage, and the invented
+sentence, from another passage, has its names swapped for this passage's. So neither "copied
+verbatim" nor "every word is in the source" gives the label away.
+
 Rows are split by position: `row % 4 == 0` builds the shipped evaluation set, every other row
 the verifier's training pairs, so no passage, distractor or invented sentence is shared.
 """
@@ -26,6 +33,7 @@ from typing import Any
 
 from lmforge.extras import require
 from lmforge.rag.claims import split_claims
+from lmforge.rag.paraphrase import paraphrase
 
 KINDS = ("wrong_number", "wrong_entity", "invented", "negation")
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z$0-9])")
@@ -221,24 +229,60 @@ class Planted:
     replaced: str  # the sentence of the context it replaces ("" for invented)
 
 
+def own_number(s: str, own: list[str], rng: random.Random) -> str | None:
+    """One number of `s` replaced by another number that its passage states elsewhere."""
+    nums = list(_NUM.finditer(s))
+    others = sorted({n for x in own for n in _NUM.findall(x)} - {m.group(1) for m in nums})
+    if not nums or not others:
+        return None
+    m = rng.choice(nums)
+    return s[: m.start()] + rng.choice(others) + s[m.end() :]
+
+
+def own_invented(foreign: list[str], own: list[str], rng: random.Random) -> str | None:
+    """A sentence of another passage, its names and counted things swapped for this one's."""
+    if not foreign:
+        return None
+    out = rng.choice(foreign)
+    for theirs, ours in ((names(foreign), names(own)), (counted(foreign), counted(own))):
+        for old, new in zip(theirs, ours, strict=False):
+            out = re.sub(rf"\b{old}\b", new, out)
+    return out
+
+
 def plant(
-    s: str, kind: str, own: list[str], foreign: list[str], pool: list[str], rng: random.Random
+    s: str,
+    kind: str,
+    own: list[str],
+    foreign: list[str],
+    pool: list[str],
+    rng: random.Random,
+    local: bool = False,
 ) -> Planted | None:
-    """An unsupported version of sentence `s` of the given kind, or None if it has no handle."""
+    """An unsupported version of sentence `s` of the given kind, or None if it has no handle;
+    `local`: built from the passage's own numbers, names and things where it can be."""
     if kind == "wrong_number":
-        out = wrong_number(s, rng)
+        out = (own_number(s, own, rng) if local else None) or wrong_number(s, rng)
     elif kind == "wrong_entity":
-        out = wrong_entity(s, own, pool, rng)
+        out = (wrong_entity(s, own, names(own), rng) if local else None) or wrong_entity(
+            s, own, pool, rng
+        )
     elif kind == "negation":
         out = negation(s)
     else:
-        out = rng.choice(foreign) if foreign else None
-        return Planted(out, kind, "") if out else None
+        out = (
+            own_invented(foreign, own, rng) if local else (rng.choice(foreign) if foreign else None)
+        )
+        return Planted(out, kind, "") if out and out not in own else None
     return Planted(out, kind, s) if out and out != s else None
 
 
-def build_items(rows: list[dict[str, str]], positions: list[int], seed: int = 0) -> list[dict]:
-    """One item per position in `positions`; odd items get one planted claim."""
+def build_items(
+    rows: list[dict[str, str]], positions: list[int], seed: int = 0, paraphrased: bool = False
+) -> list[dict]:
+    """One item per position in `positions`; odd items get one planted claim. `paraphrased`:
+    planted claims reuse the passage's words and every sentence is paraphrased; each item then
+    keeps `sources`, the passage sentence each answer sentence was made from ("" if invented)."""
     rng = random.Random(seed)
     passages = {i: passage(rows[i]) for i in positions}
     pool = names([s for i in positions for s in passages[i]])
@@ -254,14 +298,18 @@ def build_items(rows: list[dict[str, str]], positions: list[int], seed: int = 0)
         sents = [own[k] for k in picked]
         labels = [1, 1, 1]
         kinds = ["", "", ""]
+        sources = list(sents)
         if j % 2:
             start = (j // 2) % len(KINDS)
             for kind in KINDS[start:] + KINDS[:start]:  # the cycle's kind, else the next that fits
                 slot = rng.randrange(3)
-                got = plant(sents[slot], kind, own, passages[others[2]], pool, rng)
+                got = plant(sents[slot], kind, own, passages[others[2]], pool, rng, paraphrased)
                 if got:
                     sents[slot], labels[slot], kinds[slot] = got.text, 0, kind
+                    sources[slot] = got.replaced
                     break
+        if paraphrased:
+            sents = [paraphrase(x) for x in sents]
         answer = " ".join(f"{s[:-1]} [1]{s[-1]}" for s in sents)
         if len(split_claims(answer)) != len(sents):  # one claim per labelled sentence, always
             continue
@@ -275,6 +323,7 @@ def build_items(rows: list[dict[str, str]], positions: list[int], seed: int = 0)
                 "labels": labels,
                 "kinds": kinds,
             }
+            | ({"sources": sources} if paraphrased else {})
         )
     return items
 

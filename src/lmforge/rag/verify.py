@@ -2,15 +2,18 @@
 
 - `NLIVerifier`: a cross-encoder fine-tuned in-project from the shipped MiniLM on planted
   claims (`lmforge rag train-verifier`, rag/verifier_train.py); score = sigmoid of its logit.
-- `GeneratorVerifier`: the answering LLM asked "supported? yes/no". With `constrained` (the
-  engine), the reply is decoded under `choice=["yes", "no"]`, so every verdict parses; without,
-  it answers in free text, parsed by its first yes/no word, and a reply with neither is
-  re-asked once and then counted as `unparseable` (scored unsupported, never dropped).
+- `GeneratorVerifier`: the answering LLM asked "supported?". With `constrained` (a generator
+  with `generate_json`: lmforge's engine, or the server's engine through serve/rag.py), the
+  reply is decoded under the JSON schema `VERDICT_SCHEMA` by llguidance, so every verdict is a
+  `{"supported": true|false}` object that parses; without, it answers in free text, parsed by
+  its first yes/no word. A reply that still does not parse is re-asked once and then counted as
+  `unparseable` (scored unsupported, never dropped).
 - `OverlapVerifier`: share of the claim's content tokens present in the premise (a baseline).
 
 Every verifier sees the same premise (claims.find_evidence), so they differ only in judgement.
 """
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +29,17 @@ VERIFY_PROMPT = (
     "Answer yes or no."
 )
 REASK = "\n\nReply with the single word yes or no."
+JSON_PROMPT = (
+    "Context: {premise}\n\nStatement: {claim}\n\n"
+    "Is the statement fully supported by the context (same numbers, names and meaning)? "
+    'Reply in JSON: {{"supported": true}} or {{"supported": false}}.'
+)
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"supported": {"type": "boolean"}},
+    "required": ["supported"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(slots=True)
@@ -149,36 +163,37 @@ def parse_yes_no(text: str) -> float | None:
     return 1.0 if m.group(1) in ("yes", "supported") else 0.0
 
 
+def parse_verdict(text: str) -> float | None:
+    """1.0 / 0.0 from a `VERDICT_SCHEMA` reply; None if it is not one (a cut-off reply)."""
+    try:
+        got = json.loads(text)
+    except ValueError:
+        return None
+    ok = isinstance(got, dict) and isinstance(got.get("supported"), bool)
+    return float(got["supported"]) if ok else None
+
+
 class GeneratorVerifier:
-    """The generator as judge: constrained choice on the engine, else free text (parsed)."""
+    """The generator as judge: JSON-schema-constrained where it can be, else free text."""
 
     def __init__(self, generator: Any, constrained: bool = True, max_tokens: int = 24) -> None:
         self.gen, self.max_tokens, self.threshold = generator, max_tokens, 0.5
-        self.constrained = constrained and hasattr(generator, "llm")
+        self.constrained = constrained and hasattr(generator, "generate_json")
 
-    def _ask(self, prompts: list[str], constrained: bool) -> list[str]:
-        if not hasattr(self.gen, "llm"):
-            return [str(self.gen.generate(p, self.max_tokens)) for p in prompts]
-        from lmforge.engine import SamplingParams
-        from lmforge.models import render_chat
-
-        tok = self.gen.tokenizer
-        texts = [render_chat(tok, [{"role": "user", "content": p}]) for p in prompts]
-        params = SamplingParams(
-            max_tokens=4 if constrained else self.max_tokens,
-            temperature=0.0,
-            choice=["yes", "no"] if constrained else None,
-        )
-        return [o.text for o in self.gen.llm.generate(texts, params)]
+    def _ask(self, prompts: list[str]) -> list[float | None]:
+        if self.constrained:
+            replies = self.gen.generate_json(prompts, VERDICT_SCHEMA, self.max_tokens)
+            return [parse_verdict(r) for r in replies]
+        return [parse_yes_no(str(self.gen.generate(p, self.max_tokens))) for p in prompts]
 
     def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
-        prompts = [
-            VERIFY_PROMPT.format(premise=p, claim=c) for c, p in zip(claims, premises, strict=True)
-        ]
-        out = [parse_yes_no(r) for r in self._ask(prompts, self.constrained)]
+        template = JSON_PROMPT if self.constrained else VERIFY_PROMPT
+        pairs = zip(claims, premises, strict=True)
+        prompts = [template.format(premise=p, claim=c) for c, p in pairs]
+        out = self._ask(prompts)
         retry = [i for i, v in enumerate(out) if v is None]
-        if retry:  # one re-ask with the format spelled out; still nothing -> None, counted
-            again = self._ask([prompts[i] + REASK for i in retry], self.constrained)
-            for i, r in zip(retry, again, strict=True):
-                out[i] = parse_yes_no(r)
+        if retry:  # one re-ask (the format spelled out); still nothing -> None, counted
+            extra = "" if self.constrained else REASK
+            for i, v in zip(retry, self._ask([prompts[i] + extra for i in retry]), strict=True):
+                out[i] = v
         return out

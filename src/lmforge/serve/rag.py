@@ -34,22 +34,37 @@ class EngineBridge:
         self.tokenizer = engine.tokenizer
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's, set by the route
 
-    async def _complete(self, ids: list[int], max_tokens: int) -> str:
-        params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+    async def _complete(self, ids: list[int], max_tokens: int, schema: Any = None) -> str:
+        params = SamplingParams(max_tokens=max_tokens, temperature=0.0, json_schema=schema)
         text = ""
         async for out in self.engine.add_request(ids, params, f"rag-{uuid.uuid4().hex}"):
             text = out.text
         return text
 
+    def _ids(self, prompt: str) -> list[int]:
+        text = render_chat(self.tokenizer, [{"role": "user", "content": prompt}])
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
     def generate(self, prompt: str, max_tokens: int, stream: bool = False) -> Any:
         """Greedy answer to a user message; `stream` yields it whole (the route never streams:
         unsupported claims must be checked before anyone reads them)."""
         assert self.loop is not None, "EngineBridge used before the route set its loop"
-        text = render_chat(self.tokenizer, [{"role": "user", "content": prompt}])
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        out = asyncio.run_coroutine_threadsafe(self._complete(ids, max_tokens), self.loop)
-        answer = out.result().strip()
+        coro = self._complete(self._ids(prompt), max_tokens)
+        answer = asyncio.run_coroutine_threadsafe(coro, self.loop).result().strip()
         return iter([answer]) if stream else answer
+
+    def generate_json(
+        self, prompts: list[str], schema: dict[str, Any], max_tokens: int
+    ) -> list[str]:
+        """Greedy replies under JSON `schema` (the engine's llguidance decoding), all queued at
+        once so the judge's questions batch together on the served engine."""
+        assert self.loop is not None, "EngineBridge used before the route set its loop"
+
+        async def all_of() -> list[str]:
+            jobs = [self._complete(self._ids(p), max_tokens, schema) for p in prompts]
+            return list(await asyncio.gather(*jobs))
+
+        return asyncio.run_coroutine_threadsafe(all_of(), self.loop).result()
 
 
 class _LockedRetriever:

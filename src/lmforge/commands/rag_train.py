@@ -1,0 +1,113 @@
+"""`lmforge rag train-reranker|train-verifier`: thin wrappers over lmforge.rag's trainers."""
+
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from lmforge.commands.common import console
+from lmforge.commands.rag_options import CONFIG, EMBEDDER, INDEX, RUNS, config_of
+
+
+def train_reranker_cmd(
+    out: Path = typer.Argument(..., help="Directory to write the fine-tuned CrossEncoder to."),
+    config: Path | None = CONFIG,
+    index: Path | None = INDEX,
+    embedder: str | None = EMBEDDER,
+    triples: int = typer.Option(256, help="Triples to mine from the index (at most)."),
+    pairs: Path | None = typer.Option(
+        None, help="JSONL of {query, positive} training pairs (else inverse cloze from the index)."
+    ),
+    negatives: int = typer.Option(2, help="Hard negatives mined per --pairs query."),
+    epochs: int = typer.Option(2, help="Training epochs."),
+    lr: float = typer.Option(1e-4, help="Peak learning rate (the head starts from scratch)."),
+    loss: Literal["ranking", "bce"] = typer.Option(
+        "ranking", help="ranking (softmax over a query's candidates) | bce (pointwise 0/1)."
+    ),
+    in_batch: int = typer.Option(2, help="Other queries' passages added as negatives (ranking)."),
+    batch_size: int = typer.Option(8, help="Per step: queries (ranking) or pairs (bce)."),
+    max_length: int = typer.Option(192, help="Max tokens per (query, passage) pair."),
+    seed: int = typer.Option(0, help="Seed for mining and training."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Fine-tune a cross-encoder from the shipped MiniLM on triples mined from an index."""
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.factory import make_retriever, open_store
+    from lmforge.rag.reranker_train import (
+        load_pairs,
+        mine_pair_triples,
+        mine_triples,
+        train_reranker,
+    )
+    from lmforge.runs import start_run
+
+    cfg = config_of(
+        config,
+        index=index,
+        embedder=embedder,
+        retriever="hybrid",
+        reranker="none",
+        transform="none",
+    )
+    with start_run(
+        "rag",
+        {
+            **cfg.model_dump(mode="json"),
+            "triples": triples,
+            "pairs": str(pairs) if pairs else None,
+            "negatives": negatives,
+            "epochs": epochs,
+            "lr": lr,
+            "loss": loss,
+            "in_batch": in_batch,
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "seed": seed,
+            "out": str(out),
+        },
+        runs_dir,
+    ) as run:
+        run.add_input(cfg.index, "index")
+        emb = Embedder(cfg.embedder, cfg.batch_size)
+        retriever = make_retriever(cfg, open_store(cfg, emb), emb)
+        if pairs is not None:
+            run.add_input(pairs, "pairs")
+            mined = mine_pair_triples(retriever, load_pairs(pairs), triples, negatives, seed)
+        else:
+            mined = mine_triples(retriever, triples, seed)
+        info = train_reranker(
+            mined, out, emb.path, epochs, batch_size, lr, max_length, seed, loss, in_batch
+        )
+        run.add_output(out, "reranker")
+        run.log_metrics(**{k: v for k, v in info.items() if k != "base"})
+    console.print(
+        f"trained reranker on {info['triples']} triples (loss {info['train_loss']}) "
+        f"-> {out}; use --reranker cross-encoder --reranker-path {out}; run {run.id}"
+    )
+
+
+def train_verifier_cmd(
+    out: Path | None = typer.Argument(None, help="Output directory (default: lmforge's cache)."),
+    epochs: int = typer.Option(1, help="Training epochs."),
+    pairs: int | None = typer.Option(2560, help="Training (claim, context) pairs at most."),
+    batch_size: int = typer.Option(16, help="Pairs per step."),
+    lr: float = typer.Option(5e-5, help="Peak learning rate."),
+    seed: int = typer.Option(1, help="Seed for the planted claims and training."),
+    runs_dir: Path | None = RUNS,
+) -> None:
+    """Train the self-check claim verifier from the shipped MiniLM on planted GSM8K claims."""
+    from lmforge.rag.embed import Embedder
+    from lmforge.rag.verifier_train import default_verifier_path, train_verifier
+    from lmforge.runs import start_run
+
+    out = out or default_verifier_path()
+    params = {"out": str(out), "epochs": epochs, "pairs": pairs, "lr": lr, "seed": seed}
+    with start_run("rag", params, runs_dir) as run:
+        base = Embedder("default").path
+        info = train_verifier(out, base, epochs, batch_size, lr, seed=seed, limit=pairs)
+        run.add_output(out, "verifier")
+        run.log_metrics(**{k: v for k, v in info.items() if k not in ("base", "data")})
+    console.print(
+        f"trained verifier on {info['pairs']} pairs (loss {info['train_loss']}) -> {out}; "
+        f"use `rag ask --self-check drop --verifier-path {out}`; run {run.id}"
+    )
