@@ -28,8 +28,10 @@ struct Layer {
   Lin qkv, o, gu, down;
   const float* ln1;
   const float* ln2;
-  float* kc;  // [blocks][block_size][kv_heads][head_dim] fp32
-  float* vc;
+  void* kc;  // [blocks][block_size][kv_heads][head_dim] fp32, or int8 codes when ks is set
+  void* vc;
+  uint16_t* ks;  // int8 KV: fp16 scale per (token, head) [blocks][block_size][kv_heads]; or null
+  uint16_t* vs;
 };
 
 struct Dims {  // as Python fills it
@@ -47,6 +49,17 @@ AI v16 vload(const float* p) {
   return v;
 }
 AI void vstore(float* p, v16 v) { std::memcpy(p, &v, 64); }
+typedef int8_t v16b __attribute__((vector_size(16)));
+AI v16 vload(const int8_t* p) {  // 16 int8 KV codes as floats
+  v16b c;
+  std::memcpy(&c, p, 16);
+  return __builtin_convertvector(c, v16);
+}
+AI float f16(uint16_t h) {
+  _Float16 f;
+  std::memcpy(&f, &h, 2);
+  return (float)f;
+}
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v4 __attribute__((vector_size(16)));
 AI float hsum(v16 v) {  // pairwise halves: a short dependency chain
@@ -82,19 +95,38 @@ AI v16 vexp(v16 x) {
   return p * s;
 }
 
-AI float dot(const float* a, const float* b, int64_t n) {
+template <class E>
+AI float dot(const float* a, const E* b, int64_t n) {
   v16 acc = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) acc += vload(a + i) * vload(b + i);
   float s = hsum(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
+  for (; i < n; ++i) s += a[i] * (float)b[i];
   return s;
 }
 
-AI void axpy(float* y, float a, const float* x, int64_t n) {  // y += a x
+template <class E>
+AI void axpy(float* y, float a, const E* x, int64_t n) {  // y += a x
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) vstore(y + i, vload(y + i) + a * vload(x + i));
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i < n; ++i) y[i] += a * (float)x[i];
+}
+
+// kv_cache.quantize for one token's `heads` vectors of d: scale = fp16(max(amax / 127, 2^-14)),
+// codes = round-half-even(x / scale) in [-127, 127], so both paths write the same bytes.
+AI void quant_kv(const float* x, int64_t heads, int64_t d, int8_t* codes, uint16_t* scale) {
+  for (int64_t h = 0; h < heads; ++h, x += d, codes += d) {
+    float amax = 0.f;
+    for (int64_t i = 0; i < d; ++i) amax = std::fabs(x[i]) > amax ? std::fabs(x[i]) : amax;
+    const float s = amax / 127.f;
+    const _Float16 hs = (_Float16)(s < 0x1p-14f ? 0x1p-14f : s);
+    std::memcpy(scale + h, &hs, 2);
+    const float sf = (float)hs;
+    for (int64_t i = 0; i < d; ++i) {
+      const float y = std::nearbyint(x[i] / sf);
+      codes[i] = (int8_t)(y > 127.f ? 127.f : y < -127.f ? -127.f : y);
+    }
+  }
 }
 
 AI void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
@@ -145,24 +177,28 @@ AI void softmax_rows(float* sc, int64_t rep, int64_t n) {
 
 constexpr int PF = 8;  // positions ahead to prefetch: K/V rows come from DRAM (weights evict them)
 
-AI void prefetch_row(const float* p, int64_t d) {
-  for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(p + c);
+template <class E>
+AI void prefetch_row(const E* p, int64_t d) {
+  for (int64_t c = 0; c < d; c += 64 / sizeof(E)) __builtin_prefetch(p + c);
 }
 
 // Attention of one KV head's `rep` query heads over the n cached positions whose rows start at
 // kc/vc + off[i] (+ g * d): scores, softmax, weighted V sum. D = head_dim known at compile time
 // keeps a K row and the output accumulators in registers; D = 0 is the any-size fallback.
-// pk/pv + off[i] are prefetched `pf` floats per position (0: none).
-template <int D>
-AI void attend(const float* q, const float* kc, const float* vc, const int64_t* off, int64_t n,
-               int64_t rep, int64_t d, float* out, float* sc, const float* pk, const float* pv,
-               int64_t pf) {
+// pk/pv + off[i] are prefetched `pf` elements per position (0: none). E = int8_t: codes, each
+// row times its fp16 scale ks/vs[off[i] / d] (the dequantize folded into score and weight).
+template <int D, class E>
+AI void attend(const float* q, const E* kc, const E* vc, const uint16_t* ks, const uint16_t* vs,
+               const int64_t* off, int64_t n, int64_t rep, int64_t d, float* out, float* sc,
+               const E* pk, const E* pv, int64_t pf) {
   if (D) d = D;
+  constexpr bool Q = sizeof(E) == 1;
   const float scale = 1.f / std::sqrt((float)d);
   for (int64_t i = 0; i < n; ++i) {
     if (i + PF < n) prefetch_row(pk + off[i + PF], pf);
-    const float* k = kc + off[i];
-    for (int64_t r = 0; r < rep; ++r) sc[r * n + i] = dot(q + r * d, k, d) * scale;
+    const E* k = kc + off[i];
+    const float f = Q ? scale * f16(ks[off[i] / d]) : scale;
+    for (int64_t r = 0; r < rep; ++r) sc[r * n + i] = dot(q + r * d, k, d) * f;
   }
   softmax_rows(sc, rep, n);
   if (D) {
@@ -172,9 +208,10 @@ AI void attend(const float* q, const float* kc, const float* vc, const int64_t* 
       const float* pr = sc + r * n;
       for (int64_t i = 0; i < n; ++i) {
         if (r == 0 && i + PF < n) prefetch_row(pv + off[i + PF], pf);
-        const float* v = vc + off[i];
+        const E* v = vc + off[i];
+        const float p = Q ? pr[i] * f16(vs[off[i] / d]) : pr[i];
 #pragma GCC unroll 8
-        for (int c = 0; c < C; ++c) acc[c] += pr[i] * vload(v + 16 * c);
+        for (int c = 0; c < C; ++c) acc[c] += p * vload(v + 16 * c);
       }
       for (int c = 0; c < C; ++c) vstore(out + r * d + 16 * c, acc[c]);
     }
@@ -183,8 +220,31 @@ AI void attend(const float* q, const float* kc, const float* vc, const int64_t* 
   std::memset(out, 0, rep * d * 4);
   for (int64_t i = 0; i < n; ++i) {
     if (i + PF < n) prefetch_row(pv + off[i + PF], pf);
-    for (int64_t r = 0; r < rep; ++r) axpy(out + r * d, sc[r * n + i], vc + off[i], d);
+    const float f = Q ? f16(vs[off[i] / d]) : 1.f;
+    for (int64_t r = 0; r < rep; ++r) axpy(out + r * d, sc[r * n + i] * f, vc + off[i], d);
   }
+}
+
+// KV head g: its query heads, cache rows and scales, then the compiled size for head_dim.
+template <class E>
+AI void attend_head(int64_t g, const float* qkv, const E* kc, const E* vc, const uint16_t* ks,
+                    const uint16_t* vs, const int64_t* off, int64_t n, const Dims& dm, float* att,
+                    float* sc, bool split) {
+  const int64_t rep = dm.heads / dm.kv_heads, d = dm.head_dim;
+  const float* q = qkv + g * rep * d;
+  const E *k = kc + g * d, *v = vc + g * d;
+  if (ks) ks += g, vs += g;
+  float *o = att + g * rep * d, *s = sc + g * rep * n;
+  const E *pk = split ? k : kc, *pv = split ? v : vc;
+  const int64_t pf = split ? d : g == 0 ? dm.kv_heads * d : 0;
+  if (d == 64)
+    attend<64>(q, k, v, ks, vs, off, n, rep, d, o, s, pk, pv, pf);
+  else if (d == 128)
+    attend<128>(q, k, v, ks, vs, off, n, rep, d, o, s, pk, pv, pf);
+  else if (d == 16)
+    attend<16>(q, k, v, ks, vs, off, n, rep, d, o, s, pk, pv, pf);
+  else
+    attend<0>(q, k, v, ks, vs, off, n, rep, d, o, s, pk, pv, pf);
 }
 
 // All KV heads (threads split them when the context is long). Per ISA, not in the inlined body:
@@ -192,24 +252,18 @@ AI void attend(const float* q, const float* kc, const float* vc, const int64_t* 
 // On one thread the first head prefetches each position's whole row (all KV heads, contiguous),
 // one sequential stream, and the others find it in L2; split over threads, each its own head.
 #define ATTENTION(NAME, TARGET)                                                                  \
-  TARGET void NAME(const float* qkv, const float* kc, const float* vc, const int64_t* off,      \
-                   int64_t n, const Dims& dm, float* att, float* sc, int nt) {                  \
-    const int64_t rep = dm.heads / dm.kv_heads, d = dm.head_dim;                                 \
-    const bool split = nt > 1 && n * rep > 512;                                                  \
+  TARGET void NAME(const float* qkv, const void* kc, const void* vc, const uint16_t* ks,        \
+                   const uint16_t* vs, const int64_t* off, int64_t n, const Dims& dm, float* att, \
+                   float* sc, int nt) {                                                          \
+    const bool split = nt > 1 && n * (dm.heads / dm.kv_heads) > 512;                             \
     _Pragma("omp parallel for num_threads(nt) schedule(static) if (split)")                     \
     for (int64_t g = 0; g < dm.kv_heads; ++g) {                                                  \
-      const float *q = qkv + g * rep * d, *k = kc + g * d, *v = vc + g * d;                      \
-      float *o = att + g * rep * d, *s = sc + g * rep * n;                                       \
-      const float *pk = split ? k : kc, *pv = split ? v : vc;                                    \
-      const int64_t pf = split ? d : g == 0 ? dm.kv_heads * d : 0;                               \
-      if (d == 64)                                                                               \
-        attend<64>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                   \
-      else if (d == 128)                                                                         \
-        attend<128>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                  \
-      else if (d == 16)                                                                          \
-        attend<16>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                   \
+      if (ks)                                                                                    \
+        attend_head(g, qkv, (const int8_t*)kc, (const int8_t*)vc, ks, vs, off, n, dm, att, sc,   \
+                    split);                                                                      \
       else                                                                                       \
-        attend<0>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                    \
+        attend_head(g, qkv, (const float*)kc, (const float*)vc, ks, vs, off, n, dm, att, sc,     \
+                    split);                                                                      \
     }                                                                                            \
   }
 ATTENTION(attention_512, T512)
@@ -317,7 +371,7 @@ AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* hea
   buf.resize(hd + nqkv + nh * d + 2 * dm.inter + dm.inter + hd + kvh * rep * ctx);
   float *h = buf.data(), *qkv = h + hd, *att = qkv + nqkv, *gu = att + nh * d;
   float *act = gu + 2 * dm.inter, *tmp = act + dm.inter, *sc = tmp + hd;
-  std::vector<int64_t>& off = tl_off;  // each attended position's cache row, as a float offset
+  std::vector<int64_t>& off = tl_off;  // each attended position's cache row, in elements
   off.resize(ctx);
   const int64_t bs = dm.block_size;
   for (int64_t p = lo; p <= pos; ++p) off[p - lo] = (table[p / bs] * bs + p % bs) * kvh * d;
@@ -328,9 +382,15 @@ AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* hea
     rmsnorm(x, L.ln1, h, hd, eps);
     linear(isa, L.qkv, h, qkv, nt);
     rope(qkv, nh + kvh, d, cs, sn);
-    std::memcpy(L.kc + slot, qkv + nh * d, kvh * d * 4);
-    std::memcpy(L.vc + slot, qkv + (nh + kvh) * d, kvh * d * 4);
-    (isa == 2 ? attention_512 : attention_256)(qkv, L.kc, L.vc, off.data(), ctx, dm, att, sc, nt);
+    if (L.ks) {
+      quant_kv(qkv + nh * d, kvh, d, (int8_t*)L.kc + slot, L.ks + slot / d);
+      quant_kv(qkv + (nh + kvh) * d, kvh, d, (int8_t*)L.vc + slot, L.vs + slot / d);
+    } else {
+      std::memcpy((float*)L.kc + slot, qkv + nh * d, kvh * d * 4);
+      std::memcpy((float*)L.vc + slot, qkv + (nh + kvh) * d, kvh * d * 4);
+    }
+    (isa == 2 ? attention_512 : attention_256)(qkv, L.kc, L.vc, L.ks, L.vs, off.data(), ctx, dm,
+                                               att, sc, nt);
     linear(isa, L.o, att, tmp, nt);
     for (int64_t i = 0; i < hd; ++i) x[i] += tmp[i];
     rmsnorm(x, L.ln2, h, hd, eps);
