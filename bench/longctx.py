@@ -112,8 +112,8 @@ def part_kv(args: argparse.Namespace, held: list[int], res: dict) -> None:
 
 
 def scalings(args: argparse.Namespace) -> dict[str, dict | None]:
-    out: dict[str, dict | None] = {"default": None}
-    for s in args.scaling.split(","):
+    out: dict[str, dict | None] = {} if args.no_default else {"default": None}
+    for s in filter(None, args.scaling.split(",")):
         out[s] = {"rope_type": s, "factor": 2.0}
     return out
 
@@ -208,6 +208,9 @@ def main() -> None:
     ap.add_argument("--depths", default="0,0.25,0.5,0.75,1")
     ap.add_argument("--needles", type=int, default=1)
     ap.add_argument("--scaling", default="yarn,dynamic")
+    ap.add_argument(
+        "--no-default", action="store_true", help="skip unscaled RoPE (keeps locked runs short)"
+    )
     ap.add_argument("--bin", type=int, default=1024)
     ap.add_argument("--held", type=int, default=2048, help="tokens of the kv part's text")
     ap.add_argument("--ppl-len", type=int, default=0, help="ppl text tokens (0 = 2x trained)")

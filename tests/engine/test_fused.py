@@ -2,7 +2,8 @@
 logits of every step and greedy tokens on tiny random Llama / Qwen2 (q/k/v bias, untied head,
 sliding window) models over a paged cache with a prompt of several blocks, per weight mode and
 per ISA path (AVX2 forced on AVX512 machines), and that it is not taken where it does not apply
-(batches, adapters, speculative verification, quantized KV, LMFORGE_FUSED=0)."""
+(batches, adapters, speculative verification, fp8 KV, LMFORGE_FUSED=0); with an int8 KV cache
+it reads the codes and scales the torch path wrote and writes the ones it would."""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -104,6 +105,26 @@ def test_fused_logits_match_torch_path(
 
 
 @pytest.mark.parametrize("isa_env", ISAS, indirect=True)
+@pytest.mark.parametrize("model", ["llama", "window", "d64", "d24"])
+def test_fused_int8_kv_matches_torch_path(
+    isa_env: str,
+    model: str,
+    tiny_llama_dir: Path,
+    tiny_window_dir: Path,
+    tiny_dims_dirs: dict[str, Path],
+) -> None:
+    path = {"llama": tiny_llama_dir, "window": tiny_window_dir, **tiny_dims_dirs}[model]
+    eng = make_engine(path, kv_cache_dtype="int8", enable_prefix_caching=False, block_size=16)
+    assert eng.runner.fused is not None, eng.runner.fused_reason
+    _compare_steps(eng, 24, 5e-3)
+    sp = SamplingParams(max_tokens=24, temperature=0, ignore_eos=True)
+    fused, eng.runner.fused = eng.runner.fused, None
+    torch_path = _gen(eng, sp)
+    eng.runner.fused = fused
+    assert _gen(eng, sp) == torch_path
+
+
+@pytest.mark.parametrize("isa_env", ISAS, indirect=True)
 @pytest.mark.parametrize("mode", ["none", "int8", "int4"])
 def test_fused_greedy_tokens_equal(isa_env: str, mode: str, tiny_qwen2_dir: Path) -> None:
     eng = _engine(tiny_qwen2_dir, mode)
@@ -189,8 +210,8 @@ def test_fused_not_taken_where_it_does_not_apply(tiny_llama_dir: Path) -> None:
 def test_fused_off_by_env_and_for_quantized_kv(
     tiny_llama_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    eng = make_engine(tiny_llama_dir, kv_cache_dtype="int8")
-    assert eng.runner.fused is None and "KV" in eng.runner.fused_reason
+    eng = make_engine(tiny_llama_dir, kv_cache_dtype="fp8")
+    assert eng.runner.fused is None and "fp8 KV" in eng.runner.fused_reason
     monkeypatch.setenv("LMFORGE_FUSED", "0")
     eng = make_engine(tiny_llama_dir)
     assert eng.runner.fused is None and "LMFORGE_FUSED" in eng.runner.fused_reason

@@ -63,3 +63,24 @@ def test_awq_error_below_rtn(bits: int, group: int) -> None:
 def test_short_last_group_fake_quant_matches_rtn() -> None:
     w = torch.randn(8, 96)
     torch.testing.assert_close(fake_quant_groups(w, 4, 64), rtn(w, 4, 64).dequantize())
+
+
+def test_awq_block_objective_beats_the_linear_one_on_the_block() -> None:
+    """Scored on a downstream block (here a saturating nonlinearity and a projection, like the
+    attention softmax and o_proj), the chosen scale errs less on that block than the scale the
+    linear-output objective picks, and less than RTN."""
+    w, x = _layer()
+    proj = torch.randn(96, 32, generator=torch.Generator().manual_seed(1))
+
+    def block(ws: list[torch.Tensor]) -> torch.Tensor:
+        return torch.tanh(x @ ws[0].T * 20) @ proj
+
+    ref = block([w])
+
+    def loss(s: torch.Tensor) -> float:
+        return (block([fake_quant_groups(w * s, 4, 128) / s]) - ref).pow(2).mean().item()
+
+    s_block = search_scales([w], x, 4, 128, block=block)
+    s_linear = search_scales([w], x, 4, 128)
+    assert loss(s_block) <= loss(s_linear)
+    assert loss(s_block) < loss(torch.ones(128))

@@ -3,26 +3,45 @@ before rounding, and fold the inverse scale into the op that feeds the layer.
 
 Per input channel j the scale is s_j = mean|x_j|^alpha (or AutoAWQ's duo form, that over the
 weights' normalised magnitude^(1 - alpha)), alpha searched on a grid to minimise
-the paper's objective ||Q(W diag(s)) diag(s)^-1 X - W X||^2 over calibration activations, jointly
-for the linears that share an input (q/k/v, gate/up). Then, per weight group, the clipping of
+the paper's objective over calibration activations, jointly for the linears that share an input
+(q/k/v, gate/up). As in AutoAWQ the error is measured where it matters, at the output of the
+block those linears feed (the attention block for q/k/v, the whole MLP for gate/up): a scale
+that helps q/k/v's raw outputs can still hurt the softmax and o_proj downstream, so scoring the
+concatenated linear outputs picked worse alphas. Then, per weight group, the clipping of
 the range is searched the same way (a smaller range rounds most weights finer at the cost of
 the few largest). The math of y is unchanged in float: W diag(s) times X / s.
 """
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from lmforge.quant.grid import fake_quant_groups, grouped
 
+Block = Callable[[list[Tensor]], Tensor]
+
 
 def search_scales(
-    weights: list[Tensor], x: Tensor, bits: int, group_size: int, n_grid: int = 20
+    weights: list[Tensor],
+    x: Tensor,
+    bits: int,
+    group_size: int,
+    n_grid: int = 20,
+    block: Block | None = None,
 ) -> Tensor:
     """Best per-input-channel scale s [in] for the linears `weights` (each [out_i, in]) on
-    activations `x` [tokens, in]."""
+    activations `x` [tokens, in]. `block` maps candidate weights (same shapes) to the output the
+    error is measured on; by default the linears' own outputs on `x`."""
     w = torch.cat([t.float() for t in weights])
     x = x.float()
-    ref = x @ w.T
+    rows = [t.shape[0] for t in weights]
+    if block is None:
+
+        def block(ws: list[Tensor]) -> Tensor:
+            return x @ torch.cat(ws).T
+
+    ref = block([t.float() for t in weights])
     x_mean = x.abs().mean(0)
     # AutoAWQ's "duo" scales also divide by the weights' own per-channel magnitude (each group
     # normalised to its max first): s = mean|x|^a / mean|w_hat|^(1-a). Both families are
@@ -38,7 +57,7 @@ def search_scales(
         s = s.clamp(min=1e-4)
         s = s / (s.max() * s.min()).sqrt()
         wq = fake_quant_groups(w * s, bits, group_size) / s
-        loss = (x @ wq.T - ref).pow(2).mean().item()
+        loss = (block(list(wq.split(rows))) - ref).pow(2).mean().item()
         if loss < best:
             best, best_s = loss, s
     return best_s

@@ -64,13 +64,13 @@ def run_layer(layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any]) ->
     outs = []
     with torch.no_grad():
         for h in hidden:
-            kw = _fit(kwargs, h.shape[0])
+            kw = fit_batch(kwargs, h.shape[0])
             out = layer(h, **kw)
             outs.append(out[0] if isinstance(out, tuple) else out)
     return outs
 
 
-def _fit(kwargs: dict[str, Any], batch: int) -> dict[str, Any]:
+def fit_batch(kwargs: dict[str, Any], batch: int) -> dict[str, Any]:
     """Slice batch-shaped kwargs for a last, smaller batch."""
     out = {}
     for k, v in kwargs.items():
@@ -102,3 +102,51 @@ def observe_inputs(
     finally:
         for h in handles:
             h.remove()
+
+
+def observe_calls(
+    layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any], names: tuple[str, ...]
+) -> dict[str, list[tuple[Tensor, dict[str, Any]]]]:
+    """Run the layer and keep each named submodule's calls: (hidden input [b, seq, d], other
+    keyword arguments), so the submodule can be rerun alone on them (AWQ's block objective)."""
+    mods = dict(layer.named_modules())
+    calls: dict[str, list[tuple[Tensor, dict[str, Any]]]] = {n: [] for n in names}
+
+    def keep(n: str, args: tuple, kw: dict[str, Any]) -> None:
+        kw = dict(kw)
+        x = args[0] if args else kw.pop("hidden_states")
+        calls[n].append((x.detach(), kw))
+
+    handles = [
+        mods[n].register_forward_pre_hook(
+            lambda _m, args, kw, n=n: keep(n, args, kw), with_kwargs=True
+        )
+        for n in names
+    ]
+    try:
+        run_layer(layer, hidden, kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def block_output(
+    module: nn.Module, linears: list[nn.Linear], calls: list[tuple[Tensor, dict[str, Any]]]
+) -> Callable[[list[Tensor]], Tensor]:
+    """A function of candidate weights for `linears`: `module`'s output on the recorded `calls`
+    with those weights in place (the originals are put back after each run)."""
+
+    def run(weights: list[Tensor]) -> Tensor:
+        saved = [m.weight.data for m in linears]
+        try:
+            for m, w in zip(linears, weights, strict=True):
+                m.weight.data = w
+            with torch.no_grad():
+                outs = [module(x, **kw) for x, kw in calls]
+        finally:
+            for m, w in zip(linears, saved, strict=True):
+                m.weight.data = w
+        return torch.cat([(o[0] if isinstance(o, tuple) else o).float() for o in outs])
+
+    return run

@@ -21,7 +21,16 @@ from lmforge.quant.checkpoint import write_checkpoint
 from lmforge.quant.config import QuantizeConfig
 from lmforge.quant.gptq import Hessian, gptq
 from lmforge.quant.grid import QuantizedWeight, rtn
-from lmforge.quant.layers import LINEARS, capture_inputs, decoder_layers, observe_inputs, run_layer
+from lmforge.quant.layers import (
+    LINEARS,
+    block_output,
+    capture_inputs,
+    decoder_layers,
+    fit_batch,
+    observe_calls,
+    observe_inputs,
+    run_layer,
+)
 from lmforge.quant.state import LayerState
 
 SUPPORTED = ("llama", "mistral", "qwen2")
@@ -56,6 +65,17 @@ def gptq_layer(
     }
 
 
+def _spread(
+    calls: list[tuple[Tensor, dict[str, Any]]], tokens: int
+) -> list[tuple[Tensor, dict[str, Any]]]:
+    """About `tokens` tokens of whole sequences, evenly spread over the recorded batches (the
+    calibration blocks are unpadded, so the RoPE/mask kwargs are the same for every row)."""
+    total = sum(x.shape[0] * x.shape[1] for x, _ in calls)
+    step = max(1, total // tokens)
+    picked = [(x[::step], kw) for x, kw in calls]
+    return [(x, fit_batch(kw, x.shape[0])) for x, kw in picked if x.shape[0]]
+
+
 def awq_layer(
     layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any], cfg: QuantizeConfig
 ) -> dict[str, QuantizedWeight]:
@@ -65,18 +85,31 @@ def awq_layer(
     seen: dict[str, list[Tensor]] = {n: [] for n in LEADERS}
     observe_inputs(layer, hidden, kwargs, LEADERS, lambda n, x: seen[n].append(x[::stride]))
     xs = {n: torch.cat(v)[:AWQ_SCALE_TOKENS] for n, v in seen.items()}
+    calls = observe_calls(layer, hidden, kwargs, ("self_attn", "mlp"))
     v, o = mods["self_attn.v_proj"], mods["self_attn.o_proj"]
-    groups = [
-        ("input_layernorm", ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]),
-        ("post_attention_layernorm", ["mlp.gate_proj", "mlp.up_proj"]),
-        ("mlp.up_proj", ["mlp.down_proj"]),
+    # (op the scale folds into, linears scaled, block whose output scores the scale; None: the
+    # linears' own outputs, as AutoAWQ does for o_proj and down_proj)
+    groups: list[tuple[str, list[str], str | None]] = [
+        (
+            "input_layernorm",
+            ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+            "self_attn",
+        ),
+        ("post_attention_layernorm", ["mlp.gate_proj", "mlp.up_proj"], "mlp"),
+        ("mlp.up_proj", ["mlp.down_proj"], None),
     ]
     if v.out_features == o.in_features:  # without GQA v's rows map 1:1 onto o's inputs
-        groups.insert(1, ("self_attn.v_proj", ["self_attn.o_proj"]))
+        groups.insert(1, ("self_attn.v_proj", ["self_attn.o_proj"], None))
     with torch.no_grad():
-        for prev, names in groups:
+        for prev, names, inspect in groups:
             key = leader(names[0])
-            s = search_scales([mods[n].weight for n in names], xs[key], cfg.bits, cfg.group_size)
+            lins = [mods[n] for n in names]
+            block = None
+            if inspect is not None:
+                block = block_output(mods[inspect], lins, _spread(calls[inspect], AWQ_SCALE_TOKENS))
+            s = search_scales(
+                [m.weight for m in lins], xs[key], cfg.bits, cfg.group_size, block=block
+            )
             p = mods[prev]
             if isinstance(p, nn.Linear):
                 p.weight.div_(s[:, None])
@@ -84,8 +117,8 @@ def awq_layer(
                     p.bias.div_(s)
             else:  # RMSNorm: y = weight * norm(x)
                 p.weight.div_(s)
-            for n in names:
-                mods[n].weight.mul_(s[None, :])
+            for m in lins:
+                m.weight.mul_(s[None, :])
             xs[key] = xs[key] / s
         res = {}
         for n in LINEARS:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 SOURCE = HERE / "decode.cpp"
-SOURCES = (SOURCE, HERE / "qgemm.cpp", HERE / "qrow.cpp")  # what the cache key hashes
+# what the cache key hashes (decode.cpp includes the others)
+SOURCES = (SOURCE, HERE / "qgemm.cpp", HERE / "qrow.cpp", HERE / "attention.cpp")
 FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp"]
 FLAGS += ["-Wno-maybe-uninitialized", "-Wno-psabi"]
 

@@ -9,7 +9,7 @@
 // packed int8/int4 (qgemm.cpp's kernels, unchanged, so a layer gives the bits it gives alone).
 // The small ops are written once on GCC vector types and compiled for each ISA by inlining into
 // a target-attributed entry, so `isa` (the same choice as the GEMMs) picks both.
-// This file includes qgemm.cpp: the library is this one translation unit.
+// This file includes qgemm.cpp and attention.cpp: the library is this one translation unit.
 #include "qgemm.cpp"
 
 namespace {
@@ -28,8 +28,10 @@ struct Layer {
   Lin qkv, o, gu, down;
   const float* ln1;
   const float* ln2;
-  float* kc;  // [blocks][block_size][kv_heads][head_dim] fp32
-  float* vc;
+  void* kc;  // [blocks][block_size][kv_heads][head_dim] fp32, or int8 codes when ks is set
+  void* vc;
+  uint16_t* ks;  // int8 KV: fp16 scale per (token, head) [blocks][block_size][kv_heads]; or null
+  uint16_t* vs;
 };
 
 struct Dims {  // as Python fills it
@@ -47,6 +49,21 @@ AI v16 vload(const float* p) {
   return v;
 }
 AI void vstore(float* p, v16 v) { std::memcpy(p, &v, 64); }
+typedef int8_t v16b __attribute__((vector_size(16)));
+AI v16 vload(const int8_t* p) {  // 16 int8 KV codes as floats
+  v16b c;
+  std::memcpy(&c, p, 16);
+  return __builtin_convertvector(c, v16);
+}
+// A KV scale's fp16 bits as float, inline: the scales are positive normals (>= 2^-14), so a
+// rebias of the exponent is exact. (A _Float16 cast is a libgcc call here, and a call inside the
+// attention loops spills every vector register: int8 KV decoded at 0.62x fp32 with it.)
+AI float f16(uint16_t h) {
+  const uint32_t b = ((uint32_t)(h & 0x7fff) << 13) + 0x38000000u;
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v4 __attribute__((vector_size(16)));
 AI float hsum(v16 v) {  // pairwise halves: a short dependency chain
@@ -82,19 +99,21 @@ AI v16 vexp(v16 x) {
   return p * s;
 }
 
-AI float dot(const float* a, const float* b, int64_t n) {
+template <class E>
+AI float dot(const float* a, const E* b, int64_t n) {
   v16 acc = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) acc += vload(a + i) * vload(b + i);
   float s = hsum(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
+  for (; i < n; ++i) s += a[i] * (float)b[i];
   return s;
 }
 
-AI void axpy(float* y, float a, const float* x, int64_t n) {  // y += a x
+template <class E>
+AI void axpy(float* y, float a, const E* x, int64_t n) {  // y += a x
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) vstore(y + i, vload(y + i) + a * vload(x + i));
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (; i < n; ++i) y[i] += a * (float)x[i];
 }
 
 AI void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
@@ -124,96 +143,7 @@ AI void rope(float* x, int64_t heads, int64_t d, const float* cs, const float* s
   }
 }
 
-// Softmax in place over each of `rep` rows of n scores.
-AI void softmax_rows(float* sc, int64_t rep, int64_t n) {
-  for (int64_t r = 0; r < rep; ++r) {
-    float* s = sc + r * n;
-    float mx = s[0];
-    for (int64_t i = 1; i < n; ++i) mx = s[i] > mx ? s[i] : mx;
-    float tot = 0.f;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      const v16 e = vexp(vload(s + i) - mx);
-      vstore(s + i, e);
-      tot += hsum(e);
-    }
-    for (; i < n; ++i) tot += (s[i] = std::exp(s[i] - mx));
-    const float inv = 1.f / tot;
-    for (i = 0; i < n; ++i) s[i] *= inv;
-  }
-}
-
-constexpr int PF = 8;  // positions ahead to prefetch: K/V rows come from DRAM (weights evict them)
-
-AI void prefetch_row(const float* p, int64_t d) {
-  for (int64_t c = 0; c < d; c += 16) __builtin_prefetch(p + c);
-}
-
-// Attention of one KV head's `rep` query heads over the n cached positions whose rows start at
-// kc/vc + off[i] (+ g * d): scores, softmax, weighted V sum. D = head_dim known at compile time
-// keeps a K row and the output accumulators in registers; D = 0 is the any-size fallback.
-// pk/pv + off[i] are prefetched `pf` floats per position (0: none).
-template <int D>
-AI void attend(const float* q, const float* kc, const float* vc, const int64_t* off, int64_t n,
-               int64_t rep, int64_t d, float* out, float* sc, const float* pk, const float* pv,
-               int64_t pf) {
-  if (D) d = D;
-  const float scale = 1.f / std::sqrt((float)d);
-  for (int64_t i = 0; i < n; ++i) {
-    if (i + PF < n) prefetch_row(pk + off[i + PF], pf);
-    const float* k = kc + off[i];
-    for (int64_t r = 0; r < rep; ++r) sc[r * n + i] = dot(q + r * d, k, d) * scale;
-  }
-  softmax_rows(sc, rep, n);
-  if (D) {
-    constexpr int C = D ? D / 16 : 1;
-    for (int64_t r = 0; r < rep; ++r) {
-      v16 acc[C] = {};
-      const float* pr = sc + r * n;
-      for (int64_t i = 0; i < n; ++i) {
-        if (r == 0 && i + PF < n) prefetch_row(pv + off[i + PF], pf);
-        const float* v = vc + off[i];
-#pragma GCC unroll 8
-        for (int c = 0; c < C; ++c) acc[c] += pr[i] * vload(v + 16 * c);
-      }
-      for (int c = 0; c < C; ++c) vstore(out + r * d + 16 * c, acc[c]);
-    }
-    return;
-  }
-  std::memset(out, 0, rep * d * 4);
-  for (int64_t i = 0; i < n; ++i) {
-    if (i + PF < n) prefetch_row(pv + off[i + PF], pf);
-    for (int64_t r = 0; r < rep; ++r) axpy(out + r * d, sc[r * n + i], vc + off[i], d);
-  }
-}
-
-// All KV heads (threads split them when the context is long). Per ISA, not in the inlined body:
-// GCC outlines an OpenMP region with its enclosing function's target, so it must be this one's.
-// On one thread the first head prefetches each position's whole row (all KV heads, contiguous),
-// one sequential stream, and the others find it in L2; split over threads, each its own head.
-#define ATTENTION(NAME, TARGET)                                                                  \
-  TARGET void NAME(const float* qkv, const float* kc, const float* vc, const int64_t* off,      \
-                   int64_t n, const Dims& dm, float* att, float* sc, int nt) {                  \
-    const int64_t rep = dm.heads / dm.kv_heads, d = dm.head_dim;                                 \
-    const bool split = nt > 1 && n * rep > 512;                                                  \
-    _Pragma("omp parallel for num_threads(nt) schedule(static) if (split)")                     \
-    for (int64_t g = 0; g < dm.kv_heads; ++g) {                                                  \
-      const float *q = qkv + g * rep * d, *k = kc + g * d, *v = vc + g * d;                      \
-      float *o = att + g * rep * d, *s = sc + g * rep * n;                                       \
-      const float *pk = split ? k : kc, *pv = split ? v : vc;                                    \
-      const int64_t pf = split ? d : g == 0 ? dm.kv_heads * d : 0;                               \
-      if (d == 64)                                                                               \
-        attend<64>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                   \
-      else if (d == 128)                                                                         \
-        attend<128>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                  \
-      else if (d == 16)                                                                          \
-        attend<16>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                   \
-      else                                                                                       \
-        attend<0>(q, k, v, off, n, rep, d, o, s, pk, pv, pf);                                    \
-    }                                                                                            \
-  }
-ATTENTION(attention_512, T512)
-ATTENTION(attention_256, T256)
+#include "attention.cpp"
 
 // ---------------------------------------------------------------- fp32 GEMV, y = W x
 // One row at a time, four accumulators: a single sequential weight stream. Four rows at once
@@ -317,7 +247,7 @@ AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* hea
   buf.resize(hd + nqkv + nh * d + 2 * dm.inter + dm.inter + hd + kvh * rep * ctx);
   float *h = buf.data(), *qkv = h + hd, *att = qkv + nqkv, *gu = att + nh * d;
   float *act = gu + 2 * dm.inter, *tmp = act + dm.inter, *sc = tmp + hd;
-  std::vector<int64_t>& off = tl_off;  // each attended position's cache row, as a float offset
+  std::vector<int64_t>& off = tl_off;  // each attended position's cache row, in elements
   off.resize(ctx);
   const int64_t bs = dm.block_size;
   for (int64_t p = lo; p <= pos; ++p) off[p - lo] = (table[p / bs] * bs + p % bs) * kvh * d;
@@ -328,9 +258,15 @@ AI void decode_body(int isa, const Dims& dm, const Layer* layers, const Lin* hea
     rmsnorm(x, L.ln1, h, hd, eps);
     linear(isa, L.qkv, h, qkv, nt);
     rope(qkv, nh + kvh, d, cs, sn);
-    std::memcpy(L.kc + slot, qkv + nh * d, kvh * d * 4);
-    std::memcpy(L.vc + slot, qkv + (nh + kvh) * d, kvh * d * 4);
-    (isa == 2 ? attention_512 : attention_256)(qkv, L.kc, L.vc, off.data(), ctx, dm, att, sc, nt);
+    if (L.ks) {
+      quant_kv(qkv + nh * d, kvh, d, (int8_t*)L.kc + slot, L.ks + slot / d);
+      quant_kv(qkv + (nh + kvh) * d, kvh, d, (int8_t*)L.vc + slot, L.vs + slot / d);
+    } else {
+      std::memcpy((float*)L.kc + slot, qkv + nh * d, kvh * d * 4);
+      std::memcpy((float*)L.vc + slot, qkv + (nh + kvh) * d, kvh * d * 4);
+    }
+    (isa == 2 ? attention_512 : attention_256)(qkv, L.kc, L.vc, L.ks, L.vs, off.data(), ctx, dm,
+                                               att, sc, nt);
     linear(isa, L.o, att, tmp, nt);
     for (int64_t i = 0; i < hd; ++i) x[i] += tmp[i];
     rmsnorm(x, L.ln2, h, hd, eps);

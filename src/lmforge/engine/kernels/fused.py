@@ -5,9 +5,10 @@ K/V writes and gathers, SDPA, SiLU, residuals: 5-15 us each, ~600 per token on t
 model). `FusedDecode` binds every layer's weights and KV cache pointers once; a step then passes
 the token's embedding, position and block table. It applies only where its math is the plain
 model's: one decode token of a sequence without a LoRA adapter or speculative drafts, fp32
-weights/activations/KV cache, projections that are fp32 `nn.Linear`s or our own int8/int4
-layers. Everything else (batches, prefill, adapters, verification, bf16, quantized KV) takes
-the torch path. LMFORGE_FUSED=0 turns it off (A/B benchmarks, tests).
+weights/activations, an fp32 or int8 KV cache (int8: codes and per-token scales read in place,
+the dequantize folded into the scores and weights), projections that are fp32 `nn.Linear`s or
+our own int8/int4 layers. Everything else (batches, prefill, adapters, verification, bf16, fp8
+KV) takes the torch path. LMFORGE_FUSED=0 turns it off (A/B benchmarks, tests).
 """
 
 import mmap
@@ -18,11 +19,12 @@ from torch import Tensor, nn
 
 from lmforge.engine.kernels.build import load
 from lmforge.engine.kernels.ops import choose
+from lmforge.engine.kv_cache import QuantKV
 from lmforge.engine.quant import Int4Linear, Int8Linear
 
 ENV = "LMFORGE_FUSED"
 LIN = 8  # int64 fields of decode.cpp's `Lin`
-LAYER = 4 * LIN + 4  # `Layer`: qkv, o, gu, down, then ln1, ln2, kc, vc
+LAYER = 4 * LIN + 6  # `Layer`: qkv, o, gu, down, then ln1, ln2, kc, vc, ks, vs
 
 
 HUGE = 2 << 20  # a transparent huge page
@@ -88,8 +90,9 @@ class FusedDecode:
             row = [*self._lin(a.qkv_proj), *self._lin(a.o_proj)]
             row += [*self._lin(m.gate_up_proj), *self._lin(m.down_proj)]
             norms = (layer.input_layernorm.weight, layer.post_attention_layernorm.weight)
-            rows.append([*row, _ptr(norms[0]), _ptr(norms[1]), _ptr(kc), _ptr(vc)])
+            rows.append([*row, _ptr(norms[0]), _ptr(norms[1]), *_kv_ptrs(kc, vc)])
         self.layers = torch.tensor(rows, dtype=torch.int64)
+        assert self.layers.shape[1] == LAYER
         self.head = torch.tensor(self._lin(model.lm_head), dtype=torch.int64)
         self.norm = model.norm.weight
         window = s.sliding_window or 0
@@ -140,6 +143,19 @@ class FusedDecode:
         return out
 
 
+def _kv_ptrs(kc: Tensor | QuantKV, vc: Tensor | QuantKV) -> list[int]:
+    """Layer's kc, vc, ks, vs: fp32 rows and null scales, or int8 codes and their fp16 scales."""
+    if isinstance(kc, QuantKV) and isinstance(vc, QuantKV):
+        return [_ptr(kc.codes), _ptr(vc.codes), _ptr(kc.scale), _ptr(vc.scale)]
+    return [_ptr(kc), _ptr(vc), 0, 0]
+
+
+def _kv_ok(c: object) -> bool:
+    if isinstance(c, QuantKV):
+        return c.kind == "int8" and c.dtype == torch.float32
+    return isinstance(c, Tensor) and c.dtype == torch.float32
+
+
 def _k(mod: Int8Linear | Int4Linear) -> int:
     return mod.packed.shape[1] * (4 if isinstance(mod, Int8Linear) else 32)
 
@@ -162,8 +178,8 @@ def why_not(model: nn.Module, kv: list) -> str:
     s, emb = model.spec, model.embed_tokens.weight
     if emb.device.type != "cpu" or emb.dtype != torch.float32:
         return f"needs fp32 on CPU (model is {emb.dtype} on {emb.device.type})"
-    if any(not isinstance(c, Tensor) or c.dtype != torch.float32 for pair in kv for c in pair):
-        return "needs an fp32 KV cache (quantized KV takes the torch path)"
+    if not all(_kv_ok(c) for pair in kv for c in pair):
+        return "needs an fp32 or int8 KV cache (fp8 KV takes the torch path)"
     if s.num_heads % s.num_kv_heads or s.head_dim % 2:
         return "head layout not supported"
     mods = [model.lm_head]
