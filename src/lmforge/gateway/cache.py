@@ -14,8 +14,10 @@ MiniLM also ranks lowercase swaps ("sort a list" / "sort a dictionary", "maximum
 "minimum") above real paraphrases, so `compatible` adds a lexical rule: the two prompts'
 content words (stop words and request framing such as "tell me", "explain" dropped) may
 differ only by additions on one side, never by a replacement other than a WordNet synonym
-(gateway/synonyms.py: "bigger" / "larger" pass, "bigger" / "smaller" do not), and the shared
-ones must keep their order.
+(gateway/synonyms.py: "bigger" / "larger" pass, "bigger" / "smaller" do not). Word order is
+free unless a synonym was swapped in, but each number keeps the unit after it ("5 miles to
+kilometers" is not "5 kilometers to miles"), and arithmetic operators count as salient
+("times" = "multiplied by", never "plus").
 """
 
 import functools
@@ -81,6 +83,8 @@ FRAMING = frozenset(
         "explain",
         "describe",
         "calculate",
+        "recommend",
+        "suggest",
         "compute",
         "name",
         "write",
@@ -241,9 +245,7 @@ def content_words(text: str) -> list[tuple[str, str]]:
     """(stem, word) of each content word, in order (operators of a sum are salient instead)."""
     stop = _stop_words()
     ops = _OPERATORS if _NUM.search(text) else {}
-    return [
-        (_stem(w), w) for w in _LOWER.findall(text.lower()) if w not in stop and w not in ops
-    ]
+    return [(_stem(w), w) for w in _LOWER.findall(text.lower()) if w not in stop and w not in ops]
 
 
 def number_units(text: str) -> list[str | None]:
@@ -255,9 +257,12 @@ def number_units(text: str) -> list[str | None]:
     stop = _stop_words()
     out: list[str | None] = []
     for m in _NUM.finditer(text):
-        nxt = _LOWER.match(text.lower(), m.end() + 1) if text[m.end() : m.end() + 1] == " " else None
+        nxt = (
+            _LOWER.match(text.lower(), m.end() + 1) if text[m.end() : m.end() + 1] == " " else None
+        )
         w = nxt.group() if nxt else ""
-        out.append(_stem(w).rstrip("e") if w and w not in stop and not w.isdigit() else None)
+        unit = w and w not in stop and w not in _OPERATORS and not w.isdigit()
+        out.append(_stem(w).rstrip("e") if unit else None)
     return out
 
 
@@ -267,21 +272,24 @@ def compatible(a: str, b: str) -> bool:
     if not same_salient(a, b):
         return False
     ua, ub = number_units(a), number_units(b)
-    if any(x is not None and y is not None and x != y for x, y in zip(ua, ub)):
+    if any(x is not None and y is not None and x != y for x, y in zip(ua, ub, strict=False)):
         return False
     wa, wb = content_words(a), content_words(b)
     sa, sb = [s for s, _ in wa], [s for s, _ in wb]
     only_a = [(s, w) for s, w in wa if s not in sb]
     only_b = [(s, w) for s, w in wb if s not in sa]
     if only_a and only_b:  # a replacement: allowed only word for synonym, one to one
-        rest_b = []
+        rename = {}
         for s, w in only_b:
             match = next((x for x in only_a if are_synonyms(x[1], w)), None)
-            if match is None:
-                rest_b.append(s)
-            else:
+            if match is not None:
+                rename[s] = match[0]
                 only_a.remove(match)
-        if only_a and rest_b:
+        sb = [rename.get(s, s) for s in sb]
+        if only_a and [s for s in sb if s not in sa]:
+            return False
+        # a synonym swap keeps the order ("big files to small" / "small files to large")
+        if rename and [w for w in sa if w in sb] != [w for w in sb if w in sa]:
             return False
     return True
 
