@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
 import gateway_cascade
 import gateway_pairs
+import gateway_signals
 
 
 def test_shipped_pairs_match_the_builder() -> None:
@@ -47,3 +48,17 @@ def test_operating_point_and_curve_on_synthetic_items() -> None:
     assert lo <= p["cost_vs_large"] <= hi
     pts = gateway_cascade.curve(items, "margin", pre_call=False)
     assert pts[0][1] < 1.0 and max(y for _, y in pts) == 1.0
+
+
+def test_signal_aucs_and_shot_permutations() -> None:
+    prefix = gateway_cascade.HEAD + "Message: a\nInjection: yes\n\nMessage: b\nInjection: no\n\n"
+    alts = gateway_signals.permuted_prefixes(prefix, 3, seed=0)
+    assert all(a.startswith(gateway_cascade.HEAD) and sorted(a) == sorted(prefix) for a in alts)
+    # a signal that is high exactly on the right answers ranks them perfectly; its negation, worst
+    items = [
+        {"ok": ok, "margin": float(ok), "p_answer": 1.0 - ok, "selfcheck": None, "agreement": 0.5}
+        for ok in (True, False, True, False)
+    ]
+    got = gateway_signals.aucs(items)
+    assert (got["margin"], got["p_answer"], got["agreement"]) == (1.0, 0.0, 0.5)
+    assert got["selfcheck"] is None and got["small_accuracy"] == 0.5

@@ -14,8 +14,10 @@ MiniLM also ranks lowercase swaps ("sort a list" / "sort a dictionary", "maximum
 "minimum") above real paraphrases, so `compatible` adds a lexical rule: the two prompts'
 content words (stop words and request framing such as "tell me", "explain" dropped) may
 differ only by additions on one side, never by a replacement other than a WordNet synonym
-(gateway/synonyms.py: "bigger" / "larger" pass, "bigger" / "smaller" do not), and the shared
-ones must keep their order.
+(gateway/synonyms.py: "bigger" / "larger" pass, "bigger" / "smaller" do not). Word order is
+free unless a synonym was swapped in, but each number keeps the unit after it ("5 miles to
+kilometers" is not "5 kilometers to miles"), and arithmetic operators count as salient
+("times" = "multiplied by", never "plus").
 """
 
 import functools
@@ -81,6 +83,8 @@ FRAMING = frozenset(
         "explain",
         "describe",
         "calculate",
+        "recommend",
+        "suggest",
         "compute",
         "name",
         "write",
@@ -141,6 +145,25 @@ _PRONOUN_I = frozenset({"i", "i'm", "i'd", "i've", "i'll"})
 _LOWER = re.compile(r"[a-z0-9]+")
 _NUM = re.compile(r"-?\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
+_SENTENCE_END = re.compile(r"[.?!:]\s*$")
+# Arithmetic operators are salient like numbers: "17 times 23" / "17 plus 23" is a near miss,
+# "17 times 23" / "multiply 17 by 23" is not.
+_OPERATORS = {
+    "times": "MUL",
+    "multiplied": "MUL",
+    "multiply": "MUL",
+    "product": "MUL",
+    "plus": "ADD",
+    "add": "ADD",
+    "added": "ADD",
+    "sum": "ADD",
+    "minus": "SUB",
+    "subtract": "SUB",
+    "subtracted": "SUB",
+    "divided": "DIV",
+    "divide": "DIV",
+    "over": "DIV",
+}
 
 
 def cacheable(body: dict[str, Any]) -> bool:
@@ -176,21 +199,26 @@ def bucket_key(path: str, body: dict[str, Any]) -> str:
 
 
 def salient(text: str) -> list[str]:
-    """Numbers, negations and capitalised names, in order: the words a near miss changes."""
+    """Numbers, operators, negations and capitalised names, in order: the words a near miss
+    changes. A capital after a sentence end (or at the start) is not a name."""
     out = [n.replace(",", "") for n in _NUM.findall(text)]
-    words = _WORD.findall(text)
-    for i, w in enumerate(words):
+    ops = []
+    for i, m in enumerate(_WORD.finditer(text)):
+        w = m.group()
         lw = w.lower().replace("\u2019", "'")
         if lw in NEGATIONS or lw.endswith("n't"):
             out.append("NOT")
+        elif lw in _OPERATORS and _NUM.search(text):
+            ops.append(_OPERATORS[lw])
         elif (
             i > 0
             and w[0].isupper()
             and lw not in _PRONOUN_I
-            and not words[i - 1].endswith((".", "?", "!"))
+            and not _SENTENCE_END.search(text[: m.start()])
+            and text[m.start() - 1 : m.start()] != "-"
         ):
             out.append(lw)
-    return out
+    return out + sorted(set(ops))
 
 
 def same_salient(a: str, b: str) -> bool:
@@ -214,15 +242,37 @@ def _stop_words() -> frozenset[str]:
 
 
 def content_words(text: str) -> list[tuple[str, str]]:
-    """(stem, word) of each content word, in order."""
+    """(stem, word) of each content word, in order (operators of a sum are salient instead)."""
     stop = _stop_words()
-    return [(_stem(w), w) for w in _LOWER.findall(text.lower()) if w not in stop]
+    ops = _OPERATORS if _NUM.search(text) else {}
+    return [(_stem(w), w) for w in _LOWER.findall(text.lower()) if w not in stop and w not in ops]
+
+
+def number_units(text: str) -> list[str | None]:
+    """The content word right after each number ("5 miles" -> "mile"), None if there is none.
+
+    Word order is otherwise free ("How many kilometers are 5 miles?" / "Convert 5 miles to
+    kilometers."), but a number keeps its unit: "5 miles to kilometers" is not "5 kilometers
+    to miles"."""
+    stop = _stop_words()
+    out: list[str | None] = []
+    for m in _NUM.finditer(text):
+        nxt = (
+            _LOWER.match(text.lower(), m.end() + 1) if text[m.end() : m.end() + 1] == " " else None
+        )
+        w = nxt.group() if nxt else ""
+        unit = w and w not in stop and w not in _OPERATORS and not w.isdigit()
+        out.append(_stem(w).rstrip("e") if unit else None)
+    return out
 
 
 def compatible(a: str, b: str) -> bool:
-    """May a cached answer to `a` answer `b`? Salient words equal, no content word replaced
-    except by a synonym, the shared ones in the same order."""
+    """May a cached answer to `a` answer `b`? Salient words equal, each number with the same
+    unit where both name one, no content word replaced except by a synonym."""
     if not same_salient(a, b):
+        return False
+    ua, ub = number_units(a), number_units(b)
+    if any(x is not None and y is not None and x != y for x, y in zip(ua, ub, strict=False)):
         return False
     wa, wb = content_words(a), content_words(b)
     sa, sb = [s for s, _ in wa], [s for s, _ in wb]
@@ -238,7 +288,10 @@ def compatible(a: str, b: str) -> bool:
         sb = [rename.get(s, s) for s in sb]
         if only_a and [s for s in sb if s not in sa]:
             return False
-    return [w for w in sa if w in sb] == [w for w in sb if w in sa]
+        # a synonym swap keeps the order ("big files to small" / "small files to large")
+        if rename and [w for w in sa if w in sb] != [w for w in sb if w in sa]:
+            return False
+    return True
 
 
 def choose_threshold(
