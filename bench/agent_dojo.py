@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from agent import serve  # bench/agent.py: lmforge serve in a subprocess
-from agent_dojo_roles import ROLES
+from agent_dojo_roles import OWN_RECORDS, ROLES
 from lmforge.agent.config import Grant, GuardSettings
 from lmforge.agent.policy import Policy, Refused
 from lmforge.agent.provenance import Provenance
@@ -129,7 +129,10 @@ def pipelines(
 
         def query(self, query, runtime, env, messages=(), extra_args=None):
             names = grants.get(query, set())
-            policy = Policy.build({n: Grant(provenance=provenance) for n in names}, Path("."))
+            policy = Policy.build(
+                {n: Grant(provenance=provenance, trusted_output=n in OWN_RECORDS) for n in names},
+                Path("."),
+            )
             tools = {n: dojo_tool(n) for n in runtime.functions}
             keep = {t.name for t in policy.visible(tools)}
             prov = Provenance()
@@ -198,7 +201,9 @@ def pipelines(
             for j in range(i, len(out)):
                 m = dict(out[j])
                 text = get_text_content_as_str(m.get("content") or [])
-                extra_args["lmforge_provenance"].observe(text)  # raw: what a tool supplied
+                prov = extra_args["lmforge_provenance"]  # raw text: what the tool supplied
+                grant = extra_args["lmforge_policy"].grants.get(m["tool_call"].function)
+                (prov.trust if grant and grant.trusted_output else prov.observe)(text)
                 s = screen(m["tool_call"].function, text)
                 if s.treatment != "pass":
                     stats["quarantined"] += 1

@@ -39,3 +39,19 @@ ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "reserve_restaurant": (("restaurant",), ()),
     "reserve_car_rental": (("company",), ()),
 }
+
+# Look-ups that return the user's own records (their account, their workspace's directory), not
+# text others wrote: their output is a trusted source. Messages, mail, files, web pages, reviews
+# and transaction subjects are others' text and stay untrusted.
+OWN_RECORDS = {
+    "get_iban",
+    "get_balance",
+    "get_user_info",
+    "get_scheduled_transactions",
+    "get_channels",
+    "get_users_in_channel",
+    "search_contacts_by_name",
+    "search_contacts_by_email",
+    "get_current_day",
+    "get_user_information",
+}

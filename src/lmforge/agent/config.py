@@ -31,6 +31,11 @@ class Grant(StageConfig):
     provenance: bool = Field(
         True, description="Sensitive arguments of effectful calls must trace to the task."
     )
+    trusted_output: bool = Field(
+        False,
+        description="This tool returns the user's own records (a directory, not others' text): "
+        "its output counts as a trusted source for provenance.",
+    )
     trusted_values: list[str] = Field(
         default_factory=list,
         description="Values the operator vouches for (known recipients, hosts, accounts).",

@@ -122,7 +122,8 @@ class Agent:
             return f"[refused by policy] {e}"
         out = execute(tool, args, min(grant.timeout_s, max(left_s, 0.1)))
         text, was_cut = cap(out.text, grant.max_result_chars)
-        prov.observe(text)  # raw text: quarantined output is still not a trusted source
+        # raw text: quarantined output is still not a trusted source
+        (prov.trust if grant.trusted_output else prov.observe)(text)
         s = self.screen(name, text)
         trace.event(
             "tool_result",
