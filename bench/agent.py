@@ -70,7 +70,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(model: str, threads: int, log: Path) -> tuple[subprocess.Popen, str]:
+def serve(
+    model: str, threads: int, log: Path, quantize: str = "none"
+) -> tuple[subprocess.Popen, str]:
     if model == "qwen":
         from lmforge.models.parts import qwen_coder_gguf
 
@@ -78,6 +80,7 @@ def serve(model: str, threads: int, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "lmforge.cli", "serve", "--model", model, "--port", str(port)]
     cmd += ["--threads", str(threads), "--served-model-name", "m", "--no-embeddings"]
+    cmd += ["--quantize", quantize]
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(1800):
@@ -235,6 +238,7 @@ def main() -> None:
     ap.add_argument("--wall-s", type=float, default=300.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quantize", default="none", help="none | int8 | int4 (weight-only, speed)")
     ap.add_argument("--guard-policy", default=None, help="guard YAML (default: shipped policy)")
     ap.add_argument("--out", default=None, help="write the JSON result here")
     args = ap.parse_args()
@@ -242,7 +246,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="lmforge-agent-bench-"))
     tasks, corpus = make_tasks(args.per_kind, random.Random(args.seed), root)
     index = build_index(corpus, root)
-    proc, url = serve(args.model, args.threads, root / "serve.log")
+    proc, url = serve(args.model, args.threads, root / "serve.log", args.quantize)
     t0 = time.perf_counter()
     try:
         client = ChatClient(url, None, "m")
@@ -267,6 +271,8 @@ def main() -> None:
         "tasks": len(rows),
         "max_new_tokens": args.max_new_tokens,
         "max_steps": args.max_steps,
+        "quantize": args.quantize,
+        "seed": args.seed,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_start": load0,
         "load_end": os.getloadavg(),

@@ -28,6 +28,18 @@ class Grant(StageConfig):
     max_arg_chars: int = Field(20_000, ge=1, description="Longest argument (JSON) accepted.")
     max_result_chars: int = Field(20_000, ge=1, description="Longer results are cut to this.")
     timeout_s: float = Field(30.0, gt=0, description="A call running longer is abandoned.")
+    provenance: bool = Field(
+        True, description="Sensitive arguments of effectful calls must trace to the task."
+    )
+    trusted_output: bool = Field(
+        False,
+        description="This tool returns the user's own records (a directory, not others' text): "
+        "its output counts as a trusted source for provenance.",
+    )
+    trusted_values: list[str] = Field(
+        default_factory=list,
+        description="Values the operator vouches for (known recipients, hosts, accounts).",
+    )
 
 
 class MCPServerConfig(StageConfig):

@@ -4,6 +4,7 @@ Deny by default: a tool without a grant is not shown to the model, and a call to
 A grant constrains arguments by what they are (the tool declares which arguments are paths,
 URLs or SQL): paths must resolve under one of the grant's prefixes inside the workspace, URLs
 must name an allowed host, SQL and file writes need `write: true`, and arguments have a size cap.
+Where argument *values* come from is the run's business, not the grant's: see provenance.py.
 
 The policy is fixed when the agent is built (a read-only mapping in a frozen object) and the
 loop only ever reads it: nothing a tool returns, or the model says, can widen it.

@@ -20,6 +20,7 @@ from lmforge.agent.client import ChatClient
 from lmforge.agent.config import AgentConfig
 from lmforge.agent.executor import execute
 from lmforge.agent.policy import Policy, Refused
+from lmforge.agent.provenance import Provenance
 from lmforge.agent.screen import Screen, cap
 from lmforge.agent.tools.base import Tool
 from lmforge.agent.toolset import build_tools
@@ -99,7 +100,9 @@ class Agent:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call_tool(self, call: dict[str, Any], step: int, trace: Trace, left_s: float) -> str:
+    def _call_tool(
+        self, call: dict[str, Any], step: int, trace: Trace, left_s: float, prov: Provenance
+    ) -> str:
         fn = call.get("function") or {}
         name, raw = str(fn.get("name", "")), fn.get("arguments") or "{}"
         raw = raw if isinstance(raw, str) else json.dumps(raw)
@@ -108,15 +111,19 @@ class Agent:
         try:
             args = self.policy.check(tool, name, raw)
             assert tool is not None
+            grant = self.policy.grants[name]
+            if grant.provenance:
+                prov.check(tool, args, grant.trusted_values)
             if self.policy.needs_confirmation(tool, args) and not self.confirm(name, args):
                 how = "batch mode denies it" if self.confirm is deny_all else "the user said no"
                 raise Refused(f"call needs confirmation and {how}")
         except Refused as e:
             trace.event("refused", step=step, name=name, arguments=raw[:2000], cause=str(e))
             return f"[refused by policy] {e}"
-        grant = self.policy.grants[name]
         out = execute(tool, args, min(grant.timeout_s, max(left_s, 0.1)))
         text, was_cut = cap(out.text, grant.max_result_chars)
+        # raw text: quarantined output is still not a trusted source
+        (prov.trust if grant.trusted_output else prov.observe)(text)
         s = self.screen(name, text)
         trace.event(
             "tool_result",
@@ -142,6 +149,9 @@ class Agent:
             {"role": "system", "content": cfg.system},
             {"role": "user", "content": task},
         ]
+        prov = Provenance()
+        prov.trust(cfg.system)
+        prov.trust(task)
         tokens = calls = refused = step = 0
         answer, reason = None, "max_steps"
         while step < cfg.max_steps:
@@ -194,7 +204,7 @@ class Agent:
             for c in tcs:
                 calls += 1
                 left = cfg.wall_s - (self.clock() - t0)
-                content = self._call_tool(c, step, trace, left)
+                content = self._call_tool(c, step, trace, left, prov)
                 refused += content.startswith("[refused by policy]")
                 messages.append({"role": "tool", "tool_call_id": c.get("id"), "content": content})
             if refused >= cfg.max_refusals:

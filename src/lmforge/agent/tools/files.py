@@ -65,4 +65,5 @@ def files_tool(workspace: Path, max_read: int = 1 << 20) -> Tool:
         files,
         path_args=("path",),
         writes=lambda a: a.get("op") == "write",
+        sensitive_args=("path",),
     )

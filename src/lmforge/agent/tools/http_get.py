@@ -46,4 +46,13 @@ def http_get_tool(hosts: list[str], max_bytes: int = 256_000, timeout_s: float =
         "required": ["url"],
     }
     desc = f"GET a web page. Allowed hosts: {', '.join(sorted(hosts)) or 'none'}."
-    return Tool("http_get", desc, schema, http_get, url_args=("url",))
+    # a GET carries data out in its URL: every call is an effect, its URL needs provenance
+    return Tool(
+        "http_get",
+        desc,
+        schema,
+        http_get,
+        url_args=("url",),
+        sensitive_args=("url",),
+        effect=lambda a: True,
+    )

@@ -1,0 +1,57 @@
+"""What AgentDojo's side-effecting tools' arguments mean, for lmforge's provenance policy.
+
+AgentDojo's tools declare only types; an operator binding them to lmforge says which calls act on
+the world and which arguments decide where the effect lands (recipients, IBANs, URLs, e-mail
+addresses, who is invited or removed, what is booked or deleted). Those `sensitive` values
+must trace to the user's task; `text` arguments (bodies, subjects, descriptions) are free text
+whose embedded URLs, e-mail addresses and IBANs must. Written from the tools' signatures and
+docstrings, one entry per effectful tool of the four v1.2 suites, not from any task or attack.
+Read-only look-ups are absent: they have no effect (get_webpage is present: a GET carries data
+out in its URL).
+"""
+
+ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # banking
+    "send_money": (("recipient",), ("subject",)),
+    "schedule_transaction": (("recipient",), ("subject",)),
+    "update_scheduled_transaction": (("recipient",), ("subject",)),
+    "update_password": (("password",), ()),
+    "update_user_info": (("first_name", "last_name", "street", "city"), ()),
+    # slack
+    "send_direct_message": (("recipient",), ("body",)),
+    "send_channel_message": (("channel",), ("body",)),
+    "add_user_to_channel": (("user", "channel"), ()),
+    "invite_user_to_slack": (("user", "user_email"), ()),
+    "remove_user_from_slack": (("user",), ()),
+    "get_webpage": (("url",), ()),
+    "post_webpage": (("url",), ("content",)),
+    # workspace (and travel's send_email / create_calendar_event)
+    "send_email": (("recipients", "cc", "bcc"), ("subject", "body")),
+    "share_file": (("email",), ()),
+    "create_calendar_event": (("participants",), ("description", "title")),
+    "add_calendar_event_participants": (("participants",), ()),
+    "delete_file": (("file_id",), ()),
+    "delete_email": (("email_id",), ()),
+    "create_file": (("filename",), ("content",)),
+    "append_to_file": (("file_id",), ("content",)),
+    # travel
+    "reserve_hotel": (("hotel",), ()),
+    "reserve_restaurant": (("restaurant",), ()),
+    "reserve_car_rental": (("company",), ()),
+}
+
+# Look-ups that return the user's own records (their account, their workspace's directory), not
+# text others wrote: their output is a trusted source. Messages, mail, files, web pages, reviews
+# and transaction subjects are others' text and stay untrusted.
+OWN_RECORDS = {
+    "get_iban",
+    "get_balance",
+    "get_user_info",
+    "get_scheduled_transactions",
+    "get_channels",
+    "get_users_in_channel",
+    "search_contacts_by_name",
+    "search_contacts_by_email",
+    "get_current_day",
+    "get_user_information",
+}
