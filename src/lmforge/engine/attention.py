@@ -11,15 +11,23 @@ The cache may be int8/fp8 codes with per-token scales (kv_cache.py): new K/V are
 written and gathered blocks dequantized, while a prefill chunk with no prefix attends to its own
 unquantized K/V. With a sliding window (Mistral) a token attends to itself and the `window - 1`
 tokens before it, as transformers' sliding mask does.
+
+Where the own C++ kernel applies (kernels/paged.py: CPU, fp32, fp32/int8 KV), the step's decode
+rows are instead one call per layer that reads each row's blocks in place (`AttnMeta.paged`):
+no groups, no gathered copy.
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from lmforge.engine.kv_cache import Cache, gather, write
+
+if TYPE_CHECKING:
+    from lmforge.engine.kernels.paged import PagedRows
 
 
 @dataclass(slots=True)
@@ -45,6 +53,7 @@ class AttnMeta:
     decode_groups: list[DecodeGroup]
     prefills: list[PrefillSpan]
     window: int | None = None  # sliding window (tokens attended, self included); None = all
+    paged: "PagedRows | None" = None  # decode rows for the C++ kernel (then no decode_groups)
 
 
 def paged_attention(
@@ -54,6 +63,13 @@ def paged_attention(
     write(k_cache, meta.slot_mapping, k)
     write(v_cache, meta.slot_mapping, v)
     groups, n = meta.decode_groups, q.shape[0]
+    if meta.paged is not None:
+        o = meta.paged.kernel(q[: meta.paged.rows], k_cache, v_cache, meta.paged)
+        if not meta.prefills:
+            return o
+        out = torch.empty_like(q)
+        out[: meta.paged.rows] = o
+        return _prefills(q, k, v, k_cache, v_cache, meta, out)
     only = len(groups) == 1 and not meta.prefills and groups[0].end - groups[0].start == n
     out = None if only else torch.empty_like(q)
     for g in groups:
@@ -66,6 +82,13 @@ def paged_attention(
             return o.squeeze(2)
         out[g.start : g.end] = o.squeeze(2)
     assert out is not None
+    return _prefills(q, k, v, k_cache, v_cache, meta, out)
+
+
+def _prefills(
+    q: Tensor, k: Tensor, v: Tensor, k_cache: Cache, v_cache: Cache, meta: AttnMeta, out: Tensor
+) -> Tensor:
+    """Each prefill chunk's attention into its rows of `out`: one SDPA call per chunk."""
     for p in meta.prefills:
         # 4-D [1, H, n, D]: with 3-D inputs CPU SDPA falls back to its math path (bmm,
         # softmax, mask fix-ups), measured 3.5-4x slower than the flash kernel 4-D inputs get.

@@ -6,7 +6,8 @@ attention metadata; it projects to logits only the rows a step needs (the last t
 sequence that reaches its end, plus the rows of prompt logprobs/scoring), which is most of the
 saving on long prefills. A step that is one plain decode token (batch 1, no adapter, no drafts)
 runs as one fused C++ call where the model allows it (kernels/fused.py); all others run the
-model's torch forward.
+model's torch forward, whose decode attention is one C++ call per layer over every decode row's
+block table where the kernel applies (kernels/paged.py), else length groups of gathered blocks.
 """
 
 import logging
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from lmforge.engine.attention import AttnMeta, DecodeGroup, PrefillSpan
 from lmforge.engine.kernels.fused import FusedDecode
+from lmforge.engine.kernels.paged import PagedAttention
 from lmforge.engine.kv_cache import allocate, bytes_per_token, copy_block
 from lmforge.engine.llama import LlamaForCausalLM
 from lmforge.engine.lora import LoRAManager
@@ -101,6 +103,8 @@ class ModelRunner:
             log.info("batch-1 decode: fused C++ step (isa level %d)", self.fused.isa)
         elif self.fused_reason:
             log.info("batch-1 decode: torch path (%s)", self.fused_reason)
+        self.paged, why = PagedAttention.build(s, self.kv, block_size, device, dtype)
+        log.info("batched decode attention: %s", "C++ over block tables" if self.paged else why)
 
     def copy_blocks(self, copies: list[tuple[int, int]]) -> None:
         for src, dst in copies:
@@ -115,6 +119,9 @@ class ModelRunner:
         """
         decodes = [it for it in batch if _is_decode(it)]
         prefills = [it for it in batch if not _is_decode(it)]
+        if self.paged is not None:  # one kernel call for all decodes: no groups needed
+            batch[:] = decodes + prefills
+            return [list(range(len(decodes)))] if decodes else []
         groups = decode_groups([it.seq.num_computed + 1 for it in decodes])
         batch[:] = [decodes[i] for g in groups for i in g] + prefills
         out, at = [], 0
@@ -159,8 +166,13 @@ class ModelRunner:
             slots.extend(s.block_table[p // bs] * bs + p % bs for p in range(start, end))
             keep = item.rows  # a suffix of the chunk: prompt rows asked for, then the sampled one
             rows.extend(range(len(ids) - len(keep), len(ids)))
-        dgroups = [self._decode_group(batch, g) for g in groups]
-        meta = AttnMeta(self._tensor(slots), dgroups, prefills, self.window)
+        meta = AttnMeta(self._tensor(slots), [], prefills, self.window)
+        if self.paged is not None and n_dec:
+            nb = [-(-(it.seq.num_computed + 1) // bs) for it in batch[:n_dec]]
+            tables = [it.seq.block_table[:w] for it, w in zip(batch[:n_dec], nb, strict=True)]
+            meta.paged = self.paged.rows(tables, [it.seq.num_computed + 1 for it in batch[:n_dec]])
+        else:
+            meta.decode_groups = [self._decode_group(batch, g) for g in groups]
         return self._tensor(ids), self._tensor(pos), meta, rows
 
     def _decode_group(self, batch: list[Scheduled], g: list[int]) -> DecodeGroup:

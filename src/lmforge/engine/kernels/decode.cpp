@@ -144,6 +144,7 @@ AI void rope(float* x, int64_t heads, int64_t d, const float* cs, const float* s
 }
 
 #include "attention.cpp"
+#include "batch_attention.cpp"
 
 // ---------------------------------------------------------------- fp32 GEMV, y = W x
 // One row at a time, four accumulators: a single sequential weight stream. Four rows at once
@@ -307,6 +308,17 @@ void lmf_decode(int isa, const Dims* dm, const Layer* layers, const Lin* head, c
     decode_512(*dm, layers, head, norm, x, cs, sn, pos, table, logits, nt);
   else
     decode_256(*dm, layers, head, norm, x, cs, sn, pos, table, logits, nt);
+}
+
+// Attention of `rows` query rows (q: row r at q + r * q_stride, heads x head_dim fp32; its K/V
+// already written) over their cached positions [0, lens[r]) (the last `window` with a sliding
+// window), tables: [rows][width] block ids. out: [rows][heads x head_dim].
+void lmf_batch_attention(int isa, const Dims* dm, const float* q, int64_t q_stride, int64_t rows,
+                         const void* kc, const void* vc, const uint16_t* ks, const uint16_t* vs,
+                         const int64_t* tables, int64_t width, const int64_t* lens, float* out,
+                         int nt) {
+  (isa == 2 ? batch_attention_512 : batch_attention_256)(q, q_stride, rows, kc, vc, ks, vs,
+                                                         tables, width, lens, *dm, out, nt);
 }
 
 }  // extern "C"

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from lmforge.engine.kernels.build import load
 from lmforge.engine.kernels.ops import choose
-from lmforge.engine.kv_cache import QuantKV
+from lmforge.engine.kernels.paged import dims_tensor, kv_ok, kv_ptrs
 from lmforge.engine.quant import Int4Linear, Int8Linear
 
 ENV = "LMFORGE_FUSED"
@@ -90,16 +90,12 @@ class FusedDecode:
             row = [*self._lin(a.qkv_proj), *self._lin(a.o_proj)]
             row += [*self._lin(m.gate_up_proj), *self._lin(m.down_proj)]
             norms = (layer.input_layernorm.weight, layer.post_attention_layernorm.weight)
-            rows.append([*row, _ptr(norms[0]), _ptr(norms[1]), *_kv_ptrs(kc, vc)])
+            rows.append([*row, _ptr(norms[0]), _ptr(norms[1]), *kv_ptrs(kc, vc)])
         self.layers = torch.tensor(rows, dtype=torch.int64)
         assert self.layers.shape[1] == LAYER
         self.head = torch.tensor(self._lin(model.lm_head), dtype=torch.int64)
         self.norm = model.norm.weight
-        window = s.sliding_window or 0
-        dims = [s.num_layers, s.hidden_size, s.intermediate_size, s.num_heads, s.num_kv_heads]
-        dims += [s.head_dim, block_size, window, s.vocab_size, 0]
-        self.dims = torch.tensor(dims, dtype=torch.int64)
-        self.dims[-1:].view(torch.float64)[0] = s.rms_norm_eps
+        self.dims = dims_tensor(s, block_size)
         self.embed, self.cos, self.sin = model.embed_tokens.weight, model.cos, model.sin
         self.row_bytes = self.cos.shape[1] * 4
         self.fn = load()[0].lmf_decode
@@ -143,19 +139,6 @@ class FusedDecode:
         return out
 
 
-def _kv_ptrs(kc: Tensor | QuantKV, vc: Tensor | QuantKV) -> list[int]:
-    """Layer's kc, vc, ks, vs: fp32 rows and null scales, or int8 codes and their fp16 scales."""
-    if isinstance(kc, QuantKV) and isinstance(vc, QuantKV):
-        return [_ptr(kc.codes), _ptr(vc.codes), _ptr(kc.scale), _ptr(vc.scale)]
-    return [_ptr(kc), _ptr(vc), 0, 0]
-
-
-def _kv_ok(c: object) -> bool:
-    if isinstance(c, QuantKV):
-        return c.kind == "int8" and c.dtype == torch.float32
-    return isinstance(c, Tensor) and c.dtype == torch.float32
-
-
 def _k(mod: Int8Linear | Int4Linear) -> int:
     return mod.packed.shape[1] * (4 if isinstance(mod, Int8Linear) else 32)
 
@@ -178,7 +161,7 @@ def why_not(model: nn.Module, kv: list) -> str:
     s, emb = model.spec, model.embed_tokens.weight
     if emb.device.type != "cpu" or emb.dtype != torch.float32:
         return f"needs fp32 on CPU (model is {emb.dtype} on {emb.device.type})"
-    if not all(_kv_ok(c) for pair in kv for c in pair):
+    if not all(kv_ok(c) for pair in kv for c in pair):
         return "needs an fp32 or int8 KV cache (fp8 KV takes the torch path)"
     if s.num_heads % s.num_kv_heads or s.head_dim % 2:
         return "head layout not supported"
