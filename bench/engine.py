@@ -64,6 +64,10 @@ class Bench:
 
             self.gguf = lcpp.gguf_variants(default_gguf_path())
 
+    def same_bits(self, mode: str) -> str:
+        """The GGUF quant type llama.cpp runs against lmforge `mode` (int4: --int4-qtype)."""
+        return self.args.int4_qtype if mode == "int4" else lcpp.SAME_BITS[mode]
+
     def work_file(self, name: str, work: Work) -> Path:
         path = self.tmp / f"{name}.json"
         save_work(work, path)
@@ -119,7 +123,7 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
     path, slots = b.work_file("throughput", work), 8
     order: list[tuple[str, str, dict[str, Any]]] = []
     for mode in b.batch_modes:  # lmforge and llama.cpp alternate, bit width by bit width
-        qt = lcpp.SAME_BITS[mode]
+        qt = b.same_bits(mode)
         order.append((f"lmforge {LABEL[mode]}", "lmforge", {"quant": mode}))
         order.append((f"llama-server {slots} slots", "llama_server", {"qtype": qt, "slots": slots}))
     hf = [("transformers static batch 8 sorted", "hf_static", {"batch": 8})]
@@ -146,9 +150,10 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
         print(f"  llama.cpp: skipped ({b.llama_skip})")
     lm = {m: res[f"lmforge {LABEL[m]}"] for m in b.batch_modes}
     for m in b.batch_modes:
-        cpp = res[f"llama-server {slots} slots {lcpp.SAME_BITS[m]}"]
+        cpp = res[f"llama-server {slots} slots {b.same_bits(m)}"]
         if cpp is not None:
             ratios[f"throughput_{LABEL[m]}_vs_llama_server"] = lm[m].tps / cpp.tps
+        bound(m, work, flops, limits, cpp, out)
     best = max(b.batch_modes, key=lambda m: lm[m].tps)
     if b.args.hf:
         hf_static = res["transformers static batch 8 sorted"]
@@ -162,13 +167,32 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
     print(f"  (best lmforge mode: {LABEL[best]}; targets: >= 2x llama-server, >= 40% of peak)")
 
 
+def bound(m: str, work: Work, flops: float, limits: dict, cpp: Result | None, out: dict) -> None:
+    """The physical ceiling of a mode on this workload: all its matmul FLOPs at the dense matmul
+    peak measured in this run (fp32 for fp32; bf16 for int8/int4, whose many-row path is a bf16
+    matmul), so the most output tok/s any engine doing these FLOPs could reach here, and whether
+    2x llama-server fits under it. Attention, norms and the rest only lower the real ceiling."""
+    peak = limits["fp32_gflops" if m == "none" else "bf16_gflops"]
+    n_out = sum(o for _, o in work)
+    best = n_out / (flops / (peak * 1e9))
+    out["ratios"][f"throughput_{LABEL[m]}_bound_tps"] = best
+    line = f"  bound {LABEL[m]}: {flops / 1e12:.2f} TFLOP at {peak:.1f} GFLOP/s = "
+    line += f"{flops / (peak * 1e9):.1f} s -> at most {best:.1f} output tok/s"
+    if cpp is not None:
+        need = 2 * cpp.tps
+        verdict = "reachable" if need <= best else "NOT reachable on this machine"
+        line += f"; 2x llama-server {cpp.quant} = {need:.1f} tok/s = {need / best:.0%} of it"
+        line += f": {verdict}"
+    print(line)
+
+
 def ttft16(b: Bench, work: Work, out: dict[str, Any]) -> None:
     path = b.work_file("ttft16", work)
     n = len(work)
     print(f"\nTTFT, {n} concurrent requests (outputs <= {max(o for _, o in work)} tokens):")
     for mode in b.batch_modes:
         lm = b.run(f"lmforge {LABEL[mode]}", "lmforge", path, quant=mode)
-        qt = lcpp.SAME_BITS[mode]
+        qt = b.same_bits(mode)
         cpp = b.run(f"llama-server {n} slots", "llama_server", path, qtype=qt, slots=n)
         for r in (lm, cpp):
             if r is not None:
@@ -192,7 +216,7 @@ def batch1(b: Bench, one: Work, held: list[int], limits: dict[str, float], out: 
             plan.append(("lmforge", "lmforge", {"quant": mode, "kv_cache_gb": 0.2}))
             if rnd == 0:
                 plan[-1][2]["held"] = held
-            plan.append(("llama-cpp-python", "llama_binding", {"qtype": lcpp.SAME_BITS[mode]}))
+            plan.append(("llama-cpp-python", "llama_binding", {"qtype": b.same_bits(mode)}))
         for name, peer, spec in plan:
             r = b.run(name, peer, path, **spec)
             if r is not None:
@@ -215,7 +239,7 @@ def batch1(b: Bench, one: Work, held: list[int], limits: dict[str, float], out: 
         if k == "lmforge fp32" and wb:
             out["ratios"]["batch1_fp32_share_of_bandwidth"] = v * wb / 1e9 / limits["bandwidth_gbs"]
     for m in b.modes:
-        cpp = med.get(f"llama-cpp-python {lcpp.SAME_BITS[m]}")
+        cpp = med.get(f"llama-cpp-python {b.same_bits(m)}")
         if cpp:
             out["ratios"][f"batch1_{LABEL[m]}_vs_llama"] = med[f"lmforge {LABEL[m]}"] / cpp
     lm = {m: med[f"lmforge {LABEL[m]}"] for m in b.modes}
@@ -273,6 +297,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument(
         "--no-hf", dest="hf", action="store_false", help="throughput without transformers peers"
+    )
+    ap.add_argument(
+        "--int4-qtype",
+        choices=("Q4_1", "Q4_0"),
+        default="Q4_1",
+        help="llama.cpp's peer of lmforge int4: Q4_1 (same asymmetric groups) or Q4_0",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")

@@ -47,11 +47,12 @@ def unavailable(model: str) -> str | None:
 
 
 def gguf_variants(shipped: Path) -> dict[str, Path]:
-    """F32, Q8_0 and Q4_1 GGUFs of the same weights (made once with llama-quantize, cached)."""
+    """F32, Q8_0, Q4_1 and Q4_0 GGUFs of the same weights (made once with llama-quantize from
+    the F32 file, cached); Q4_1 is the shipped file itself."""
     out_dir = cache_root() / "llama.cpp-gguf"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"Q4_1": shipped}
-    for qtype in ("F32", "Q8_0"):
+    for qtype in ("F32", "Q8_0", "Q4_0"):
         path = out_dir / f"{shipped.stem.rsplit('.', 1)[0]}.{qtype}.gguf"
         if not path.exists():
             print(f"  llama-quantize {shipped.name} -> {path.name}", flush=True)

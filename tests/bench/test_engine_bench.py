@@ -53,3 +53,6 @@ def test_no_hf_drops_the_transformers_peers(tiny_llama_dir: Path, tmp_path: Path
     assert set(fig["throughput"]) == {"lmforge fp32"} and fig["throughput"]["lmforge fp32"] > 0
     assert "throughput_fp32_share_of_peak" in fig["ratios"]
     assert not any("hf" in k for k in fig["ratios"])
+    # the physical ceiling: all the workload's matmul FLOPs at the fp32 peak of the same run
+    assert "bound fp32:" in proc.stdout and "output tok/s" in proc.stdout
+    assert fig["ratios"]["throughput_fp32_bound_tps"] > fig["throughput"]["lmforge fp32"]
