@@ -162,7 +162,7 @@ def throughput(b: Bench, work: Work, limits: dict[str, float], out: dict[str, An
             lm[best].tps / res["transformers continuous batching"].tps
         )
     for k, v in ratios.items():
-        if k.startswith("throughput") and "share" not in k:
+        if k.startswith("throughput") and "share" not in k and "bound" not in k:
             print(f"  {k}: {v:.2f}x")
     print(f"  (best lmforge mode: {LABEL[best]}; targets: >= 2x llama-server, >= 40% of peak)")
 
