@@ -210,9 +210,16 @@ def parse_verdict(text: str) -> float | None:
 class GeneratorVerifier:
     """The generator as judge: JSON-schema-constrained where it can be, else free text."""
 
-    def __init__(self, generator: Any, constrained: bool = True, max_tokens: int = 24) -> None:
+    def __init__(
+        self,
+        generator: Any,
+        constrained: bool = True,
+        max_tokens: int = 24,
+        in_answer: bool = True,
+    ) -> None:
         self.gen, self.max_tokens, self.threshold = generator, max_tokens, 0.5
         self.constrained = constrained and hasattr(generator, "generate_json")
+        self.in_answer = in_answer and hasattr(generator, "generate_choice")
 
     def _ask(self, prompts: list[str]) -> list[float | None]:
         if self.constrained:
@@ -225,8 +232,8 @@ class GeneratorVerifier:
     ) -> list[float | None]:
         """Each claim judged as a follow-up turn to (`prompt`, `answer`): a shared, cached
         prefix and a one-token verdict. A generator without `generate_choice` is asked as in
-        `scores`, against each claim's premise."""
-        if not hasattr(self.gen, "generate_choice"):
+        `scores`, against each claim's premise, and so is every claim without `in_answer`."""
+        if not self.in_answer:
             return self.scores(claims, premises)
         head = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
         chats = [
