@@ -96,6 +96,9 @@ def train_verifier_cmd(
     data: str = typer.Option(
         "paraphrased", help="paraphrased (reworded claims, own-passage hard negatives) or verbatim."
     ),
+    init: Path | None = typer.Option(
+        None, help="Start from this trained verifier instead of the shipped MiniLM."
+    ),
     runs_dir: Path | None = RUNS,
 ) -> None:
     """Train the self-check claim verifier from the shipped MiniLM on planted GSM8K claims."""
@@ -107,9 +110,9 @@ def train_verifier_cmd(
     if data not in ("paraphrased", "verbatim"):
         raise typer.BadParameter("--data must be paraphrased or verbatim")
     params = {"out": str(out), "epochs": epochs, "pairs": pairs, "lr": lr, "seed": seed}
-    params["data"] = data
+    params |= {"data": data, "init": str(init) if init else None}
     with start_run("rag", params, runs_dir) as run:
-        base = Embedder("default").path
+        base = init or Embedder("default").path
         info = train_verifier(
             out, base, epochs, batch_size, lr, seed=seed, limit=pairs, data=data  # type: ignore[arg-type]
         )
