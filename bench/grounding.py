@@ -17,7 +17,9 @@
    - overlap: share of the claim's content tokens in the premise (baseline);
    - generator free text: SmolLM2-135M asked "supported? yes or no", reply parsed (baseline),
      on the first `--gen-limit` test items;
-   - generator constrained: asked for a JSON verdict, decoded under `VERDICT_SCHEMA` (engine).
+   - generator constrained: asked for a JSON verdict, decoded under `VERDICT_SCHEMA` (engine);
+   - generator in-answer choice: `rag ask`'s generator judge, each claim a follow-up turn to
+     (`rag ask`'s prompt, the item's answer), verdict one `yes` | `no` token (engine).
    F1, precision, recall, balanced accuracy, share flagged per planted kind, unparseable.
 2. Self-check on the labelled set, policy drop: share of unsupported claims removed, share of
    supported claims kept (no regeneration needed: verdicts are per claim).
@@ -105,14 +107,19 @@ class Memo:
         return [self.memo[(c, p)] for c, p in zip(claims, premises, strict=True)]
 
 
+def answer_prompt(it: dict) -> str:
+    """`rag ask`'s prompt for the item's question over its contexts."""
+    context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(it["contexts"], 1))
+    return ANSWER_PROMPT.format(nodocs=NOT_IN_DOCS, context=context, question=it["question"])
+
+
 def live_loop(items: list[dict], gen, nli, n: int) -> dict:
     """Engine answers, then self-check (regenerate policy); times and counts."""
     check = SelfCheck(nli, "regenerate")
     gen_s = check_s = regen_s = 0.0
     claims = unsupported = regenerated = refused = after = 0
     for it in items[:n]:
-        context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(it["contexts"], 1))
-        prompt = ANSWER_PROMPT.format(nodocs=NOT_IN_DOCS, context=context, question=it["question"])
+        prompt = answer_prompt(it)
         t = time.perf_counter()
         answer = str(gen.generate(prompt, 128))
         gen_s += time.perf_counter() - t
@@ -268,6 +275,16 @@ def main() -> None:
             sc = GeneratorVerifier(gen, constrained).scores(sub[0], sub[1])
             r = held_out(name, sc, sub[2], sub[3], [], sub_groups, 0.5)
             res["test"][name] = r | {"seconds": round(time.perf_counter() - t0, 1)}
+        t0 = time.perf_counter()
+        judge, sc = GeneratorVerifier(gen), []
+        for it in sub_items:  # the `rag ask` judge: each claim a follow-up turn to the answer
+            parts = split_claims(it["answer"])
+            sc += judge.scores_in_answer(
+                [c.text for c in parts], ["" for _ in parts], answer_prompt(it), it["answer"]
+            )
+        name = "generator in-answer choice"
+        r = held_out(name, sc, sub[2], sub[3], [], sub_groups, 0.5)
+        res["test"][name] = r | {"seconds": round(time.perf_counter() - t0, 1)}
         if args.answers:
             nli = ConsistencyVerifier(NLIVerifier(args.verifier_path))
             nli.threshold = res["test"]["nli+consistency"]["threshold"]
