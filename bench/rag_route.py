@@ -8,13 +8,14 @@ src/lmforge/eval/tasks/data/grounding.jsonl), indexed once into a temporary dire
 questions are those items' questions. One server per judge, started as a subprocess on the
 default model: `nli` (the in-project cross-encoder), `generator` (the served model asked each
 claim as a follow-up turn to its own answer: the answer's prompt is still in the prefix cache,
-the verdict is one yes/no token, all claims in one batch) and `generator-json` (the served
-model asked per claim and premise for a JSON-schema verdict, the judge before that change). Each question is asked with `self_check: off`
-and with `self_check: drop`, back to back, so both modes see the same background load; the
-order alternates per question, because the second ask of a prompt finds its KV blocks in the
-engine's prefix cache. One warm-up pair first is not counted. Reported per judge and mode:
-latency p50 / p95 / mean (wall clock, client side), and for drop the verification time the
-route itself reports (`metadata.self_check.verify_s`) and the p50 ratio drop / off.
+the verdict is one yes/no token, all claims in one batch) and `generator-json` (the served model
+asked per claim and premise for a JSON-schema verdict, the judge before that change). Each
+question is asked with `self_check: off` and with `self_check: drop`, back to back, so both
+modes see the same background load; the order alternates per question, because the second ask of
+a prompt finds its KV blocks in the engine's prefix cache. One warm-up pair first is not
+counted. Reported per judge and mode: latency p50 / p95 / mean (wall clock, client side), and
+for drop the verification time the route itself reports (`metadata.self_check.verify_s`) and the
+p50 ratio drop / off.
 """
 
 import argparse

@@ -114,7 +114,14 @@ def train_verifier_cmd(
     with start_run("rag", params, runs_dir) as run:
         base = init or Embedder("default").path
         info = train_verifier(
-            out, base, epochs, batch_size, lr, seed=seed, limit=pairs, data=data  # type: ignore[arg-type]
+            out,
+            base,
+            epochs,
+            batch_size,
+            lr,
+            seed=seed,
+            limit=pairs,
+            data=data,  # type: ignore[arg-type]
         )
         run.add_output(out, "verifier")
         run.log_metrics(**{k: v for k, v in info.items() if k not in ("base", "data")})
