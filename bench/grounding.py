@@ -1,39 +1,46 @@
 """Grounding bench: hallucination detection on the shipped labelled set, and the self-check loop.
 
     flock /tmp/lmforge-bench.lock env OMP_NUM_THREADS=2 .venv/bin/python -u bench/grounding.py \
-        --verifier-path ~/.cache/lmforge/verifier --threads 2 --gen-limit 100 --answers 20
+        --verifier-path ~/.cache/lmforge/verifier --threads 2 --gen-limit 40
 
-1. Detection (sentence level; positive class = unsupported) on a 330-item set, `--set verbatim`
-   (src/lmforge/eval/tasks/data/grounding.jsonl) or `--set paraphrased` (every sentence
-   rewritten, planted claims from the passage's own words: grounding_paraphrased.jsonl), every
-   verifier on the same premises:
-   - nli: the in-project cross-encoder (`lmforge rag train-verifier`);
+1. Detection (sentence level; positive class = unsupported) on a 330-item set, `--set
+   paraphrased` (the default: every sentence rewritten, planted claims from the passage's own
+   words, grounding_paraphrased.jsonl) or `--set verbatim` (grounding.jsonl). The items are split
+   once, seeded and stratified by planted / clean, into a dev half and a test half. Every
+   threshold is chosen on dev (best F1); every figure is on test, with 95% bootstrap CIs over
+   test items. Every verifier sees the same premises:
+   - nli: the in-project cross-encoder (`lmforge rag train-verifier`), and `--baseline-verifier`
+     (an older one, e.g. trained with `--data verbatim`) under the same protocol;
    - nli+consistency: the same, plus numbers/names absent from the premise mark a claim
      unsupported (what `rag ask --self-check` uses by default, `verifier_checks`);
-   - overlap: share of the claim's content tokens in the premise, threshold chosen on the
-     verifier's training pairs (never on the evaluation set); also "overlap (best t on this
-     set)", its threshold tuned on the evaluation set itself: an upper bound for the baseline;
-   - generator free text: SmolLM2-135M asked "supported? yes or no", reply parsed (baseline);
-   - generator constrained: asked for a JSON verdict, decoded under `VERDICT_SCHEMA` (engine).
-   F1, precision, recall, balanced accuracy, recall per planted kind, and what is unparseable.
+   - "@0.5" rows: the same scores at the fixed threshold 0.5 that `rag ask` uses;
+   - overlap: share of the claim's content tokens in the premise (baseline);
+   - generator free text: SmolLM2-135M asked "supported? yes or no", reply parsed (baseline),
+     on the first `--gen-limit` test items;
+   - generator constrained: asked for a JSON verdict, decoded under `VERDICT_SCHEMA` (engine);
+   - generator in-answer choice: `rag ask`'s generator judge, each claim a follow-up turn to
+     (`rag ask`'s prompt, the item's answer), verdict one `yes` | `no` token (engine).
+   F1, precision, recall, balanced accuracy, share flagged per planted kind, unparseable.
 2. Self-check on the labelled set, policy drop: share of unsupported claims removed, share of
    supported claims kept (no regeneration needed: verdicts are per claim).
-3. Self-check on live answers: the engine answers `--answers` questions from their contexts; the
-   loop (policy regenerate, at most one regeneration) is timed against the answer's generation.
+3. Self-check on live answers (`--answers N`): the engine answers N questions from their
+   contexts; the loop (policy regenerate, at most one regeneration) is timed against the
+   answer's generation.
 """
 
 import argparse
 import json
 import os
+import random
 import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lmforge.rag.answer import ANSWER_PROMPT, NOT_IN_DOCS
-from lmforge.rag.claims import Claim, find_evidence, split_claims
-from lmforge.rag.grounding_set import training_pairs
+from lmforge.rag.claims import find_evidence, split_claims
 from lmforge.rag.selfcheck import SelfCheck
 from lmforge.rag.verify import (
     ConsistencyVerifier,
@@ -86,26 +93,6 @@ def detection(pred_supported: list[bool], labels: list[int], kinds: list[str]) -
     }
 
 
-def overlap_threshold(claims: list[str] | None = None, premises=None, labels=None) -> float:
-    """The overlap threshold with the best F1 on the verifier's training pairs (or, given
-    them, on these claims: the baseline's ceiling on its own test set)."""
-    if claims is None:
-        pairs = training_pairs(1)[:2560]
-        claims = [c for c, _, _ in pairs]
-        premises = [find_evidence(Claim(c, []), [ctx]).premise for c, ctx, _ in pairs]
-        labels = [y for _, _, y in pairs]
-    scores = OverlapVerifier().scores(claims, premises)
-    best = (0.0, 0.5)
-    for t in [i / 100 for i in range(30, 101)]:
-        pred = [s >= t for s in scores]
-        tp = sum(not p and y == 0 for p, y in zip(pred, labels, strict=True))
-        fp = sum(not p and y == 1 for p, y in zip(pred, labels, strict=True))
-        fn = sum(p and y == 0 for p, y in zip(pred, labels, strict=True))
-        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
-        best = max(best, (f1, t))
-    return best[1]
-
-
 class Memo:
     """Scores each (claim, premise) once: the combined verifier reuses the NLI's scores."""
 
@@ -120,15 +107,10 @@ class Memo:
         return [self.memo[(c, p)] for c, p in zip(claims, premises, strict=True)]
 
 
-def run_verifier(name: str, v, claims, premises, labels, kinds) -> dict:
-    t = time.perf_counter()
-    scores = v.scores(claims, premises)
-    spent = time.perf_counter() - t
-    pred = [s is not None and s >= v.threshold for s in scores]
-    out = detection(pred, labels, kinds) | {"seconds": round(spent, 2)}
-    out["unparseable"] = sum(s is None for s in scores)
-    print(f"{name:24s} {json.dumps(out)}", flush=True)
-    return out
+def answer_prompt(it: dict) -> str:
+    """`rag ask`'s prompt for the item's question over its contexts."""
+    context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(it["contexts"], 1))
+    return ANSWER_PROMPT.format(nodocs=NOT_IN_DOCS, context=context, question=it["question"])
 
 
 def live_loop(items: list[dict], gen, nli, n: int) -> dict:
@@ -137,8 +119,7 @@ def live_loop(items: list[dict], gen, nli, n: int) -> dict:
     gen_s = check_s = regen_s = 0.0
     claims = unsupported = regenerated = refused = after = 0
     for it in items[:n]:
-        context = "\n\n".join(f"[{i}] {c}" for i, c in enumerate(it["contexts"], 1))
-        prompt = ANSWER_PROMPT.format(nodocs=NOT_IN_DOCS, context=context, question=it["question"])
+        prompt = answer_prompt(it)
         t = time.perf_counter()
         answer = str(gen.generate(prompt, 128))
         gen_s += time.perf_counter() - t
@@ -168,13 +149,84 @@ def live_loop(items: list[dict], gen, nli, n: int) -> dict:
     return out
 
 
+def split_items(items: list[dict], seed: int = 0) -> tuple[list[int], list[int]]:
+    """Dev / test item indices, stratified: half the clean and half the planted items each, so
+    thresholds are chosen on dev and every figure reported is from the untouched test half."""
+    rng = random.Random(seed)
+    dev, test = [], []
+    for planted in (False, True):
+        idx = [i for i, it in enumerate(items) if (0 in it["labels"]) == planted]
+        rng.shuffle(idx)
+        dev += idx[: len(idx) // 2]
+        test += idx[len(idx) // 2 :]
+    return sorted(dev), sorted(test)
+
+
+def sentence_index(items: list[dict]) -> list[list[int]]:
+    """For each item, the positions of its sentences in `flatten(items)`."""
+    out, n = [], 0
+    for it in items:
+        out.append(list(range(n, n + len(it["labels"]))))
+        n += len(it["labels"])
+    return out
+
+
+def f1_of(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(F1, balanced accuracy) with unsupported (y == 0, pred False) as the positive class."""
+    tp = np.sum(~pred & (y == 0))
+    fp = np.sum(~pred & (y == 1))
+    fn = np.sum(pred & (y == 0))
+    tn = np.sum(pred & (y == 1))
+    rec, spec = tp / max(1, tp + fn), tn / max(1, tn + fp)
+    return float(2 * tp / max(1, 2 * tp + fp + fn)), float((rec + spec) / 2)
+
+
+def pick_threshold(scores: np.ndarray, y: np.ndarray) -> float:
+    """The P(supported) threshold with the best F1 on these (dev) sentences."""
+    grid = sorted({0.5, *np.round(np.linspace(0.005, 0.995, 199), 3)})
+    return max(grid, key=lambda t: (f1_of(scores >= t, y)[0], -abs(t - 0.5)))
+
+
+def bootstrap(pred: np.ndarray, y: np.ndarray, groups: list[list[int]], n: int = 2000) -> dict:
+    """95% percentile CIs for F1 and balanced accuracy, resampling items (their sentences are
+    not independent: one planted claim per item)."""
+    rng = np.random.default_rng(0)
+    f1s, bas = [], []
+    for _ in range(n):
+        idx = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
+        f, b = f1_of(pred[idx], y[idx])
+        f1s.append(f)
+        bas.append(b)
+    q = [2.5, 97.5]
+    return {
+        "f1_ci95": [round(float(x), 4) for x in np.percentile(f1s, q)],
+        "balanced_acc_ci95": [round(float(x), 4) for x in np.percentile(bas, q)],
+    }
+
+
+def held_out(name: str, scores: list, labels, kinds, dev: list[list[int]], test, t=None) -> dict:
+    """Threshold chosen on the dev sentences (unless given), figures on the test sentences."""
+    s = np.array([-1.0 if x is None else x for x in scores])
+    y = np.array(labels)
+    d, te = [i for g in dev for i in g], [i for g in test for i in g]
+    t = pick_threshold(s[d], y[d]) if t is None else t
+    pred = s >= t
+    local = [[te.index(i) for i in g] for g in test]
+    out = detection(list(pred[te]), list(y[te]), [kinds[i] for i in te])
+    out |= {"threshold": t, "dev_f1": round(f1_of(pred[d], y[d])[0], 4) if d else None}
+    out |= bootstrap(pred[te], y[te], local) | {"unparseable": sum(x is None for x in scores)}
+    print(f"{name:28s} {json.dumps(out)}", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--verifier-path", type=Path, required=True)
-    ap.add_argument("--set", choices=sorted(SETS), default="verbatim")
+    ap.add_argument("--baseline-verifier", type=Path, default=None, help="an older verifier")
+    ap.add_argument("--set", choices=sorted(SETS), default="paraphrased")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--gen-limit", type=int, default=100, help="items for generator verdicts")
-    ap.add_argument("--answers", type=int, default=20, help="live answers for the loop timing")
+    ap.add_argument("--gen-limit", type=int, default=40, help="test items for generator verdicts")
+    ap.add_argument("--answers", type=int, default=0, help="live answers for the loop timing")
     ap.add_argument("--skip-generator", action="store_true")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     args = ap.parse_args()
@@ -182,24 +234,32 @@ def main() -> None:
     print(f"threads {args.threads}, load {os.getloadavg()[0]:.2f}", flush=True)
     items = load(args.set)
     claims, premises, labels, kinds = flatten(items)
-    print(f"{len(items)} items, {len(claims)} sentences, {Counter(kinds)}", flush=True)
-    res: dict = {"set": args.set, "threads": args.threads, "load": round(os.getloadavg()[0], 2)}
-    nli = NLIVerifier(args.verifier_path)
-    memo = Memo(nli)
-    res["nli"] = run_verifier("nli", memo, claims, premises, labels, kinds)
-    both = ConsistencyVerifier(memo)
-    res["nli+consistency"] = run_verifier("nli+consistency", both, claims, premises, labels, kinds)
-    t = overlap_threshold()
-    res["overlap"] = run_verifier(
-        f"overlap (t={t})", OverlapVerifier(t), claims, premises, labels, kinds
+    dev_i, test_i = split_items(items)
+    groups = sentence_index(items)
+    dev, test = [groups[i] for i in dev_i], [groups[i] for i in test_i]
+    print(
+        f"{len(items)} items ({len(dev_i)} dev, {len(test_i)} test), {len(claims)} sentences,"
+        f" {Counter(kinds)}",
+        flush=True,
     )
-    t = overlap_threshold(claims, premises, labels)
-    res["overlap (best t on this set)"] = run_verifier(
-        f"overlap (best t={t})", OverlapVerifier(t), claims, premises, labels, kinds
-    ) | {"threshold": t}
+    res: dict = {"set": args.set, "threads": args.threads, "load": round(os.getloadavg()[0], 2)}
+    res |= {"dev_items": len(dev_i), "test_items": len(test_i), "test": {}}
+    verifiers = [("nli", args.verifier_path)]
+    if args.baseline_verifier:
+        verifiers.append(("nli (baseline verifier)", args.baseline_verifier))
+    for name, path in verifiers:
+        memo = Memo(NLIVerifier(path))
+        for label, v in ((name, memo), (f"{name}+consistency", ConsistencyVerifier(memo))):
+            sc = v.scores(claims, premises)
+            res["test"][label] = held_out(label, sc, labels, kinds, dev, test)
+            res["test"][f"{label} @0.5"] = held_out(
+                f"{label} @0.5", sc, labels, kinds, [], test, 0.5
+            )
+    sc = OverlapVerifier().scores(claims, premises)
+    res["test"]["overlap"] = held_out("overlap", sc, labels, kinds, dev, test)
     for name in ("nli", "nli+consistency"):  # policy drop removes exactly the flagged claims
-        r = res[name]
-        res[f"self_check_drop ({name})"] = {
+        r = res["test"][name]
+        res[f"self_check_drop ({name}, test)"] = {
             "unsupported_removed": r["recall"],
             "supported_kept": r["supported_kept"],
         }
@@ -207,11 +267,28 @@ def main() -> None:
         from lmforge.rag.generate import EngineGenerator
 
         gen = EngineGenerator("default")
-        sub = flatten(items[: args.gen_limit])
+        sub_items = [items[i] for i in test_i[: args.gen_limit]]
+        sub = flatten(sub_items)
+        sub_groups = sentence_index(sub_items)
         for name, constrained in (("generator free text", False), ("generator constrained", True)):
-            res[name] = run_verifier(name, GeneratorVerifier(gen, constrained), *sub)
+            t0 = time.perf_counter()
+            sc = GeneratorVerifier(gen, constrained).scores(sub[0], sub[1])
+            r = held_out(name, sc, sub[2], sub[3], [], sub_groups, 0.5)
+            res["test"][name] = r | {"seconds": round(time.perf_counter() - t0, 1)}
+        t0 = time.perf_counter()
+        judge, sc = GeneratorVerifier(gen), []
+        for it in sub_items:  # the `rag ask` judge: each claim a follow-up turn to the answer
+            parts = split_claims(it["answer"])
+            sc += judge.scores_in_answer(
+                [c.text for c in parts], ["" for _ in parts], answer_prompt(it), it["answer"]
+            )
+        name = "generator in-answer choice"
+        r = held_out(name, sc, sub[2], sub[3], [], sub_groups, 0.5)
+        res["test"][name] = r | {"seconds": round(time.perf_counter() - t0, 1)}
         if args.answers:
-            res["self_check_live"] = live_loop(items, gen, ConsistencyVerifier(nli), args.answers)
+            nli = ConsistencyVerifier(NLIVerifier(args.verifier_path))
+            nli.threshold = res["test"]["nli+consistency"]["threshold"]
+            res["self_check_live"] = live_loop(items, gen, nli, args.answers)
     print(f"load {os.getloadavg()[0]:.2f}", flush=True)
     if args.out:
         args.out.write_text(json.dumps(res, indent=1))

@@ -1,18 +1,21 @@
 """Latency of `POST /v1/rag/ask` with the self-check on vs off, through a real `lmforge serve`.
 
     flock /tmp/lmforge-bench.lock env OMP_NUM_THREADS=2 .venv/bin/python -u bench/rag_route.py \
-        --verifier-path /tmp/verifier --questions 30 --judges nli,generator
+        --verifier-path /tmp/verifier --questions 30 --judges nli,generator,generator-json
 
 The corpus is the shipped grounding set's own passages (one markdown file per GSM8K item of
 src/lmforge/eval/tasks/data/grounding.jsonl), indexed once into a temporary directory; the
-questions are those items' questions. One server per judge (`verifier: nli`, the in-project
-cross-encoder, or `verifier: generator`, the served model's JSON-schema-constrained verdict),
-started as a subprocess on the default model. Each question is asked with `self_check: off`
-and with `self_check: drop`, back to back, so both modes see the same background load; the
-order alternates per question, because the second ask of a prompt finds its KV blocks in the
-engine's prefix cache. One warm-up pair first is not counted. Reported per judge and mode:
-latency p50 / p95 / mean (wall clock, client side), and for drop the verification time the
-route itself reports (`metadata.self_check.verify_s`) and the p50 ratio drop / off.
+questions are those items' questions. One server per judge, started as a subprocess on the
+default model: `nli` (the in-project cross-encoder), `generator` (the served model asked each
+claim as a follow-up turn to its own answer: the answer's prompt is still in the prefix cache,
+the verdict is one yes/no token, all claims in one batch) and `generator-json` (the served model
+asked per claim and premise for a JSON-schema verdict, the judge before that change). Each
+question is asked with `self_check: off` and with `self_check: drop`, back to back, so both
+modes see the same background load; the order alternates per question, because the second ask of
+a prompt finds its KV blocks in the engine's prefix cache. One warm-up pair first is not
+counted. Reported per judge and mode: latency p50 / p95 / mean (wall clock, client side), and
+for drop the verification time the route itself reports (`metadata.self_check.verify_s`) and the
+p50 ratio drop / off.
 """
 
 import argparse
@@ -107,7 +110,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--verifier-path", type=Path, required=True)
     ap.add_argument("--questions", type=int, default=30)
-    ap.add_argument("--judges", default="nli,generator")
+    ap.add_argument("--judges", default="nli,generator,generator-json")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)

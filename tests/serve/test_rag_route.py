@@ -182,7 +182,8 @@ def test_the_real_loader_answers_on_the_served_engine_and_judges_with_it(
 ) -> None:
     """The route's own loader over the default model: the answer is the served engine's greedy
     reply to `rag ask`'s prompt (what /v1/chat/completions gives for it), and the generator's
-    verdict on each claim is asked on that engine too, under the JSON schema, so it parses."""
+    verdict on each claim is asked on that engine too, as a follow-up turn to the answer under a
+    yes/no choice constraint, so it parses."""
     yaml = tmp_path / "rag.yaml"
     yaml.write_text(f"index: {rag_cfg.index}\ntop_k: 2\nmax_new_tokens: 24\nverifier: generator\n")
     cfg = tiny_cfg(default_model_dir, rag_config=yaml, self_check="refuse", kv_cache_gb=0.05)
@@ -208,8 +209,8 @@ def test_the_real_loader_answers_on_the_served_engine_and_judges_with_it(
         report = r["metadata"]["self_check"]
         verdicts = report["rounds"][0]["verdicts"]
         assert report["policy"] == "refuse" and report["claims"] == len(verdicts) >= 1
-        assert all(v["status"] == "ok" and v["chunk"] >= 1 for v in verdicts)  # JSON verdicts
-        assert state.rag.load_verifier().inner.constrained  # the judge decodes under the schema
+        assert all(v["status"] == "ok" and v["chunk"] >= 1 for v in verdicts)  # constrained
+        assert state.rag.load_verifier().inner.in_answer  # a one-token choice after the answer
         assert r["answer"] == (NOT_IN_DOCS if report["unsupported"] else plain["answer"])
         assert records(state)[0]["id"] == r["id"]
     finally:

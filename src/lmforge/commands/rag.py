@@ -167,7 +167,9 @@ def ask(
     self_check: str | None = typer.Option(
         None, help="off | drop | regenerate | refuse: verify each claim (no streaming)."
     ),
-    verifier: str | None = typer.Option(None, help="Self-check judge: nli | generator."),
+    verifier: str | None = typer.Option(
+        None, help="Self-check judge: nli | generator | generator-json."
+    ),
     verifier_path: Path | None = typer.Option(None, help="Trained verifier (train-verifier)."),
     runs_dir: Path | None = RUNS,
 ) -> None:

@@ -93,6 +93,12 @@ def train_verifier_cmd(
     batch_size: int = typer.Option(16, help="Pairs per step."),
     lr: float = typer.Option(5e-5, help="Peak learning rate."),
     seed: int = typer.Option(1, help="Seed for the planted claims and training."),
+    data: str = typer.Option(
+        "paraphrased", help="paraphrased (reworded claims, own-passage hard negatives) or verbatim."
+    ),
+    init: Path | None = typer.Option(
+        None, help="Start from this trained verifier instead of the shipped MiniLM."
+    ),
     runs_dir: Path | None = RUNS,
 ) -> None:
     """Train the self-check claim verifier from the shipped MiniLM on planted GSM8K claims."""
@@ -101,10 +107,22 @@ def train_verifier_cmd(
     from lmforge.runs import start_run
 
     out = out or default_verifier_path()
+    if data not in ("paraphrased", "verbatim"):
+        raise typer.BadParameter("--data must be paraphrased or verbatim")
     params = {"out": str(out), "epochs": epochs, "pairs": pairs, "lr": lr, "seed": seed}
+    params |= {"data": data, "init": str(init) if init else None}
     with start_run("rag", params, runs_dir) as run:
-        base = Embedder("default").path
-        info = train_verifier(out, base, epochs, batch_size, lr, seed=seed, limit=pairs)
+        base = init or Embedder("default").path
+        info = train_verifier(
+            out,
+            base,
+            epochs,
+            batch_size,
+            lr,
+            seed=seed,
+            limit=pairs,
+            data=data,  # type: ignore[arg-type]
+        )
         run.add_output(out, "verifier")
         run.log_metrics(**{k: v for k, v in info.items() if k not in ("base", "data")})
     console.print(

@@ -74,10 +74,11 @@ class RagConfig(StageConfig):
         description="Verify each answer claim against its cited chunks, then drop unsupported "
         "claims, regenerate once naming them, or refuse (docs/grounding.md).",
     )
-    verifier: Literal["nli", "generator"] = Field(
+    verifier: Literal["nli", "generator", "generator-json"] = Field(
         "nli",
-        description="Self-check judge: the in-project NLI cross-encoder, or the generator "
-        "(a JSON verdict under schema-constrained decoding on the engine).",
+        description="Self-check judge: the in-project NLI cross-encoder; the generator, asked "
+        "each claim as a follow-up to its answer (cached prefix, one-token yes/no choice); or "
+        "the generator asked per claim and premise for a JSON-schema verdict.",
     )
     verifier_path: Path | None = Field(
         None, description="Trained verifier (`lmforge rag train-verifier`); default: the cache."

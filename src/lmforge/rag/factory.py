@@ -78,8 +78,9 @@ def make_verifier(cfg: RagConfig, generator: Any):
     from lmforge.rag.verifier_train import default_verifier_path
     from lmforge.rag.verify import ConsistencyVerifier, GeneratorVerifier, NLIVerifier
 
-    if cfg.verifier == "generator":
-        verifier: Any = GeneratorVerifier(generator, constrained=True)
+    if cfg.verifier in ("generator", "generator-json"):
+        in_answer = cfg.verifier == "generator"
+        verifier: Any = GeneratorVerifier(generator, constrained=True, in_answer=in_answer)
     else:
         path = cfg.verifier_path or default_verifier_path()
         verifier = NLIVerifier(path, cfg.verifier_threshold)

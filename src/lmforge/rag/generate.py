@@ -108,6 +108,16 @@ class EngineGenerator:
         params = SamplingParams(max_tokens=max_tokens, temperature=0.0, json_schema=schema)
         return [o.text for o in self.llm.generate(texts, params)]
 
+    def generate_choice(self, chats: list[list[dict[str, str]]], choices: list[str]) -> list[str]:
+        """For each chat, the greedy pick among `choices` (a `choice` constraint), one batch:
+        chats that share a prefix with an earlier request reuse its cached KV blocks."""
+        from lmforge.engine import SamplingParams
+
+        texts = [render_chat(self.tokenizer, c) for c in chats]
+        longest = max(len(self.tokenizer.encode(c, add_special_tokens=False)) for c in choices)
+        params = SamplingParams(max_tokens=longest + 1, temperature=0.0, choice=choices)
+        return [o.text for o in self.llm.generate(texts, params)]
+
 
 def load_generator(model: str = "default", backend: str = "auto") -> Any:
     """lmforge's engine for 'engine', or for 'auto' when it imports; else transformers."""

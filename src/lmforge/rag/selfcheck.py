@@ -38,25 +38,28 @@ class SelfCheck:
         assert policy in POLICIES, policy
         self.verifier, self.policy = verifier, policy
 
-    def _round(self, text: str, chunks: list[str]) -> tuple[list[Any], list[ClaimVerdict], float]:
+    def _round(
+        self, text: str, chunks: list[str], prompt: str
+    ) -> tuple[list[Any], list[ClaimVerdict], float]:
         t = time.perf_counter()
         claims = split_claims(text)
-        verdicts = verify(self.verifier, claims, chunks)
+        verdicts = verify(self.verifier, claims, chunks, (prompt, text))
         return claims, verdicts, time.perf_counter() - t
 
     def run(self, text: str, chunks: list[str], prompt: str, generate: Any) -> Checked:
         """Check `text` (an answer to `prompt` over `chunks`); `generate(prompt)` regenerates."""
-        claims, verdicts, spent = self._round(text, chunks)
+        claims, verdicts, spent = self._round(text, chunks, prompt)
         rounds = [{"answer": text, "verdicts": [v.to_dict() for v in verdicts]}]
         report: dict[str, Any] = {"policy": self.policy, "regenerated": False, "rounds": rounds}
         bad = [v for v in verdicts if not v.supported]
         gen_s = 0.0
         if bad and self.policy == "regenerate":
             failures = "\n".join(f"- {v.claim}" for v in bad)
+            again = REGENERATE_PROMPT.format(prompt=prompt, failures=failures)
             t = time.perf_counter()
-            text = str(generate(REGENERATE_PROMPT.format(prompt=prompt, failures=failures)))
+            text = str(generate(again))
             gen_s = time.perf_counter() - t
-            claims, verdicts, more = self._round(text, chunks)
+            claims, verdicts, more = self._round(text, chunks, again)
             spent += more
             rounds.append({"answer": text, "verdicts": [v.to_dict() for v in verdicts]})
             report["regenerated"] = True

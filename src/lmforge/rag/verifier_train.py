@@ -1,21 +1,31 @@
 """`lmforge rag train-verifier`: a claim verifier fine-tuned from the shipped MiniLM.
 
-Training pairs come from GSM8K rows that the shipped evaluation set does not use
-(rag/grounding_set.py: `row % 4 != 0`): every sentence of a passage is a supported claim, and
-planted wrong numbers, wrong names or counted things, invented sentences and negations are
-unsupported ones. Each claim is paired with the premise `find_evidence` picks from its passage
-plus a distractor passage, exactly as at inference, and the cross-encoder (1 logit) learns
-supported vs not with binary cross-entropy. Seeded: same seed, same pairs, same model on one
+Training pairs come from GSM8K rows that the shipped evaluation sets do not use
+(rag/grounding_set.py: `row % 4 != 0`). `data="paraphrased"` (the default,
+rag/verifier_data.py): reworded supported sentences and hard negatives built from the passage's
+own numbers and names, as in the paraphrased evaluation set. `data="verbatim"` (the first
+verifier): every copied sentence is supported, and planted wrong numbers, wrong names or counted
+things, invented sentences and negations from other passages are unsupported. Each claim is
+paired with the premise `find_evidence` picks from its passage plus a distractor passage,
+exactly as at inference, and the cross-encoder (1 logit) learns supported vs not with binary
+cross-entropy. Seeded: same seed, same pairs, same model on one
 thread count.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lmforge.extras import require
 from lmforge.rag.claims import Claim, find_evidence
 from lmforge.rag.grounding_set import training_pairs
 from lmforge.rag.reranker_train import fit_cross_encoder
+from lmforge.rag.verifier_data import paraphrased_pairs
+
+DATA = {
+    "paraphrased": "gsm8k test rows with row % 4 != 0, paraphrased positives, own-passage hard"
+    " negatives (disjoint from the shipped eval sets)",
+    "verbatim": "gsm8k test rows with row % 4 != 0 (disjoint from the shipped eval sets)",
+}
 
 
 def verifier_rows(pairs: list[tuple[str, str, int]]) -> dict[str, list[Any]]:
@@ -36,6 +46,7 @@ def train_verifier(
     max_length: int = 160,
     seed: int = 1,
     limit: int | None = None,
+    data: Literal["paraphrased", "verbatim"] = "paraphrased",
 ) -> dict[str, Any]:
     """Fine-tune and write the verifier to `out` atomically; returns its training summary."""
     st = require("rag", "sentence_transformers")
@@ -43,19 +54,19 @@ def train_verifier(
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
     torch.manual_seed(seed)
-    pairs = training_pairs(seed)[:limit]
+    pairs = (paraphrased_pairs(seed) if data == "paraphrased" else training_pairs(seed))[:limit]
     rows = verifier_rows(pairs)
     model = st.CrossEncoder(str(base), num_labels=1, max_length=max_length, device="cpu")
     info = {
         "base": str(base),
         "pairs": len(pairs),
         "supported": int(sum(rows["label"])),
-        "data": "gsm8k test rows with row % 4 != 0 (disjoint from the shipped eval set)",
+        "data": DATA[data],
         "epochs": epochs,
         "lr": lr,
         "max_length": max_length,
     }
-    data = [
+    written = [
         {"claim": c, "premise": p, "label": y}
         for c, p, y in zip(rows["claim"], rows["premise"], rows["label"], strict=True)
     ]
@@ -71,7 +82,7 @@ def train_verifier(
         seed=seed,
         logging_steps=20,
         disable_tqdm=False,  # progress also when not a terminal: training takes minutes
-        data=("pairs.jsonl", data),
+        data=("pairs.jsonl", written),
         manifest=("lmforge-verifier.json", info),
     )
 

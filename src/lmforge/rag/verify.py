@@ -8,6 +8,11 @@
   `{"supported": true|false}` object that parses; without, it answers in free text, parsed by
   its first yes/no word. A reply that still does not parse is re-asked once and then counted as
   `unparseable` (scored unsupported, never dropped).
+  In a self-check (`scores_in_answer`, a generator with `generate_choice`) the judge is cheaper:
+  each claim's question is a third chat turn after the answer's own prompt and the answer, so
+  every claim of an answer shares that prefix, which the engine's prefix cache still holds from
+  generating the answer (only the question is prefilled), and the verdict is one token, "yes"
+  or "no", decoded under a `choice` constraint. All claims go to the engine as one batch.
 - `OverlapVerifier`: share of the claim's content tokens present in the premise (a baseline).
 
 Every verifier sees the same premise (claims.find_evidence), so they differ only in judgement.
@@ -34,6 +39,11 @@ JSON_PROMPT = (
     "Is the statement fully supported by the context (same numbers, names and meaning)? "
     'Reply in JSON: {{"supported": true}} or {{"supported": false}}.'
 )
+IN_ANSWER_PROMPT = (
+    'Check this statement of your answer against the context above: "{claim}"\n'
+    "Is it fully supported by the context (same numbers, names and meaning)? Answer yes or no."
+)
+VERDICT_CHOICES = ["yes", "no"]
 VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"supported": {"type": "boolean"}},
@@ -65,10 +75,22 @@ class Verifier(Protocol):
         ...
 
 
-def verify(verifier: Verifier, claims: list[Claim], chunks: list[str]) -> list[ClaimVerdict]:
-    """A verdict with its evidence span for each claim against the chunk texts."""
+def verify(
+    verifier: Verifier,
+    claims: list[Claim],
+    chunks: list[str],
+    answer: tuple[str, str] | None = None,
+) -> list[ClaimVerdict]:
+    """A verdict with its evidence span for each claim against the chunk texts. `answer`, the
+    (prompt, answer) the claims come from, lets a verifier with `scores_in_answer` judge them
+    in that conversation (the generator judge reuses its KV cache)."""
     found: list[Evidence] = [find_evidence(c, chunks) for c in claims]
-    raw = verifier.scores([c.text for c in claims], [e.premise for e in found]) if claims else []
+    texts, premises = [c.text for c in claims], [e.premise for e in found]
+    raw: list[float | None] = []
+    if claims and answer is not None and hasattr(verifier, "scores_in_answer"):
+        raw = verifier.scores_in_answer(texts, premises, *answer)
+    elif claims:
+        raw = verifier.scores(texts, premises)
     out = []
     for c, e, s in zip(claims, found, raw, strict=True):
         score = 0.0 if s is None else min(1.0, max(0.0, float(s)))
@@ -146,9 +168,21 @@ class ConsistencyVerifier:
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.threshold = inner, inner.threshold
+        if hasattr(inner, "scores_in_answer"):
+            self.scores_in_answer = self._in_answer
 
     def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
-        raw = self.inner.scores(claims, premises)
+        return self._veto(claims, premises, self.inner.scores(claims, premises))
+
+    def _in_answer(
+        self, claims: list[str], premises: list[str], prompt: str, answer: str
+    ) -> list[float | None]:
+        raw = self.inner.scores_in_answer(claims, premises, prompt, answer)
+        return self._veto(claims, premises, raw)
+
+    def _veto(
+        self, claims: list[str], premises: list[str], raw: list[float | None]
+    ) -> list[float | None]:
         out: list[float | None] = []
         for c, p, s in zip(claims, premises, raw, strict=True):
             names = set(_PROPER.findall(c)) - set(re.findall(r"[A-Z][a-z]{2,}", p))
@@ -176,15 +210,37 @@ def parse_verdict(text: str) -> float | None:
 class GeneratorVerifier:
     """The generator as judge: JSON-schema-constrained where it can be, else free text."""
 
-    def __init__(self, generator: Any, constrained: bool = True, max_tokens: int = 24) -> None:
+    def __init__(
+        self,
+        generator: Any,
+        constrained: bool = True,
+        max_tokens: int = 24,
+        in_answer: bool = True,
+    ) -> None:
         self.gen, self.max_tokens, self.threshold = generator, max_tokens, 0.5
         self.constrained = constrained and hasattr(generator, "generate_json")
+        self.in_answer = in_answer and hasattr(generator, "generate_choice")
 
     def _ask(self, prompts: list[str]) -> list[float | None]:
         if self.constrained:
             replies = self.gen.generate_json(prompts, VERDICT_SCHEMA, self.max_tokens)
             return [parse_verdict(r) for r in replies]
         return [parse_yes_no(str(self.gen.generate(p, self.max_tokens))) for p in prompts]
+
+    def scores_in_answer(
+        self, claims: list[str], premises: list[str], prompt: str, answer: str
+    ) -> list[float | None]:
+        """Each claim judged as a follow-up turn to (`prompt`, `answer`): a shared, cached
+        prefix and a one-token verdict. A generator without `generate_choice` is asked as in
+        `scores`, against each claim's premise, and so is every claim without `in_answer`."""
+        if not self.in_answer:
+            return self.scores(claims, premises)
+        head = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        chats = [
+            [*head, {"role": "user", "content": IN_ANSWER_PROMPT.format(claim=c)}] for c in claims
+        ]
+        replies = self.gen.generate_choice(chats, VERDICT_CHOICES)
+        return [{"yes": 1.0, "no": 0.0}.get(r.strip()) for r in replies]
 
     def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
         template = JSON_PROMPT if self.constrained else VERIFY_PROMPT

@@ -34,16 +34,20 @@ class EngineBridge:
         self.tokenizer = engine.tokenizer
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's, set by the route
 
-    async def _complete(self, ids: list[int], max_tokens: int, schema: Any = None) -> str:
-        params = SamplingParams(max_tokens=max_tokens, temperature=0.0, json_schema=schema)
+    async def _complete(
+        self, ids: list[int], max_tokens: int, schema: Any = None, choice: Any = None
+    ) -> str:
+        params = SamplingParams(
+            max_tokens=max_tokens, temperature=0.0, json_schema=schema, choice=choice
+        )
         text = ""
         async for out in self.engine.add_request(ids, params, f"rag-{uuid.uuid4().hex}"):
             text = out.text
         return text
 
-    def _ids(self, prompt: str) -> list[int]:
-        text = render_chat(self.tokenizer, [{"role": "user", "content": prompt}])
-        return self.tokenizer.encode(text, add_special_tokens=False)
+    def _ids(self, prompt: str | list[dict[str, str]]) -> list[int]:
+        chat = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        return self.tokenizer.encode(render_chat(self.tokenizer, chat), add_special_tokens=False)
 
     def generate(self, prompt: str, max_tokens: int, stream: bool = False) -> Any:
         """Greedy answer to a user message; `stream` yields it whole (the route never streams:
@@ -62,6 +66,18 @@ class EngineBridge:
 
         async def all_of() -> list[str]:
             jobs = [self._complete(self._ids(p), max_tokens, schema) for p in prompts]
+            return list(await asyncio.gather(*jobs))
+
+        return asyncio.run_coroutine_threadsafe(all_of(), self.loop).result()
+
+    def generate_choice(self, chats: list[list[dict[str, str]]], choices: list[str]) -> list[str]:
+        """The greedy pick among `choices` for each chat, all queued at once: chats that extend
+        an answer's conversation find its prompt's KV blocks in the served engine's cache."""
+        assert self.loop is not None, "EngineBridge used before the route set its loop"
+        longest = max(len(self.tokenizer.encode(c, add_special_tokens=False)) for c in choices)
+
+        async def all_of() -> list[str]:
+            jobs = [self._complete(self._ids(c), longest + 1, choice=choices) for c in chats]
             return list(await asyncio.gather(*jobs))
 
         return asyncio.run_coroutine_threadsafe(all_of(), self.loop).result()
