@@ -86,17 +86,23 @@ def appender(path: Path) -> Any:
 
 
 def perfect_bound(
-    s_ok: np.ndarray, l_ok: np.ndarray, s_cost: np.ndarray, l_cost: np.ndarray
+    s_ok: np.ndarray, l_ok: np.ndarray, s_cost: np.ndarray, l_cost: np.ndarray, target: float = 0.95
 ) -> dict:
-    """The best any signal could do on these items: escalate exactly where the small model is
-    wrong and the large one right (post-answer, so an escalated item pays for both)."""
-    esc = ~s_ok.astype(bool) & l_ok.astype(bool)
+    """What a perfect signal could do on these items (post-answer, so an escalated item pays
+    for both calls): escalating every item the small model gets wrong and the large one right,
+    and the least cost at which `target` x the large accuracy is reachable at all (escalate
+    just enough of those items, the cheapest first)."""
+    s_ok, l_ok = s_ok.astype(bool), l_ok.astype(bool)
+    esc = ~s_ok & l_ok
     ok = np.where(esc, l_ok, s_ok)
     cost = np.where(esc, s_cost + l_cost, s_cost)
+    need = max(0, int(np.ceil(target * l_ok.sum() - s_ok.sum() - 1e-9)))
+    extra = np.sort(l_cost[esc])[:need].sum() if need <= esc.sum() else np.inf
     return {
         "accuracy_vs_large": round(float(ok.mean() / l_ok.mean()), 4),
         "cost_vs_large": round(float(cost.sum() / l_cost.sum()), 4),
         "escalated": round(float(esc.mean()), 4),
+        "min_cost_vs_large_for_target": round(float((s_cost.sum() + extra) / l_cost.sum()), 4),
     }
 
 

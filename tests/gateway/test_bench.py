@@ -97,5 +97,16 @@ def test_perfect_signal_bound() -> None:
     s_ok = np.array([1, 1, 0, 0], bool)
     l_ok = np.array([1, 0, 1, 0], bool)
     b = ac.perfect_bound(s_ok, l_ok, np.full(4, 1.0), np.full(4, 10.0))
-    # escalates item 2 only: accuracy 3/4 vs large 2/4, cost (4 + 10) / 40
-    assert b == {"accuracy_vs_large": 1.5, "cost_vs_large": 0.35, "escalated": 0.25}
+    # escalates item 2 only: accuracy 3/4 vs large 2/4, cost (4 + 10) / 40; the small model
+    # alone already has 0.95 x the large accuracy, so the target costs 4 / 40
+    assert b == {
+        "accuracy_vs_large": 1.5,
+        "cost_vs_large": 0.35,
+        "escalated": 0.25,
+        "min_cost_vs_large_for_target": 0.1,
+    }
+    hard = ac.perfect_bound(
+        np.array([1, 0, 0, 0], bool), np.ones(4, bool), np.ones(4), np.full(4, 10.0)
+    )
+    # 0.95 x 4 right needs 3 escalations of the 3 wrong items: (4 + 30) / 40
+    assert hard["min_cost_vs_large_for_target"] == 0.85
