@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from lmforge.gateway.cache import ResponseCache, choose_threshold, compatible
+from lmforge.gateway.cache import ResponseCache, choose_threshold
 from lmforge.gateway.server import make_embedder
+from lmforge.gateway.verify import compatible
 
 
 def load_pairs() -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ import json
 import random
 from pathlib import Path
 
+from gateway_pairs_extra import EXTRA_FAMILIES
+
 OUT = Path(__file__).parents[1] / "src" / "lmforge" / "gateway" / "data" / "semantic_pairs.jsonl"
 
 # (paraphrase templates, near-miss rules [(type, template or slot change)], slot fills)
@@ -431,8 +433,8 @@ def build(seed: int = 0) -> list[dict]:
     rng.shuffle(fams)
     dev = set(fams[: len(fams) // 2])
     rows = []
-    for fi, fam in enumerate(FAMILIES):
-        split = "dev" if fi in dev else "test"
+    for fi, fam in enumerate(FAMILIES + EXTRA_FAMILIES):
+        split = fam.get("split") or ("dev" if fi in dev else "test")
         for fill in fam["fills"]:
             para = [t.format(**fill) for t in fam["para"]]
             for i in range(len(para)):

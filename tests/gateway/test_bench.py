@@ -62,3 +62,51 @@ def test_signal_aucs_and_shot_permutations() -> None:
     got = gateway_signals.aucs(items)
     assert (got["margin"], got["p_answer"], got["agreement"]) == (1.0, 0.0, 0.5)
     assert got["selfcheck"] is None and got["small_accuracy"] == 0.5
+
+
+def test_answer_router_learns_whether_the_answer_matches_the_text() -> None:
+    """Synthetic: the label is the sign of one embedding axis, the cheap model is right on a
+    random 60%; the router sees the embedding signed by the answer and ranks right answers."""
+    import gateway_answer_router as ar
+
+    rng = np.random.default_rng(0)
+
+    def make(n: int) -> tuple[np.ndarray, list[dict]]:
+        vecs = rng.normal(size=(n, 8)).astype(np.float32)
+        items = []
+        for v in vecs:
+            gold = "yes" if v[0] > 0 else "no"
+            ok = bool(rng.random() < 0.6)
+            ans = gold if ok else ("no" if gold == "yes" else "yes")
+            items.append({"text": "", "small_answer": f" {ans}", "small_ok": ok, "margin": 0.1})
+        return vecs, items
+
+    vecs, train = make(400)
+    fake_embed = lambda texts: vecs  # noqa: E731
+    fake_embed.id = "fake"  # type: ignore[attr-defined]
+    router = ar.train_answer_router(fake_embed, train)
+    tv, test = make(200)
+    p = router.prob(ar.features(tv, test))
+    ok = np.array([it["small_ok"] for it in test])
+    assert p[ok].mean() > p[~ok].mean() + 0.3
+
+
+def test_perfect_signal_bound() -> None:
+    import gateway_answer_cascade as ac
+
+    s_ok = np.array([1, 1, 0, 0], bool)
+    l_ok = np.array([1, 0, 1, 0], bool)
+    b = ac.perfect_bound(s_ok, l_ok, np.full(4, 1.0), np.full(4, 10.0))
+    # escalates item 2 only: accuracy 3/4 vs large 2/4, cost (4 + 10) / 40; the small model
+    # alone already has 0.95 x the large accuracy, so the target costs 4 / 40
+    assert b == {
+        "accuracy_vs_large": 1.5,
+        "cost_vs_large": 0.35,
+        "escalated": 0.25,
+        "min_cost_vs_large_for_target": 0.1,
+    }
+    hard = ac.perfect_bound(
+        np.array([1, 0, 0, 0], bool), np.ones(4, bool), np.ones(4), np.full(4, 10.0)
+    )
+    # 0.95 x 4 right needs 3 escalations of the 3 wrong items: (4 + 30) / 40
+    assert hard["min_cost_vs_large_for_target"] == 0.85

@@ -9,17 +9,11 @@ from pydantic import ValidationError
 
 from lmforge.errors import ConfigError
 from lmforge.gateway import cascade
-from lmforge.gateway.cache import (
-    ResponseCache,
-    cacheable,
-    compatible,
-    content_words,
-    exact_key,
-    salient,
-)
+from lmforge.gateway.cache import ResponseCache, cacheable, exact_key
 from lmforge.gateway.config import BackendConfig, GatewayConfig
 from lmforge.gateway.reliability import Breaker, backoff_s, retry_after_s
 from lmforge.gateway.synonyms import are_synonyms
+from lmforge.gateway.verify import compatible, content_words, salient
 
 
 def test_config_errors_name_the_field() -> None:
@@ -136,6 +130,19 @@ def test_synonym_swaps_pass_and_antonym_or_noun_swaps_do_not() -> None:
     assert not compatible("Is a big dog heavy?", "Is a large cat heavy?")
     # nor a change of order among the matched words
     assert not compatible("Convert big files to small", "Convert small files to large")
+
+
+def test_direction_words_bind_the_order_and_verbs_share_the_noun_stem() -> None:
+    a = "How do I convert a list to a string in Python?"
+    assert not compatible(a, "How do I convert a string to a list in Python?")  # direction
+    assert not compatible(
+        "Copy a file from the server to the laptop", "Copy a file from the laptop to the server"
+    )
+    assert compatible("Copy a file from the server to the laptop", "Copy a file to the laptop")
+    # order stays free where only one side states a direction
+    assert compatible("Convert 5 miles to kilometers.", "How many kilometers are 5 miles?")
+    assert compatible("Summarize the plot of Hamlet.", "Give me a summary of the plot of Hamlet.")
+    assert not compatible("Summarize the plot of Hamlet.", "Who are the main characters of Hamlet?")
 
 
 def test_cache_ttl_size_and_semantic_threshold() -> None:

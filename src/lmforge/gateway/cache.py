@@ -4,166 +4,24 @@ Only deterministic requests are cached (temperature 0, or a fixed seed; one choi
 sampled answer would silently turn sampling off. Entries live in `cachetools.TTLCache`, so both
 bounds (age and count) hold without a sweeper.
 
-The semantic cache answers a request whose prompt *means* the same as a cached one. Cosine
-similarity alone cannot tell "What is 17 * 23?" from "What is 17 * 24?" (MiniLM puts them at
-~0.97, above most true paraphrases), so a candidate must also pass `same_salient`: the
-numbers, negations and capitalised names of both prompts must be equal, in order. The cosine
-bar is chosen on the shipped paraphrase / near-miss set (see `choose_threshold`).
-
-MiniLM also ranks lowercase swaps ("sort a list" / "sort a dictionary", "maximum" /
-"minimum") above real paraphrases, so `compatible` adds a lexical rule: the two prompts'
-content words (stop words and request framing such as "tell me", "explain" dropped) may
-differ only by additions on one side, never by a replacement other than a WordNet synonym
-(gateway/synonyms.py: "bigger" / "larger" pass, "bigger" / "smaller" do not). Word order is
-free unless a synonym was swapped in, but each number keeps the unit after it ("5 miles to
-kilometers" is not "5 kilometers to miles"), and arithmetic operators count as salient
-("times" = "multiplied by", never "plus").
+The semantic cache answers a request whose prompt *means* the same as a cached one: MiniLM
+cosine above a bar, and the lexical verifier (gateway/verify.py `compatible`) agreeing. The
+bar is chosen on the dev families of the shipped paraphrase / near-miss set
+(`choose_threshold`, bench/gateway_cache.py).
 """
 
-import functools
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from cachetools import TTLCache
 
-from lmforge.gateway.synonyms import are_synonyms
+from lmforge.gateway.verify import compatible
 
 # Fields that change how an answer is delivered, not what it is.
 DELIVERY = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
-NEGATIONS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "none",
-        "nothing",
-        "nobody",
-        "neither",
-        "nor",
-        "without",
-        "cannot",
-        "cant",
-        "can't",
-        "don't",
-        "doesn't",
-        "didn't",
-        "isn't",
-        "aren't",
-        "wasn't",
-        "weren't",
-        "won't",
-        "wouldn't",
-        "shouldn't",
-        "couldn't",
-        "hasn't",
-        "haven't",
-        "hadn't",
-        "mustn't",
-        "n't",
-    ]
-)
-FRAMING = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "how",
-        "why",
-        "when",
-        "where",
-        "tell",
-        "show",
-        "give",
-        "explain",
-        "describe",
-        "calculate",
-        "recommend",
-        "suggest",
-        "compute",
-        "name",
-        "write",
-        "implement",
-        "please",
-        "help",
-        "need",
-        "want",
-        "know",
-        "way",
-        "ways",
-        "mean",
-        "get",
-        "make",
-        "does",
-        "do",
-        "did",
-        "is",
-        "are",
-        "was",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "say",
-        "me",
-        "my",
-        "i",
-        "you",
-        "your",
-        "we",
-        "our",
-        "us",
-        "it",
-        "its",
-        "the",
-        "a",
-        "an",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "by",
-        "at",
-        "from",
-        "about",
-        "into",
-        "as",
-        "using",
-        "via",
-    ]
-)
-# "I" and its contractions are capitalised everywhere, so they are not names
-_PRONOUN_I = frozenset({"i", "i'm", "i'd", "i've", "i'll"})
-_LOWER = re.compile(r"[a-z0-9]+")
-_NUM = re.compile(r"-?\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
-_SENTENCE_END = re.compile(r"[.?!:]\s*$")
-# Arithmetic operators are salient like numbers: "17 times 23" / "17 plus 23" is a near miss,
-# "17 times 23" / "multiply 17 by 23" is not.
-_OPERATORS = {
-    "times": "MUL",
-    "multiplied": "MUL",
-    "multiply": "MUL",
-    "product": "MUL",
-    "plus": "ADD",
-    "add": "ADD",
-    "added": "ADD",
-    "sum": "ADD",
-    "minus": "SUB",
-    "subtract": "SUB",
-    "subtracted": "SUB",
-    "divided": "DIV",
-    "divide": "DIV",
-    "over": "DIV",
-}
 
 
 def cacheable(body: dict[str, Any]) -> bool:
@@ -196,102 +54,6 @@ def bucket_key(path: str, body: dict[str, Any]) -> str:
     """Everything but the prompt: only requests equal on these may share an answer."""
     rest = {k: v for k, v in body.items() if k not in DELIVERY | {"messages", "prompt"}}
     return exact_key(path, rest)
-
-
-def salient(text: str) -> list[str]:
-    """Numbers, operators, negations and capitalised names, in order: the words a near miss
-    changes. A capital after a sentence end (or at the start) is not a name."""
-    out = [n.replace(",", "") for n in _NUM.findall(text)]
-    ops = []
-    for i, m in enumerate(_WORD.finditer(text)):
-        w = m.group()
-        lw = w.lower().replace("\u2019", "'")
-        if lw in NEGATIONS or lw.endswith("n't"):
-            out.append("NOT")
-        elif lw in _OPERATORS and _NUM.search(text):
-            ops.append(_OPERATORS[lw])
-        elif (
-            i > 0
-            and w[0].isupper()
-            and lw not in _PRONOUN_I
-            and not _SENTENCE_END.search(text[: m.start()])
-            and text[m.start() - 1 : m.start()] != "-"
-        ):
-            out.append(lw)
-    return out + sorted(set(ops))
-
-
-def same_salient(a: str, b: str) -> bool:
-    return salient(a) == salient(b)
-
-
-def _stem(w: str) -> str:
-    if len(w) > 4 and w.endswith(("ied", "ies")):  # multiplied, multiplies -> multiply
-        return w[:-3] + "y"
-    for suf in ("ing", "ed", "es", "ly", "s"):
-        if len(w) > 4 and w.endswith(suf) and not (suf == "ly" and w.endswith("ply")):
-            return w[: -len(suf)]
-    return w
-
-
-@functools.cache
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS) | FRAMING
-
-
-def content_words(text: str) -> list[tuple[str, str]]:
-    """(stem, word) of each content word, in order (operators of a sum are salient instead)."""
-    stop = _stop_words()
-    ops = _OPERATORS if _NUM.search(text) else {}
-    return [(_stem(w), w) for w in _LOWER.findall(text.lower()) if w not in stop and w not in ops]
-
-
-def number_units(text: str) -> list[str | None]:
-    """The content word right after each number ("5 miles" -> "mile"), None if there is none.
-
-    Word order is otherwise free ("How many kilometers are 5 miles?" / "Convert 5 miles to
-    kilometers."), but a number keeps its unit: "5 miles to kilometers" is not "5 kilometers
-    to miles"."""
-    stop = _stop_words()
-    out: list[str | None] = []
-    for m in _NUM.finditer(text):
-        nxt = (
-            _LOWER.match(text.lower(), m.end() + 1) if text[m.end() : m.end() + 1] == " " else None
-        )
-        w = nxt.group() if nxt else ""
-        unit = w and w not in stop and w not in _OPERATORS and not w.isdigit()
-        out.append(_stem(w).rstrip("e") if unit else None)
-    return out
-
-
-def compatible(a: str, b: str) -> bool:
-    """May a cached answer to `a` answer `b`? Salient words equal, each number with the same
-    unit where both name one, no content word replaced except by a synonym."""
-    if not same_salient(a, b):
-        return False
-    ua, ub = number_units(a), number_units(b)
-    if any(x is not None and y is not None and x != y for x, y in zip(ua, ub, strict=False)):
-        return False
-    wa, wb = content_words(a), content_words(b)
-    sa, sb = [s for s, _ in wa], [s for s, _ in wb]
-    only_a = [(s, w) for s, w in wa if s not in sb]
-    only_b = [(s, w) for s, w in wb if s not in sa]
-    if only_a and only_b:  # a replacement: allowed only word for synonym, one to one
-        rename = {}
-        for s, w in only_b:
-            match = next((x for x in only_a if are_synonyms(x[1], w)), None)
-            if match is not None:
-                rename[s] = match[0]
-                only_a.remove(match)
-        sb = [rename.get(s, s) for s in sb]
-        if only_a and [s for s in sb if s not in sa]:
-            return False
-        # a synonym swap keeps the order ("big files to small" / "small files to large")
-        if rename and [w for w in sa if w in sb] != [w for w in sb if w in sa]:
-            return False
-    return True
 
 
 def choose_threshold(
@@ -341,7 +103,7 @@ class ResponseCache:
                 keys.append(key)
 
     def nearest(self, bucket: str, text: str, vec: np.ndarray) -> dict[str, Any] | None:
-        """The cached answer most similar to `vec` above the bar whose salient words match."""
+        """The cached answer most similar to `vec` above the bar that the verifier admits."""
         keys = [k for k in self.buckets.get(bucket, []) if k in self.entries]  # drop expired
         self.buckets[bucket] = keys
         if not keys:
