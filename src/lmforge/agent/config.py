@@ -36,6 +36,16 @@ class Grant(StageConfig):
         description="This tool returns the user's own records (a directory, not others' text): "
         "its output counts as a trusted source for provenance.",
     )
+    endorse: bool = Field(
+        True,
+        description="Sensitive arguments may come from an endorsed result: one the task pointed "
+        "at (its call read a file, channel or URL the task named) that the guard did not flag.",
+    )
+    trusted_fields: list[str] = Field(
+        default_factory=list,
+        description="Keys of this tool's JSON/YAML output whose values the system of record "
+        "writes (a ledger's counterparty IBAN, not its free-text subject): trusted sources.",
+    )
     trusted_values: list[str] = Field(
         default_factory=list,
         description="Values the operator vouches for (known recipients, hosts, accounts).",
