@@ -103,6 +103,7 @@ def pipelines(
     provenance: bool = True,
     confirm: str = "deny",
     endorse: bool = True,
+    sole: bool = False,
 ) -> tuple[Any, Any, dict]:
     import openai
     from agentdojo.agent_pipeline import (
@@ -153,7 +154,7 @@ def pipelines(
             policy = Policy.build(grant, Path("."))
             tools = {n: dojo_tool(n) for n in runtime.functions}
             keep = {t.name for t in policy.visible(tools)}
-            prov = Provenance()
+            prov = Provenance(sole=sole)
             prov.trust(system)
             prov.trust(query)
             extra = dict(extra_args or {}) | {
@@ -289,9 +290,10 @@ def main() -> None:
     ap.add_argument(
         "--provenance",
         default="endorsed",
-        choices=("endorsed", "strict"),
+        choices=("endorsed", "sole", "strict"),
         help="endorsed: values from unflagged results the task pointed at count as the user's; "
-        "strict: every value seen only in tool output is refused",
+        "sole: also an IBAN/e-mail/URL that is the only one of its kind in a result the task "
+        "pointed at, flagged or not; strict: every value seen only in tool output is refused",
     )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -313,7 +315,8 @@ def main() -> None:
             obedient,
             not args.no_provenance,
             args.confirm,
-            args.provenance == "endorsed",
+            args.provenance != "strict",
+            args.provenance == "sole",
         )
         env0 = suite.load_and_inject_default_environment({})
         users = list(suite.user_tasks.values())[: args.user_tasks or None]

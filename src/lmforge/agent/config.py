@@ -105,6 +105,11 @@ class AgentConfig(StageConfig):
     temperature: float = Field(0.0, ge=0)
     max_refusals: int = Field(3, ge=1, description="Refused calls after which the run stops.")
     batch: bool = Field(True, description="No prompts: calls that need confirmation are denied.")
+    endorse_sole: bool = Field(
+        False,
+        description="Provenance: an IBAN, e-mail or URL that a result the task pointed at holds "
+        "as the only one of its kind is endorsed even if the guard flagged that result.",
+    )
 
     @model_validator(mode="after")
     def _known_tools(self) -> "AgentConfig":

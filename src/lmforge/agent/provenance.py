@@ -14,7 +14,11 @@ produced it was pointed at by the task (its identifying arguments, the file, cha
 URL it reads, trace to trusted or endorsed text) and the guard's injection scan passed it; its
 values then count as the user's. A result the guard flagged is never a source, even when the
 task pointed at it, and a value seen in any flagged result stays refused unless the user's own
-text holds it. Everything else from tool output (look-ups nobody pointed at, others' messages
+text holds it. The guard's classifier also flags benign bills and chat logs, so `sole` adds a
+structural test that does not depend on it: an identifier (IBAN, e-mail, URL) that a source the
+task named holds as the only one of its kind is that source's answer, flagged or not; an
+injection that adds its own competing identifier makes the source ambiguous, and neither is
+endorsed. Everything else from tool output (look-ups nobody pointed at, others' messages
 fetched by a model-chosen query) stays tainted, as before. Operators can also vouch for named
 fields of a tool's structured output (`trusted_fields`: the ledger's counterparty IBAN, which
 the bank writes, not the free-text subject, which the counterparty writes).
@@ -34,12 +38,13 @@ import yaml
 
 from lmforge.agent.tools.base import Tool
 
-IDENTIFIERS = re.compile(
-    r"(?:https?://|www\.)[^\s\"'<>)\]]+"  # URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b",  # IBANs
-    re.IGNORECASE,
-)
+KINDS = {
+    "url": r"(?:https?://|www\.)[^\s\"'<>)\]]+",
+    "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    "iban": r"\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b",
+}
+IDENTIFIERS = re.compile("|".join(KINDS.values()), re.IGNORECASE)
+_KIND = {k: re.compile(v, re.IGNORECASE) for k, v in KINDS.items()}
 # origins a sensitive value may have and still be used
 ACCEPTED = {"trusted", "endorsed", "none"}
 
@@ -96,6 +101,8 @@ class Provenance:
     endorsed: list[str] = field(default_factory=list)  # unflagged results the task pointed at
     untrusted: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)  # results the guard flagged
+    pointed_flagged: list[str] = field(default_factory=list)  # flagged, yet the task named them
+    sole: bool = False  # endorse an identifier that is the only one of its kind in its source
     min_chars: int = 2
 
     def trust(self, text: str) -> None:
@@ -112,7 +119,7 @@ class Provenance:
         """Record one tool result: `pointed` (the task named its source), `flagged` (guard)."""
         text = _norm_text(tool_output)
         if flagged:
-            self.flagged.append(text)
+            (self.pointed_flagged if pointed else self.flagged).append(text)
             return
         (self.endorsed if pointed else self.untrusted).append(text)
         fields = set(trusted_fields)
@@ -125,15 +132,32 @@ class Provenance:
         if len(v) < self.min_chars or v in {_norm(x) for x in vouched}:
             return "trusted"
         pat = re.compile(r"(?<![\w])" + re.escape(v) + r"(?![\w])")
+        if any(pat.search(t) for t in self.trusted):
+            return "trusted"
+        if any(pat.search(t) for t in self.flagged):
+            return "flagged"
+        if self.sole and self._sole(v, pat):
+            return "endorsed"
         for level, texts in (
-            ("trusted", self.trusted),
-            ("flagged", self.flagged),
+            ("flagged", self.pointed_flagged),
             ("endorsed", self.endorsed),
             ("tool", self.untrusted),
         ):
             if any(pat.search(t) for t in texts):
                 return level
         return "none"
+
+    def _sole(self, v: str, pat: re.Pattern[str]) -> bool:
+        """Is `v` an identifier that some source the task named holds as the only one of its
+        kind? Then it is *the* IBAN of the bill, *the* address on the page; a source offering
+        several leaves the choice to whoever wrote it (an injection adds its own)."""
+        kind = next((k for k, r in _KIND.items() if r.fullmatch(v)), None)
+        if kind is None:
+            return False
+        for t in self.endorsed + self.pointed_flagged:
+            if pat.search(t) and {_norm(m) for m in _KIND[kind].findall(t)} == {v}:
+                return True
+        return False
 
     def points(self, args: dict[str, Any], vouched: Iterable[str] = ()) -> bool:
         """Did the task point at this call's result? Its textual arguments (what it reads:

@@ -155,7 +155,7 @@ class Agent:
             {"role": "system", "content": cfg.system},
             {"role": "user", "content": task},
         ]
-        prov = Provenance()
+        prov = Provenance(sole=cfg.endorse_sole)
         prov.trust(cfg.system)
         prov.trust(task)
         tokens = calls = refused = step = 0
