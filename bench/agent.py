@@ -72,22 +72,29 @@ def free_port() -> int:
 
 
 def serve(
-    model: str, threads: int, log: Path, quantize: str = "none", lock: Path | None = None
+    model: str,
+    threads: int,
+    log: Path,
+    quantize: str = "none",
+    lock: Path | None = None,
+    kv_cache_gb: float | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """`lmforge serve` on a free port. With `lock`, the bench lock is held only while the server
     loads: loading a 1.5B checkpoint and quantizing it peaks far above its steady size, and on
     a shared box that peak is what must not coincide with other large jobs."""
     if lock is None:
-        return _serve(model, threads, log, quantize)
+        return _serve(model, threads, log, quantize, kv_cache_gb)
     with lock.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            return _serve(model, threads, log, quantize)
+            return _serve(model, threads, log, quantize, kv_cache_gb)
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _serve(model: str, threads: int, log: Path, quantize: str) -> tuple[subprocess.Popen, str]:
+def _serve(
+    model: str, threads: int, log: Path, quantize: str, kv_cache_gb: float | None
+) -> tuple[subprocess.Popen, str]:
     if model == "qwen":
         from lmforge.models.parts import qwen_coder_gguf
 
@@ -96,6 +103,8 @@ def _serve(model: str, threads: int, log: Path, quantize: str) -> tuple[subproce
     cmd = [sys.executable, "-m", "lmforge.cli", "serve", "--model", model, "--port", str(port)]
     cmd += ["--threads", str(threads), "--served-model-name", "m", "--no-embeddings"]
     cmd += ["--quantize", quantize]
+    if kv_cache_gb is not None:  # the default cache is sized for many sequences, not one agent
+        cmd += ["--kv-cache", str(kv_cache_gb)]
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(1800):
@@ -274,6 +283,7 @@ def main() -> None:
         default=None,
         help="hold this lock file (e.g. /tmp/lmforge-bench.lock) while the server loads",
     )
+    ap.add_argument("--kv-cache-gb", type=float, default=None, help="server KV cache size")
     ap.add_argument(
         "--tasks",
         default=None,
@@ -287,7 +297,9 @@ def main() -> None:
     if args.tasks:
         tasks = tasks[slice(*(int(x) if x else None for x in args.tasks.split(":")))]
     lock = Path(args.lock_load) if args.lock_load else None
-    proc, url = serve(args.model, args.threads, root / "serve.log", args.quantize, lock)
+    proc, url = serve(
+        args.model, args.threads, root / "serve.log", args.quantize, lock, args.kv_cache_gb
+    )
     t0 = time.perf_counter()
     try:
         client = ChatClient(url, None, "m")
@@ -316,6 +328,7 @@ def main() -> None:
         "quantize": args.quantize,
         "seed": args.seed,
         "task_slice": args.tasks,
+        "kv_cache_gb": args.kv_cache_gb,
         "serve_rss_gb": rss,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_start": load0,

@@ -14,12 +14,12 @@ produced it was pointed at by the task (its identifying arguments, the file, cha
 URL it reads, trace to trusted or endorsed text) and the guard's injection scan passed it; its
 values then count as the user's. A result the guard flagged is never a source, even when the
 task pointed at it, and a value seen in any flagged result stays refused unless the user's own
-text holds it. The guard's classifier also flags benign bills and chat logs, so `sole` adds a
-structural test that does not depend on it: an identifier (IBAN, e-mail, URL) that a source the
-task named holds as the only one of its kind is that source's answer, flagged or not; an
-injection that adds its own competing identifier makes the source ambiguous, and neither is
-endorsed. Everything else from tool output (look-ups nobody pointed at, others' messages
-fetched by a model-chosen query) stays tainted, as before. Operators can also vouch for named
+text holds it. The guard's classifier also flags benign bills and chat logs and misses
+injections inside them, so `sole` replaces it for identifiers (IBAN, e-mail, URL) by a
+structural test: one that a source the task named holds as the only one of its kind is that
+source's answer, flagged or not; an injection that adds a competing identifier makes the
+source ambiguous, and neither is endorsed. Everything else from tool output (look-ups nobody
+pointed at, others' messages fetched by a model-chosen query) stays tainted, as before. Operators can also vouch for named
 fields of a tool's structured output (`trusted_fields`: the ledger's counterparty IBAN, which
 the bank writes, not the free-text subject, which the counterparty writes).
 
@@ -127,7 +127,8 @@ class Provenance:
             self.trusted += [_norm_text(v) for v in _field_values(_parse(tool_output), fields)]
 
     def origin(self, value: str, vouched: Iterable[str] = ()) -> str:
-        """'trusted', 'flagged', 'endorsed', 'tool' (only in unendorsed output) or 'none'."""
+        """'trusted', 'flagged', 'endorsed', 'ambiguous', 'tool' (only in output nobody named)
+        or 'none' (nowhere)."""
         v = _norm(value)
         if len(v) < self.min_chars or v in {_norm(x) for x in vouched}:
             return "trusted"
@@ -136,28 +137,28 @@ class Provenance:
             return "trusted"
         if any(pat.search(t) for t in self.flagged):
             return "flagged"
-        if self.sole and self._sole(v, pat):
-            return "endorsed"
-        for level, texts in (
-            ("flagged", self.pointed_flagged),
-            ("endorsed", self.endorsed),
-            ("tool", self.untrusted),
-        ):
-            if any(pat.search(t) for t in texts):
-                return level
-        return "none"
+        kind = next((k for k, r in _KIND.items() if r.fullmatch(v)), None) if self.sole else None
+        named = self.endorsed + self.pointed_flagged
+        if kind is not None:  # identifiers: the source's ambiguity decides, not the guard
+            if self._sole(v, pat, kind):
+                return "endorsed"
+            if any(pat.search(t) for t in named):
+                return "ambiguous"
+        else:
+            if any(pat.search(t) for t in self.pointed_flagged):
+                return "flagged"
+            if any(pat.search(t) for t in self.endorsed):
+                return "endorsed"
+        return "tool" if any(pat.search(t) for t in self.untrusted) else "none"
 
-    def _sole(self, v: str, pat: re.Pattern[str]) -> bool:
-        """Is `v` an identifier that some source the task named holds as the only one of its
-        kind? Then it is *the* IBAN of the bill, *the* address on the page; a source offering
-        several leaves the choice to whoever wrote it (an injection adds its own)."""
-        kind = next((k for k, r in _KIND.items() if r.fullmatch(v)), None)
-        if kind is None:
-            return False
-        for t in self.endorsed + self.pointed_flagged:
-            if pat.search(t) and {_norm(m) for m in _KIND[kind].findall(t)} == {v}:
-                return True
-        return False
+    def _sole(self, v: str, pat: re.Pattern[str], kind: str) -> bool:
+        """Does some source the task named hold `v` as the only identifier of its kind? Then
+        it is *the* IBAN of the bill, *the* address on the page; a source offering several
+        leaves the choice to whoever wrote it (an injection adds its own)."""
+        return any(
+            pat.search(t) and {_norm(m) for m in _KIND[kind].findall(t)} == {v}
+            for t in self.endorsed + self.pointed_flagged
+        )
 
     def points(self, args: dict[str, Any], vouched: Iterable[str] = ()) -> bool:
         """Did the task point at this call's result? Its textual arguments (what it reads:
@@ -196,6 +197,7 @@ class Provenance:
                 "flagged": "appears in tool output the guard flagged as injection",
                 "endorsed": "appears only in tool output (endorsement off for this grant)",
                 "tool": "appears only in tool output the task did not point at",
+                "ambiguous": "is one of several of its kind in the output the task pointed at",
             }[where]
             raise Refused(
                 f"argument {name!r} = {value[:80]!r} of {tool.name!r} {cause}, not in the task "
