@@ -19,9 +19,10 @@ injections inside them, so `sole` replaces it for identifiers (IBAN, e-mail, URL
 structural test: one that a source the task named holds as the only one of its kind is that
 source's answer, flagged or not; an injection that adds a competing identifier makes the
 source ambiguous, and neither is endorsed. Everything else from tool output (look-ups nobody
-pointed at, others' messages fetched by a model-chosen query) stays tainted, as before. Operators can also vouch for named
-fields of a tool's structured output (`trusted_fields`: the ledger's counterparty IBAN, which
-the bank writes, not the free-text subject, which the counterparty writes).
+pointed at, others' messages fetched by a model-chosen query) stays tainted, as before.
+Operators can also vouch for named fields of a tool's structured output (`trusted_fields`: the
+ledger's counterparty IBAN, which the bank writes, not the free-text subject, which the
+counterparty writes).
 
 Values found nowhere (the model computed or chose them) pass: provenance refuses what an
 injection can supply, not what the model derives. Matching is on whole tokens, case-folded, so
