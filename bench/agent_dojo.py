@@ -234,6 +234,7 @@ def pipelines(
                         text,
                         pointed=pointed,
                         flagged=s.treatment != "pass",
+                        certain=s.certain,
                         trusted_fields=grant.trusted_fields,
                     )
                 if s.treatment != "pass":
@@ -289,7 +290,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--provenance",
-        default="endorsed",
+        default="sole",
         choices=("endorsed", "sole", "strict"),
         help="endorsed: values from unflagged results the task pointed at count as the user's; "
         "sole: also an IBAN/e-mail/URL that is the only one of its kind in a result the task "

@@ -106,7 +106,7 @@ class AgentConfig(StageConfig):
     max_refusals: int = Field(3, ge=1, description="Refused calls after which the run stops.")
     batch: bool = Field(True, description="No prompts: calls that need confirmation are denied.")
     endorse_sole: bool = Field(
-        False,
+        True,
         description="Provenance: an IBAN, e-mail or URL that a result the task pointed at holds "
         "as the only one of its kind is endorsed even if the guard flagged that result.",
     )

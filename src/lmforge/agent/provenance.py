@@ -17,7 +17,8 @@ task pointed at it, and a value seen in any flagged result stays refused unless 
 text holds it. The guard's classifier also flags benign bills and chat logs and misses
 injections inside them, so `sole` replaces it for identifiers (IBAN, e-mail, URL) by a
 structural test: one that a source the task named holds as the only one of its kind is that
-source's answer, flagged or not; an injection that adds a competing identifier makes the
+source's answer, flagged by the classifier or not (a hit of the guard's attack-pattern rules
+still vetoes it); an injection that adds a competing identifier makes the
 source ambiguous, and neither is endorsed. Everything else from tool output (look-ups nobody
 pointed at, others' messages fetched by a model-chosen query) stays tainted, as before.
 Operators can also vouch for named fields of a tool's structured output (`trusted_fields`: the
@@ -115,12 +116,14 @@ class Provenance:
         *,
         pointed: bool = False,
         flagged: bool = False,
+        certain: bool = False,
         trusted_fields: Iterable[str] = (),
     ) -> None:
-        """Record one tool result: `pointed` (the task named its source), `flagged` (guard)."""
+        """Record one tool result: `pointed` (the task named its source), `flagged` (guard),
+        `certain` (an attack pattern matched, not only the classifier: never a source)."""
         text = _norm_text(tool_output)
-        if flagged:
-            (self.pointed_flagged if pointed else self.flagged).append(text)
+        if flagged or certain:
+            (self.pointed_flagged if pointed and not certain else self.flagged).append(text)
             return
         (self.endorsed if pointed else self.untrusted).append(text)
         fields = set(trusted_fields)

@@ -129,7 +129,9 @@ class Agent:
             prov.trust(text)
         else:
             flagged, fields = s.treatment != "pass", grant.trusted_fields
-            prov.observe(text, pointed=pointed, flagged=flagged, trusted_fields=fields)
+            prov.observe(
+                text, pointed=pointed, flagged=flagged, certain=s.certain, trusted_fields=fields
+            )
         trace.event(
             "tool_result",
             step=step,
