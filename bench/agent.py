@@ -18,6 +18,7 @@ OpenAI API, as a user would:
 """
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -71,7 +72,28 @@ def free_port() -> int:
 
 
 def serve(
-    model: str, threads: int, log: Path, quantize: str = "none"
+    model: str,
+    threads: int,
+    log: Path,
+    quantize: str = "none",
+    lock: Path | None = None,
+    kv_cache_gb: float | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """`lmforge serve` on a free port. With `lock`, the bench lock is held only while the server
+    loads: loading a 1.5B checkpoint and quantizing it peaks far above its steady size, and on
+    a shared box that peak is what must not coincide with other large jobs."""
+    if lock is None:
+        return _serve(model, threads, log, quantize, kv_cache_gb)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            return _serve(model, threads, log, quantize, kv_cache_gb)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _serve(
+    model: str, threads: int, log: Path, quantize: str, kv_cache_gb: float | None
 ) -> tuple[subprocess.Popen, str]:
     if model == "qwen":
         from lmforge.models.parts import qwen_coder_gguf
@@ -81,6 +103,8 @@ def serve(
     cmd = [sys.executable, "-m", "lmforge.cli", "serve", "--model", model, "--port", str(port)]
     cmd += ["--threads", str(threads), "--served-model-name", "m", "--no-embeddings"]
     cmd += ["--quantize", quantize]
+    if kv_cache_gb is not None:  # the default cache is sized for many sequences, not one agent
+        cmd += ["--kv-cache", str(kv_cache_gb)]
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(1800):
@@ -93,6 +117,19 @@ def serve(
             pass
         time.sleep(1)
     raise SystemExit("lmforge serve did not come up in 30 min")
+
+
+def server_rss_gb(pid: int) -> dict[str, float]:
+    """The server's peak (VmHWM) and current (VmRSS) resident size, from /proc."""
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                out[key] = round(int(val.split()[0]) / 1e6, 2)
+    except OSError:
+        pass
+    return out
 
 
 def make_tasks(per_kind: int, rng: random.Random, root: Path) -> tuple[list[dict], Path]:
@@ -241,12 +278,28 @@ def main() -> None:
     ap.add_argument("--quantize", default="none", help="none | int8 | int4 (weight-only, speed)")
     ap.add_argument("--guard-policy", default=None, help="guard YAML (default: shipped policy)")
     ap.add_argument("--out", default=None, help="write the JSON result here")
+    ap.add_argument(
+        "--lock-load",
+        default=None,
+        help="hold this lock file (e.g. /tmp/lmforge-bench.lock) while the server loads",
+    )
+    ap.add_argument("--kv-cache-gb", type=float, default=None, help="server KV cache size")
+    ap.add_argument(
+        "--tasks",
+        default=None,
+        help="run only these of the seeded suite, as a Python slice (e.g. 0:17 or ::3)",
+    )
     args = ap.parse_args()
     load0 = os.getloadavg()
     root = Path(tempfile.mkdtemp(prefix="lmforge-agent-bench-"))
     tasks, corpus = make_tasks(args.per_kind, random.Random(args.seed), root)
     index = build_index(corpus, root)
-    proc, url = serve(args.model, args.threads, root / "serve.log", args.quantize)
+    if args.tasks:
+        tasks = tasks[slice(*(int(x) if x else None for x in args.tasks.split(":")))]
+    lock = Path(args.lock_load) if args.lock_load else None
+    proc, url = serve(
+        args.model, args.threads, root / "serve.log", args.quantize, lock, args.kv_cache_gb
+    )
     t0 = time.perf_counter()
     try:
         client = ChatClient(url, None, "m")
@@ -262,6 +315,7 @@ def main() -> None:
                 flush=True,
             )
     finally:
+        rss = server_rss_gb(proc.pid)
         proc.terminate()
         proc.wait(60)
     kinds = sorted({r["kind"] for r in rows})
@@ -273,6 +327,9 @@ def main() -> None:
         "max_steps": args.max_steps,
         "quantize": args.quantize,
         "seed": args.seed,
+        "task_slice": args.tasks,
+        "kv_cache_gb": args.kv_cache_gb,
+        "serve_rss_gb": rss,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_start": load0,
         "load_end": os.getloadavg(),

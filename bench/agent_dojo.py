@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from agent import serve  # bench/agent.py: lmforge serve in a subprocess
-from agent_dojo_roles import OWN_RECORDS, ROLES
+from agent_dojo_roles import OWN_FIELDS, OWN_RECORDS, ROLES
 from lmforge.agent.config import Grant, GuardSettings
 from lmforge.agent.policy import Policy, Refused
 from lmforge.agent.provenance import Provenance
@@ -75,6 +75,11 @@ def obedient_llm() -> Any:
     return Obedient()
 
 
+def _key(call: Any) -> tuple[str, str]:
+    """A tool call by what it does (the scripted model's calls carry no ids)."""
+    return call.function, json.dumps(dict(call.args), sort_keys=True, default=str)
+
+
 def dojo_tool(name: str) -> Tool:
     """An AgentDojo function as lmforge's policy sees it: its name and argument roles."""
     sensitive, text = ROLES.get(name, ((), ()))
@@ -97,6 +102,8 @@ def pipelines(
     llm: Any = None,
     provenance: bool = True,
     confirm: str = "deny",
+    endorse: bool = True,
+    sole: bool = False,
 ) -> tuple[Any, Any, dict]:
     import openai
     from agentdojo.agent_pipeline import (
@@ -119,7 +126,13 @@ def pipelines(
     grants: dict[str, set[str]] = {}  # user prompt -> granted tool names
     asked: dict[str, list[tuple[str, dict]]] = {}  # user prompt -> the calls the user wants
     screen = Screen(GuardSettings(policy=Path(guard_policy) if guard_policy else None))
-    stats = {"refused": 0, "provenance_refused": 0, "confirmed": 0, "quarantined": 0}
+    stats = {
+        "refused": 0,
+        "provenance_refused": 0,
+        "confirmed": 0,
+        "quarantined": 0,
+        "endorsed": 0,
+    }
 
     class Restrict(BasePipelineElement):
         """Least privilege: the runtime holds only the granted tools (hidden = cannot run);
@@ -129,19 +142,26 @@ def pipelines(
 
         def query(self, query, runtime, env, messages=(), extra_args=None):
             names = grants.get(query, set())
-            policy = Policy.build(
-                {n: Grant(provenance=provenance, trusted_output=n in OWN_RECORDS) for n in names},
-                Path("."),
-            )
+            grant = {
+                n: Grant(
+                    provenance=provenance,
+                    endorse=endorse,
+                    trusted_output=n in OWN_RECORDS,
+                    trusted_fields=list(OWN_FIELDS.get(n, ())),
+                )
+                for n in names
+            }
+            policy = Policy.build(grant, Path("."))
             tools = {n: dojo_tool(n) for n in runtime.functions}
             keep = {t.name for t in policy.visible(tools)}
-            prov = Provenance()
+            prov = Provenance(sole=sole)
             prov.trust(system)
             prov.trust(query)
             extra = dict(extra_args or {}) | {
                 "lmforge_policy": policy,
                 "lmforge_tools": tools,
                 "lmforge_provenance": prov,
+                "lmforge_pointed": {},  # call -> did the task point at its result?
             }
             fns = [f for n, f in runtime.functions.items() if n in keep]
             return query, FunctionsRuntime(fns), env, messages, extra
@@ -161,9 +181,10 @@ def pipelines(
             for c in last["tool_calls"]:
                 try:
                     args = policy.check(tools.get(c.function), c.function, json.dumps(dict(c.args)))
-                    if policy.grants[c.function].provenance:
+                    g = policy.grants[c.function]
+                    if g.provenance:
                         try:
-                            prov.check(tools[c.function], args)
+                            prov.check(tools[c.function], args, g.trusted_values, g.endorse)
                         except Refused:
                             # confirmation: batch mode denies; the oracle user says yes only
                             # to a call of the task they asked for (AgentDojo ground truth)
@@ -183,6 +204,7 @@ def pipelines(
                         )
                     )
                     continue
+                extra_args["lmforge_pointed"][_key(c)] = prov.points(args)
                 one = dict(last) | {"tool_calls": [c]}
                 _, _, env, ran, _ = ToolsExecutor().query(query, runtime, env, [one], extra_args)
                 out += ran[1:]
@@ -203,10 +225,22 @@ def pipelines(
                 text = get_text_content_as_str(m.get("content") or [])
                 prov = extra_args["lmforge_provenance"]  # raw text: what the tool supplied
                 grant = extra_args["lmforge_policy"].grants.get(m["tool_call"].function)
-                (prov.trust if grant and grant.trusted_output else prov.observe)(text)
                 s = screen(m["tool_call"].function, text)
+                pointed = extra_args["lmforge_pointed"].get(_key(m["tool_call"]), False)
+                if grant and grant.trusted_output:
+                    prov.trust(text)
+                elif grant:
+                    prov.observe(
+                        text,
+                        pointed=pointed,
+                        flagged=s.treatment != "pass",
+                        certain=s.certain,
+                        trusted_fields=grant.trusted_fields,
+                    )
                 if s.treatment != "pass":
                     stats["quarantined"] += 1
+                elif pointed and grant and not grant.trusted_output:
+                    stats["endorsed"] += 1
                 m["content"] = [text_content_block_from_string(s.text)]
                 out[j] = m
             return query, runtime, env, out, extra_args
@@ -254,6 +288,14 @@ def main() -> None:
     ap.add_argument(
         "--no-provenance", action="store_true", help="lmforge arm without argument provenance"
     )
+    ap.add_argument(
+        "--provenance",
+        default="sole",
+        choices=("endorsed", "sole", "strict"),
+        help="endorsed: values from unflagged results the task pointed at count as the user's; "
+        "sole: also an IBAN/e-mail/URL that is the only one of its kind in a result the task "
+        "pointed at, flagged or not; strict: every value seen only in tool output is refused",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     from agentdojo.attacks.attack_registry import load_attack
@@ -268,7 +310,14 @@ def main() -> None:
     rows: list[dict] = []
     try:
         plain, defended, shared = pipelines(
-            url, args.max_tokens, args.guard_policy, obedient, not args.no_provenance, args.confirm
+            url,
+            args.max_tokens,
+            args.guard_policy,
+            obedient,
+            not args.no_provenance,
+            args.confirm,
+            args.provenance != "strict",
+            args.provenance == "sole",
         )
         env0 = suite.load_and_inject_default_environment({})
         users = list(suite.user_tasks.values())[: args.user_tasks or None]
@@ -317,7 +366,7 @@ def main() -> None:
         "user_tasks": len(users),
         "injection_tasks": len(injs),
         "max_tokens": args.max_tokens,
-        "provenance": not args.no_provenance,
+        "provenance": "off" if args.no_provenance else args.provenance,
         "confirm": args.confirm,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_start": load0,

@@ -55,3 +55,10 @@ OWN_RECORDS = {
     "get_current_day",
     "get_user_information",
 }
+
+# Fields of structured results that the system of record writes, not the counterparty: the
+# bank's ledger states who sent and who received a transaction (and how much, when), while the
+# `subject` is free text the sender typed. From AgentDojo's Transaction model, not from tasks.
+OWN_FIELDS: dict[str, tuple[str, ...]] = {
+    "get_most_recent_transactions": ("sender", "recipient", "amount", "date"),
+}

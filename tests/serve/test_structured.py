@@ -412,3 +412,19 @@ def test_native_tool_template_renders_tools_and_calls(tiny_tokenizer) -> None:
     text = render_chat(native, chat_messages(conv, [fn], True, False), tools=[WEATHER])
     assert '"name": "get_weather"' in text.split("<|im_end|>")[0]  # tools in the system turn
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"unit": "f"}}\n</tool_call>' in text
+
+
+def test_call_tags_admit_the_native_single_token() -> None:
+    """Qwen2.5 has `<tool_call>` as one added token that llguidance reads as special (no
+    bytes); the grammar must admit that token, not only the tag's bytes."""
+
+    class Tok:
+        unk_token_id = 0
+
+        def convert_tokens_to_ids(self, toks: list[str]) -> list[int]:
+            return [{"<tool_call>": 151657, "</tool_call>": 151658}.get(t, 0) for t in toks]
+
+    fn = WEATHER["function"]
+    g = call_grammar([fn], parallel=False, auto=False, tokenizer=Tok())
+    assert '("<tool_call>" | <[151657]>) "\\n" body "\\n" ("</tool_call>" | <[151658]>)' in g
+    assert "<[" not in call_grammar([fn], parallel=False, auto=False)  # no tokenizer: bytes

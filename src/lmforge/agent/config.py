@@ -36,6 +36,16 @@ class Grant(StageConfig):
         description="This tool returns the user's own records (a directory, not others' text): "
         "its output counts as a trusted source for provenance.",
     )
+    endorse: bool = Field(
+        True,
+        description="Sensitive arguments may come from an endorsed result: one the task pointed "
+        "at (its call read a file, channel or URL the task named) that the guard did not flag.",
+    )
+    trusted_fields: list[str] = Field(
+        default_factory=list,
+        description="Keys of this tool's JSON/YAML output whose values the system of record "
+        "writes (a ledger's counterparty IBAN, not its free-text subject): trusted sources.",
+    )
     trusted_values: list[str] = Field(
         default_factory=list,
         description="Values the operator vouches for (known recipients, hosts, accounts).",
@@ -95,6 +105,11 @@ class AgentConfig(StageConfig):
     temperature: float = Field(0.0, ge=0)
     max_refusals: int = Field(3, ge=1, description="Refused calls after which the run stops.")
     batch: bool = Field(True, description="No prompts: calls that need confirmation are denied.")
+    endorse_sole: bool = Field(
+        True,
+        description="Provenance: an IBAN, e-mail or URL that a result the task pointed at holds "
+        "as the only one of its kind is endorsed even if the guard flagged that result.",
+    )
 
     @model_validator(mode="after")
     def _known_tools(self) -> "AgentConfig":

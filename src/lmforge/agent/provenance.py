@@ -4,34 +4,60 @@ Tool denial cannot stop an injection that asks for a *granted* tool (send the mo
 attacker's IBAN). So the values that decide where an effect lands (recipients, IBANs, URLs,
 e-mail addresses, amounts, file paths; the tool declares them in `sensitive_args`) must trace to
 trusted text: the system prompt, the user's task, or values the operator vouches for in the
-grant (`trusted_values`). A value that occurs only in tool output is tainted, and the call is
-refused with the argument and its cause. Identifiers embedded in free-text arguments of such a
-call (URLs, e-mail addresses, IBANs in its `text_args`, e.g. a message body) are checked too:
-a phishing link or an exfiltration address fits in a body as well as in a recipient field.
+grant (`trusted_values`). Identifiers embedded in free-text arguments of such a call (URLs,
+e-mail addresses, IBANs in its `text_args`, e.g. a message body) are checked too: a phishing
+link or an exfiltration address fits in a body as well as in a recipient field.
+
+Tool output is not all alike, though. "Pay the bill in bill.txt" makes the bill's IBAN the
+user's value: the user named the source. So a tool result is *endorsed* when the call that
+produced it was pointed at by the task (its identifying arguments, the file, channel, inbox or
+URL it reads, trace to trusted or endorsed text) and the guard's injection scan passed it; its
+values then count as the user's. A result the guard flagged is never a source, even when the
+task pointed at it, and a value seen in any flagged result stays refused unless the user's own
+text holds it. The guard's classifier also flags benign bills and chat logs and misses
+injections inside them, so `sole` replaces it for identifiers (IBAN, e-mail, URL) by a
+structural test: one that a source the task named holds as the only one of its kind is that
+source's answer, flagged by the classifier or not (a hit of the guard's attack-pattern rules
+still vetoes it); an injection that adds a competing identifier makes the
+source ambiguous, and neither is endorsed. Everything else from tool output (look-ups nobody
+pointed at, others' messages fetched by a model-chosen query) stays tainted, as before.
+Operators can also vouch for named fields of a tool's structured output (`trusted_fields`: the
+ledger's counterparty IBAN, which the bank writes, not the free-text subject, which the
+counterparty writes).
 
 Values found nowhere (the model computed or chose them) pass: provenance refuses what an
 injection can supply, not what the model derives. Matching is on whole tokens, case-folded, so
 `10` is not traced by `100`; values under `min_chars` are too short to carry provenance.
 """
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from lmforge.agent.tools.base import Tool
 
-IDENTIFIERS = re.compile(
-    r"(?:https?://|www\.)[^\s\"'<>)\]]+"  # URLs
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b",  # IBANs
-    re.IGNORECASE,
-)
+KINDS = {
+    "url": r"(?:https?://|www\.)[^\s\"'<>)\]]+",
+    "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    "iban": r"\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b",
+}
+IDENTIFIERS = re.compile("|".join(KINDS.values()), re.IGNORECASE)
+_KIND = {k: re.compile(v, re.IGNORECASE) for k, v in KINDS.items()}
+# origins a sensitive value may have and still be used
+ACCEPTED = {"trusted", "endorsed", "none"}
 
 
 def _norm(v: str) -> str:
     v = v.strip().casefold().rstrip(".,;:!?")
     return re.sub(r"^https?://", "", v).rstrip("/")
+
+
+def _norm_text(text: str) -> str:
+    return re.sub(r"https?://", "", text.casefold())
 
 
 def _scalars(value: Any) -> Iterator[str]:
@@ -46,32 +72,116 @@ def _scalars(value: Any) -> Iterator[str]:
         yield str(value)
 
 
+def _field_values(data: Any, fields: set[str]) -> Iterator[str]:
+    """Values under the named keys anywhere in parsed structured output."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k in fields:
+                yield from _scalars(v)
+            else:
+                yield from _field_values(v, fields)
+    elif isinstance(data, list):
+        for v in data:
+            yield from _field_values(v, fields)
+
+
+def _parse(text: str) -> Any:
+    """Tool output as JSON or YAML records; None when it is plain text."""
+    for load in (json.loads, yaml.safe_load):
+        try:
+            return load(text)
+        except (ValueError, yaml.YAMLError):
+            continue
+    return None
+
+
 @dataclass(slots=True)
 class Provenance:
-    """Trusted and untrusted text seen in one run; `check` refuses tainted sensitive values."""
+    """Text seen in one run by trust level; `check` refuses tainted sensitive values."""
 
     trusted: list[str] = field(default_factory=list)
+    endorsed: list[str] = field(default_factory=list)  # unflagged results the task pointed at
     untrusted: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # results the guard flagged
+    pointed_flagged: list[str] = field(default_factory=list)  # flagged, yet the task named them
+    sole: bool = False  # endorse an identifier that is the only one of its kind in its source
     min_chars: int = 2
 
     def trust(self, text: str) -> None:
         self.trusted.append(_norm_text(text))
 
-    def observe(self, tool_output: str) -> None:
-        self.untrusted.append(_norm_text(tool_output))
+    def observe(
+        self,
+        tool_output: str,
+        *,
+        pointed: bool = False,
+        flagged: bool = False,
+        certain: bool = False,
+        trusted_fields: Iterable[str] = (),
+    ) -> None:
+        """Record one tool result: `pointed` (the task named its source), `flagged` (guard),
+        `certain` (an attack pattern matched, not only the classifier: never a source)."""
+        text = _norm_text(tool_output)
+        if flagged or certain:
+            (self.pointed_flagged if pointed and not certain else self.flagged).append(text)
+            return
+        (self.endorsed if pointed else self.untrusted).append(text)
+        fields = set(trusted_fields)
+        if fields:
+            self.trusted += [_norm_text(v) for v in _field_values(_parse(tool_output), fields)]
 
     def origin(self, value: str, vouched: Iterable[str] = ()) -> str:
-        """'trusted', 'tool' (occurs only in tool output) or 'none' (occurs nowhere)."""
+        """'trusted', 'flagged', 'endorsed', 'ambiguous', 'tool' (only in output nobody named)
+        or 'none' (nowhere)."""
         v = _norm(value)
         if len(v) < self.min_chars or v in {_norm(x) for x in vouched}:
             return "trusted"
         pat = re.compile(r"(?<![\w])" + re.escape(v) + r"(?![\w])")
         if any(pat.search(t) for t in self.trusted):
             return "trusted"
+        if any(pat.search(t) for t in self.flagged):
+            return "flagged"
+        kind = next((k for k, r in _KIND.items() if r.fullmatch(v)), None) if self.sole else None
+        named = self.endorsed + self.pointed_flagged
+        if kind is not None:  # identifiers: the source's ambiguity decides, not the guard
+            if self._sole(v, pat, kind):
+                return "endorsed"
+            if any(pat.search(t) for t in named):
+                return "ambiguous"
+        else:
+            if any(pat.search(t) for t in self.pointed_flagged):
+                return "flagged"
+            if any(pat.search(t) for t in self.endorsed):
+                return "endorsed"
         return "tool" if any(pat.search(t) for t in self.untrusted) else "none"
 
-    def check(self, tool: Tool, args: dict[str, Any], vouched: Iterable[str] = ()) -> None:
-        """Raise `Refused` if an effectful call's sensitive value came only from tool output."""
+    def _sole(self, v: str, pat: re.Pattern[str], kind: str) -> bool:
+        """Does some source the task named hold `v` as the only identifier of its kind? Then
+        it is *the* IBAN of the bill, *the* address on the page; a source offering several
+        leaves the choice to whoever wrote it (an injection adds its own)."""
+        return any(
+            pat.search(t) and {_norm(m) for m in _KIND[kind].findall(t)} == {v}
+            for t in self.endorsed + self.pointed_flagged
+        )
+
+    def points(self, args: dict[str, Any], vouched: Iterable[str] = ()) -> bool:
+        """Did the task point at this call's result? Its textual arguments (what it reads:
+        file, channel, inbox, URL) all trace to trusted or endorsed text, and there is one;
+        numbers (counts, limits) and values found nowhere name no source."""
+        vouched = list(vouched)
+        names = [s for s in _scalars(args) if len(_norm(s)) >= 3 and not _is_number(s)]
+        return bool(names) and all(
+            self.origin(s, vouched) in ("trusted", "endorsed") for s in names
+        )
+
+    def check(
+        self,
+        tool: Tool,
+        args: dict[str, Any],
+        vouched: Iterable[str] = (),
+        endorse: bool = True,
+    ) -> None:
+        """Raise `Refused` if an effectful call's sensitive value came from untrusted output."""
         from lmforge.agent.policy import Refused
 
         if not tool.has_effect(args):
@@ -84,12 +194,24 @@ class Provenance:
             if name in tool.text_args:
                 candidates += [(name, m) for s in _scalars(value) for m in IDENTIFIERS.findall(s)]
         for name, value in candidates:
-            if self.origin(value, vouched) == "tool":
-                raise Refused(
-                    f"argument {name!r} = {value[:80]!r} of {tool.name!r} appears only in tool "
-                    "output, not in the task or the policy (untrusted provenance)"
-                )
+            where = self.origin(value, vouched)
+            if where in ACCEPTED and (endorse or where != "endorsed"):
+                continue
+            cause = {
+                "flagged": "appears in tool output the guard flagged as injection",
+                "endorsed": "appears only in tool output (endorsement off for this grant)",
+                "tool": "appears only in tool output the task did not point at",
+                "ambiguous": "is one of several of its kind in the output the task pointed at",
+            }[where]
+            raise Refused(
+                f"argument {name!r} = {value[:80]!r} of {tool.name!r} {cause}, not in the task "
+                "or the policy (untrusted provenance)"
+            )
 
 
-def _norm_text(text: str) -> str:
-    return re.sub(r"https?://", "", text.casefold())
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True

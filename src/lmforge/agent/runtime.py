@@ -113,18 +113,25 @@ class Agent:
             assert tool is not None
             grant = self.policy.grants[name]
             if grant.provenance:
-                prov.check(tool, args, grant.trusted_values)
+                prov.check(tool, args, grant.trusted_values, grant.endorse)
             if self.policy.needs_confirmation(tool, args) and not self.confirm(name, args):
                 how = "batch mode denies it" if self.confirm is deny_all else "the user said no"
                 raise Refused(f"call needs confirmation and {how}")
         except Refused as e:
             trace.event("refused", step=step, name=name, arguments=raw[:2000], cause=str(e))
             return f"[refused by policy] {e}"
+        pointed = prov.points(args, grant.trusted_values)  # before the result can vouch
         out = execute(tool, args, min(grant.timeout_s, max(left_s, 0.1)))
         text, was_cut = cap(out.text, grant.max_result_chars)
-        # raw text: quarantined output is still not a trusted source
-        (prov.trust if grant.trusted_output else prov.observe)(text)
         s = self.screen(name, text)
+        # raw text: quarantined output is still recorded, as flagged (never a source)
+        if grant.trusted_output:
+            prov.trust(text)
+        else:
+            flagged, fields = s.treatment != "pass", grant.trusted_fields
+            prov.observe(
+                text, pointed=pointed, flagged=flagged, certain=s.certain, trusted_fields=fields
+            )
         trace.event(
             "tool_result",
             step=step,
@@ -136,6 +143,7 @@ class Agent:
             guard=s.action,
             guard_reason=s.reason,
             treatment=s.treatment,
+            endorsed=pointed and s.treatment == "pass" and not grant.trusted_output,
             raw=text,
             content=s.text,
         )
@@ -149,7 +157,7 @@ class Agent:
             {"role": "system", "content": cfg.system},
             {"role": "user", "content": task},
         ]
-        prov = Provenance()
+        prov = Provenance(sole=cfg.endorse_sole)
         prov.trust(cfg.system)
         prov.trust(task)
         tokens = calls = refused = step = 0

@@ -77,13 +77,32 @@ def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return {"x-guidance": JSON_DEFAULTS, **body}
 
 
-def call_grammar(tools: list[dict[str, Any]], parallel: bool, auto: bool) -> str:
+def _tag(text: str, tokenizer: Any) -> str:
+    """A call tag as a grammar item: its bytes, or the one token a native template has for it.
+
+    Qwen2.5's vocabulary holds `<tool_call>` as a single added token, which llguidance treats
+    as a special token (no bytes), so a bytes-only rule would forbid the very token the model
+    was trained to open a call with; `<[id]>` admits it, and it decodes to the same text."""
+    lit = json.dumps(text)
+    if tokenizer is None:
+        return lit
+    ids = tokenizer.convert_tokens_to_ids([text])
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if not ids or ids[0] is None or ids[0] == unk:
+        return lit
+    return f"({lit} | <[{ids[0]}]>)"
+
+
+def call_grammar(
+    tools: list[dict[str, Any]], parallel: bool, auto: bool, tokenizer: Any = None
+) -> str:
     """The Lark grammar (llguidance dialect, `%json` embeds a schema) for the reply."""
     calls = 'call ("\\n" call)*' if parallel else "call"
+    open_, close = _tag(OPEN.strip(), tokenizer), _tag(CLOSE.strip(), tokenizer)
     lines = [
         "start: calls | TEXT" if auto else "start: calls",
         f"calls: {calls}",
-        f"call: {json.dumps(OPEN)} body {json.dumps(CLOSE)}",
+        f'call: {open_} "\\n" body "\\n" {close}',
         f"body: %json {json.dumps(call_schema(tools))}",
     ]
     if auto:

@@ -227,7 +227,10 @@ def openai_router(state: ServerState) -> APIRouter:
                 SamplingParams(json_schema=schema), f"tools[{i}].function.parameters"
             )
         grammar = call_grammar(
-            req.allowed_tools(), req.parallel_tool_calls, auto=req.tool_mode == "auto"
+            req.allowed_tools(),
+            req.parallel_tool_calls,
+            auto=req.tool_mode == "auto",
+            tokenizer=state.engine.tokenizer if state.engine else None,
         )
         return {"grammar": grammar}
 
