@@ -310,3 +310,5 @@ void lmf_decode(int isa, const Dims* dm, const Layer* layers, const Lin* head, c
 }
 
 }  // extern "C"
+
+#include "lora.cpp"  // the multi-LoRA delta (uses the v16 helpers above)
