@@ -200,7 +200,7 @@ def test_fused_not_taken_where_it_does_not_apply(tiny_llama_dir: Path) -> None:
         seqs[1].num_computed = len(PROMPT)
         r.run([Scheduled(seqs[1], 1)])
         r.lora = saved
-        assert seen == [[seqs[1].adapter]] and calls[0] == 1
+        assert seen == [[(seqs[1].adapter, 1)]] and calls[0] == 1
         seqs[0].output_ids = [5, 6]
         seqs[0].num_computed = len(PROMPT)
         r.run([Scheduled(seqs[0], 2, draft=1)])  # speculative verification: torch path

@@ -38,10 +38,20 @@ def greedy(engine, prompts, adapter=None):
     return [o.token_ids for o in llm.generate(prompts, p)]
 
 
-def test_mixed_batch_equals_merged_models(tiny_llama_dir: Path, adapters: dict) -> None:
+@pytest.mark.parametrize("path", ["auto", "avx2", "torch"])
+def test_mixed_batch_equals_merged_models(
+    tiny_llama_dir: Path, adapters: dict, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C++ delta (AVX512 or AVX2, kernels/lora.cpp) and the torch ops give the merged
+    model's tokens."""
+    from lmforge.engine.kernels import choose
     from lmforge.engine.llm import LLM
 
+    if path == "avx2" and choose().isa < 1:
+        pytest.skip(f"our kernels unavailable: {choose().reason}")
+    monkeypatch.setenv("LMFORGE_QGEMM", path)
     eng = make_engine(tiny_llama_dir)
+    assert eng.lora.isa == {"auto": choose().isa, "avx2": 1, "torch": 0}[path]
     for name, (adapter_dir, _) in adapters.items():
         eng.load_adapter(name, str(adapter_dir))
     want = {None: greedy(make_engine(tiny_llama_dir), PROMPTS)}

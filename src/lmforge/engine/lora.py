@@ -2,14 +2,15 @@
 
 An adapter is read from a PEFT directory (adapter_config.json + adapter_model.safetensors, what
 `lmforge train` writes) onto our fused layout: the q/k/v adapters of a layer become one shrink
-matrix A [r_q + r_k + r_v, in] and one block-diagonal expand matrix B [q + k + v, r_q + r_k + r_v]
-(scale folded in), so a fused projection gets one shrink and one expand per adapter, as gate/up do.
+matrix A [r_q + r_k + r_v, in] and one B^T block per part ([r_p, out_p], scale folded in), so a
+fused projection gets one shrink per adapter and only the nonzero blocks of its expand.
 
-Every step the runner tells the manager which flat rows belong to which adapter; each wrapped
-linear computes the base output for all rows once, then for each adapter segment in the step
-`y[rows] += (x[rows] @ A^T) @ B^T`. A batch with 8 adapters is one forward with 8 small grouped
-matmul pairs per projection, not 8 forwards. Rows of an adapter are kept as a slice when they are
-contiguous (a prefill chunk) and as an index otherwise (decodes ordered by context length).
+Every step the runner tells the manager which flat rows belong to which adapter; the manager
+groups them once, and each wrapped linear computes the base output for all rows, then adds
+`(x[rows] @ A^T) @ B^T` per adapter segment. On a CPU with fp32 weights that is one C++ call per
+projection for all segments (kernels/lora.cpp; a step mixing 8 adapters otherwise made ~3,800
+small ATen ops); elsewhere torch ops per segment and part. A batch with 8 adapters is one
+forward, not 8.
 
 The linears are wrapped the first time an adapter is loaded, so an engine that never serves an
 adapter runs the plain model. Adapters live in memory under an LRU bound (`max_loras`); an evicted
@@ -27,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lmforge.engine.kernels.sgmv import Plan, kernel_isa, seg_table
 from lmforge.errors import LMForgeError
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ TARGETS = {
     "up_proj": ("mlp.gate_up_proj", 1),
     "down_proj": ("mlp.down_proj", 0),
 }
+MODULES = ("self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj")
 _salts = itertools.count(1)
 
 
@@ -52,6 +55,25 @@ class AdapterError(LMForgeError):
         self.missing = missing
 
 
+@dataclass(slots=True, frozen=True, eq=False)
+class LoRAWeight:
+    """One adapter's weights for one fused projection."""
+
+    a: Tensor  # [R, in]: the targeted parts' A, stacked
+    bt: Tensor  # flat: per part its B^T [rn, on] with the scale folded in
+    parts: tuple[tuple[int, int, int, int, int], ...]  # (r0, rn, o0, on, offset in bt) per part
+
+    def add_to(self, x: Tensor, y: Tensor, rows: slice | Tensor) -> None:
+        """y[rows] += (x[rows] @ A^T) @ B^T with torch ops (the path off the C++ kernel)."""
+        t = (x[rows] if isinstance(rows, slice) else x.index_select(0, rows)) @ self.a.T
+        for r0, rn, o0, on, off in self.parts:
+            d = t[:, r0 : r0 + rn] @ self.bt[off : off + rn * on].view(rn, on)
+            if isinstance(rows, slice):
+                y[rows, o0 : o0 + on] += d
+            else:
+                y[:, o0 : o0 + on].index_add_(0, rows, d)
+
+
 @dataclass(slots=True, eq=False)
 class Adapter:
     """One loaded adapter: per wrapped module (e.g. "layers.3.self_attn.qkv_proj") its A, B."""
@@ -61,12 +83,13 @@ class Adapter:
     rank: int
     targets: tuple[str, ...]
     base: str | None  # base_model_name_or_path from adapter_config.json
-    weights: dict[str, tuple[Tensor, Tensor]]
+    weights: dict[str, LoRAWeight]
     salt: int = field(default_factory=lambda: next(_salts))  # prefix-cache namespace per load
+    table: Any = None  # kernels/sgmv.seg_table rows, one per wrapped projection (C++ path)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes + b.nbytes for a, b in self.weights.values())
+        return sum(w.a.nbytes + w.bt.nbytes for w in self.weights.values())
 
 
 def part_sizes(spec: Any) -> dict[str, list[int]]:
@@ -163,42 +186,41 @@ def read_adapter(
                 )
             a_list.append(a)
             blocks.append((part, b))
-        ranks = [a.shape[0] for a in a_list]
-        big_b = torch.zeros(sum(outs), sum(ranks))
-        col = 0
-        for (part, b), rk in zip(blocks, ranks, strict=True):
-            row = sum(outs[:part])
-            big_b[row : row + outs[part], col : col + rk] = b.float() * scale
-            col += rk
+        parts_at, bts, r0, off = [], [], 0, 0
+        for (part, b), a in zip(blocks, a_list, strict=True):
+            rn, on, o0 = a.shape[0], outs[part], sum(outs[:part])
+            parts_at.append((r0, rn, o0, on, off))
+            bts.append((b.float() * scale).T.reshape(-1))
+            r0, off = r0 + rn, off + rn * on
         big_a = torch.cat([a.float() for a in a_list], 0)
-        weights[module] = (
+        weights[module] = LoRAWeight(
             big_a.to(dtype).to(device).contiguous(),
-            big_b.to(dtype).to(device).contiguous(),
+            torch.cat(bts).to(dtype).to(device).contiguous(),
+            tuple(parts_at),
         )
     base = cfg.get("base_model_name_or_path")
     return Adapter(name, p, r, tuple(sorted(targets)), base, weights)
 
 
 class LoRALinear(nn.Module):
-    """A base projection (float, int8 or int4) plus the step's adapter segments."""
+    """A base projection (float, int8 or int4) plus the step's adapter deltas."""
 
-    def __init__(self, base: nn.Module, key: str, manager: "LoRAManager") -> None:
+    def __init__(self, base: nn.Module, key: str, index: int, manager: "LoRAManager") -> None:
         super().__init__()
         self.base = base
         self.key = key
+        self.index = index  # row of the step plan's table
         self._manager = [manager]  # in a list: not a submodule
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.base(x)
-        for adapter, rows in self._manager[0].segments:
+        m = self._manager[0]
+        if m.plan is not None:
+            return m.plan.apply(self.index, x, y)
+        for adapter, rows in m.segments:
             w = adapter.weights.get(self.key)
-            if w is None:
-                continue
-            a, b = w
-            if isinstance(rows, slice):
-                y[rows] += (x[rows] @ a.T) @ b.T
-            else:
-                y.index_add_(0, rows, (x.index_select(0, rows) @ a.T) @ b.T)
+            if w is not None:
+                w.add_to(x, y, rows)
         return y
 
 
@@ -217,20 +239,18 @@ class LoRAManager:
         self.dtype, self.device = dtype, device
         self.paths: dict[str, Path] = {}
         self.loaded: OrderedDict[str, Adapter] = OrderedDict()  # LRU order, oldest first
-        self.segments: list[tuple[Adapter, slice | Tensor]] = []
+        self.segments: list[tuple[Adapter, slice | Tensor]] = []  # torch path
+        self.plan: Plan | None = None  # C++ path
+        self.isa = kernel_isa(torch.device(device), dtype)
         self.wrapped = False
 
     def _wrap(self) -> None:
         for i, layer in enumerate(self.model.layers):
-            for owner, attr in (
-                (layer.self_attn, "qkv_proj"),
-                (layer.self_attn, "o_proj"),
-                (layer.mlp, "gate_up_proj"),
-                (layer.mlp, "down_proj"),
-            ):
-                sub = "self_attn" if owner is layer.self_attn else "mlp"
-                key = f"layers.{i}.{sub}.{attr}"
-                setattr(owner, attr, LoRALinear(getattr(owner, attr), key, self))
+            for j, module in enumerate(MODULES):
+                sub, attr = module.split(".")
+                owner = getattr(layer, sub)
+                key = f"layers.{i}.{module}"
+                setattr(owner, attr, LoRALinear(getattr(owner, attr), key, 4 * i + j, self))
         self.wrapped = True
 
     def load(self, name: str, path: str | Path, in_use: set[str] = frozenset()) -> Adapter:
@@ -238,6 +258,9 @@ class LoRAManager:
         if not name or ":" in name or "/" in name:
             raise AdapterError(f"adapter name {name!r} is invalid: non-empty, no ':' or '/'")
         adapter = read_adapter(name, path, self.model.spec, self.max_rank, self.dtype, self.device)
+        if self.isa:
+            keys = [f"layers.{i}.{m}" for i in range(len(self.model.layers)) for m in MODULES]
+            adapter.table = seg_table([adapter.weights.get(k) for k in keys])
         if not self.wrapped:
             self._wrap()
         self.loaded.pop(name, None)
@@ -280,16 +303,22 @@ class LoRAManager:
     def names(self) -> list[str]:
         return sorted(self.paths)
 
-    def prepare(self, row_adapters: list[Adapter | None]) -> None:
-        """Set this step's segments from the adapter of every flat row (None = base only)."""
-        self.segments = []
-        if not any(row_adapters):
-            return
-        rows: dict[int, tuple[Adapter, list[int]]] = {}
-        for i, a in enumerate(row_adapters):
+    def prepare(self, items: list[tuple[Adapter | None, int]]) -> None:
+        """Plan this step from (adapter or None, number of flat rows) per scheduled item, in
+        the step's row order: rows grouped by adapter once, for every projection."""
+        self.segments, self.plan = [], None
+        groups: dict[int, tuple[Adapter, list[int]]] = {}
+        at = 0
+        for a, n in items:
             if a is not None:
-                rows.setdefault(id(a), (a, []))[1].append(i)
-        for adapter, idx in rows.values():
+                groups.setdefault(id(a), (a, []))[1].extend(range(at, at + n))
+            at += n
+        if not groups:
+            return
+        if self.isa:
+            self.plan = Plan.build(self.isa, list(groups.values()))
+            return
+        for adapter, idx in groups.values():
             if idx[-1] - idx[0] + 1 == len(idx):
                 self.segments.append((adapter, slice(idx[0], idx[-1] + 1)))
             else:

@@ -209,7 +209,7 @@ class ModelRunner:
             return self.fused.step(s.token_at(p), p, s.block_table, bool(batch[0].rows))
         ids, pos, meta, rows = self._meta(batch, self.order(batch))
         if self.lora is not None and self.lora.wrapped:
-            self.lora.prepare([it.seq.adapter for it in batch for _ in range(it.num_tokens)])
+            self.lora.prepare([(it.seq.adapter, it.num_tokens) for it in batch])
         hidden = self.model(ids, pos, meta, self.kv)
         if len(rows) < hidden.shape[0]:
             hidden = hidden[self._tensor(rows)]

@@ -1,5 +1,5 @@
-"""lmforge's own CPU int8/int4 GEMM kernels (qgemm.cpp, qrow.cpp) and fused batch-1 decode step
-(decode.cpp, fused.py), built at first use.
+"""lmforge's own CPU int8/int4 GEMM kernels (qgemm.cpp, qrow.cpp), fused batch-1 decode step
+(decode.cpp, fused.py) and multi-LoRA delta (lora.cpp, sgmv.py), built at first use.
 
 `choose()` says which path the quantized linears take here: `avx512-vnni`, `avx2`, or `torch`
 (torch's packed kernels, when the CPU has neither ISA or no compiler could build the library),

@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SOURCE = HERE / "decode.cpp"
 # what the cache key hashes (decode.cpp includes the others)
-SOURCES = (SOURCE, *(HERE / f for f in ("qgemm.cpp", "qrow.cpp", "attention.cpp")))
+SOURCES = (SOURCE, *(HERE / f for f in ("qgemm.cpp", "qrow.cpp", "attention.cpp", "lora.cpp")))
 SOURCES += (HERE / "batch_attention.cpp",)
 FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp"]
 FLAGS += ["-Wno-maybe-uninitialized", "-Wno-psabi"]
@@ -81,7 +81,8 @@ def load() -> tuple[ctypes.CDLL | None, str]:
     dll.lmf_dequant.argtypes = [vp, vp, vp, vp, i64, i64, i64, vp, i32, i32]
     dll.lmf_decode.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, vp, vp, i32]
     dll.lmf_batch_attention.argtypes = [i32, vp, vp, i64, i64, vp, vp, vp, vp, vp, i64, vp, vp, i32]
+    dll.lmf_lora.argtypes = [i32, vp, i64, vp, i64, vp, vp, vp, i64, i32]
     fns = (dll.lmf_int8_gemm, dll.lmf_int4_gemm, dll.lmf_dequant, dll.lmf_decode)
-    for fn in (*fns, dll.lmf_batch_attention):
+    for fn in (*fns, dll.lmf_batch_attention, dll.lmf_lora):
         fn.restype = None
     return dll, ""
