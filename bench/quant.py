@@ -263,7 +263,7 @@ def main() -> None:
         r = rows[name]
         bits = name[-1] if name[-1].isdigit() else None
         rec = ""
-        if bits and not name.startswith(("rtn", "engine")):
+        if bits and not name.startswith(("rtn", "engine", "fp")):
             base = rows.get(f"rtn{bits}", {}).get("ppl", float("nan"))
             r["recovered"] = (base - r["ppl"]) / (base - fp) if base > fp else float("nan")
             rec = f"{r['recovered']:.0%}"
