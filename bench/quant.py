@@ -6,8 +6,13 @@ For fp32, RTN, AWQ and GPTQ at 4-bit and 3-bit, group 128: `lmforge quantize` ti
 (each in its own process), perplexity of the engine running the checkpoint (PackedInt4Linear)
 on held GSM8K test text (records 1000+, disjoint from the calibration records at the start of
 the same file), how much of RTN's perplexity rise AWQ/GPTQ recover (target >= 50%), and batch-1
-decode tok/s through the engine next to the engine's own int4 (RTN g32) mode. Checkpoints are
-kept in --work, so a rerun only measures.
+decode tok/s through the engine next to the engine's own int8 and int4 (RTN g32) modes.
+Checkpoints are kept in --work, so a rerun only measures.
+
+`--mmlu N` scores MMLU-style accuracy per model through the eval stage (engine backend, the
+shipped `mmlu_format` task: 5-shot, letters) on a seeded sample of N MMLU test questions
+(bench/eval.py's file); accuracy needs no quiet box, so `--mmlu-only` runs just that, untimed,
+into mmlu.json in --work, and the timed table run picks it up as a column.
 """
 
 import argparse
@@ -79,6 +84,53 @@ def measure(name: str, llm: LLM, held: list[int], rows: dict[str, dict[str, floa
     print(f"  ppl {name}: {rows[name]['ppl']:.4f}", flush=True)
 
 
+MODELS = ("fp32", "engine-int8", "engine-int4-g32", *(f"{m}{b}" for m, b in RUNS))
+
+
+def engine_options(name: str) -> dict[str, object]:
+    """LLM arguments of the engine's own modes (the checkpoints need none)."""
+    return {
+        "engine-int8": {"quantization": "int8"},
+        "engine-int4-g32": {"quantization": "int4", "int4_group_size": 32},
+    }.get(name, {})
+
+
+def model_ref(name: str, args: argparse.Namespace) -> str | None:
+    """The model path of a row, None for a checkpoint not made."""
+    if name in ("fp32", "engine-int8", "engine-int4-g32"):
+        return "default"
+    path = args.work / f"{name}-g{args.group}"
+    return str(path) if (path / "config.json").is_file() else None
+
+
+def mmlu_scores(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Accuracy (and its bootstrap interval) of each made model on the same seeded sample."""
+    from eval import mc_task  # bench/eval.py: MMLU test set as our mmlu JSONL
+    from lmforge.eval.backends.engine import EngineBackend
+    from lmforge.eval.runner import run_task
+    from lmforge.eval.select import Selection
+
+    out_file = args.work / "mmlu.json"
+    out = json.loads(out_file.read_text()) if out_file.is_file() else {}
+    select = Selection(None, None, args.mmlu, args.mmlu_seed, "subject")
+    for name in MODELS:
+        ref = model_ref(name, args)
+        if name == "engine-int4-g32":  # its fp32-activation prefill path would take hours
+            continue
+        if ref is None or out.get(name, {}).get("n") == args.mmlu:
+            continue
+        backend = EngineBackend(ref, batch_size=8, engine_options=engine_options(name))
+        t0 = time.perf_counter()
+        res = run_task(mc_task("mmlu"), backend, None, 1000, 0.95, 0, select)
+        acc = res["scores"]["acc"]
+        out[name] = {"acc": acc["value"], "low": acc["low"], "high": acc["high"]}
+        out[name].update(n=args.mmlu, seed=args.mmlu_seed, seconds=time.perf_counter() - t0)
+        print(f"  mmlu {name}: {acc['value']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]")
+        out_file.write_text(json.dumps(out, indent=2))
+        del backend
+    return out
+
+
 def awq_layer_check(layers: tuple[int, ...] = (2, 15, 28), tokens: int = 1024) -> None:
     """AWQ's scale search per linear group on real activations: output error of RTN, of the best
     plain scale (mean|x|^a) and of the best AutoAWQ duo scale (mean|x|^a / mean|w|^(1-a))."""
@@ -136,12 +188,18 @@ def main() -> None:
     ap.add_argument("--quantize-only", action="store_true", help="Make the checkpoints, stop.")
     ap.add_argument("--awq-check", action="store_true", help="AWQ scale-search errors, stop.")
     ap.add_argument("--only", default="", help="Comma-separated runs to quantize (rtn4,awq3..).")
+    ap.add_argument("--mmlu", type=int, default=0, help="MMLU questions per model (0: none).")
+    ap.add_argument("--mmlu-seed", type=int, default=0)
+    ap.add_argument("--mmlu-only", action="store_true", help="Only the MMLU column, untimed.")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.awq_check:
         return awq_layer_check()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"threads={args.threads} loadavg={Path('/proc/loadavg').read_text().split()[:3]}")
+    if args.mmlu_only:
+        mmlu_scores(args)
+        return
     stats_file = args.work / f"quantize-g{args.group}.json"
     rows: dict[str, dict[str, float]] = (
         json.loads(stats_file.read_text()) if stats_file.is_file() else {}
@@ -168,19 +226,21 @@ def main() -> None:
     engines = {"fp32": LLM("default", kv_cache_gb=0.1, threads=args.threads)}
     tok = engines["fp32"].tokenizer
     held = held_ids(tok, args.held_tokens)
-    engines["engine-int4-g32"] = LLM(
-        "default", kv_cache_gb=0.1, threads=args.threads, quantization="int4", int4_group_size=32
-    )
     measure("fp32", engines["fp32"], held, rows)
-    # The engine's own int4 (fp32 activations) takes the kernel's slow path on long prefills:
-    # its perplexity is bench/engine.py's; here it is a decode-speed peer only.
-    rows.setdefault("engine-int4-g32", {})["ppl"] = float("nan")
-    rows["engine-int4-g32"]["weights_mib"] = engines["engine-int4-g32"].engine.weight_bytes / 2**20
-    for method, bits in RUNS:  # loaded one by one: a run still quantizing may finish meanwhile
-        path = args.work / f"{method}{bits}-g{args.group}"
-        if (path / "config.json").is_file():  # a run not made yet is left out of the table
-            name = f"{method}{bits}"
-            engines[name] = LLM(str(path), kv_cache_gb=0.1, threads=args.threads)
+    for name in MODELS[1:]:  # loaded one by one: a run still quantizing may finish meanwhile
+        ref = model_ref(name, args)
+        if ref is None:  # a run not made yet is left out of the table
+            continue
+        opts, t0 = engine_options(name), time.perf_counter()
+        engines[name] = LLM(ref, kv_cache_gb=0.1, threads=args.threads, **opts)
+        if opts:  # the engine's own modes quantize at load: that load is their quantize time
+            rows.setdefault(name, {})["quantize_s"] = time.perf_counter() - t0
+        if name == "engine-int4-g32":
+            # The engine's own int4 (fp32 activations) takes the kernel's slow path on long
+            # prefills: its perplexity is bench/engine.py's; here it is a decode-speed peer only.
+            rows.setdefault(name, {})["ppl"] = float("nan")
+            rows[name]["weights_mib"] = engines[name].engine.weight_bytes / 2**20
+        else:
             measure(name, engines[name], held, rows)
     one = [(held[:64], args.decode_tokens)]
     tps: dict[str, list[float]] = {k: [] for k in engines}
@@ -191,15 +251,19 @@ def main() -> None:
         rows[name]["decode_tps"] = max(tps[name])
     print(f"\nloadavg after: {Path('/proc/loadavg').read_text().split()[:3]}")
     fp = rows["fp32"]["ppl"]
+    mmlu_file = args.work / "mmlu.json"
+    mmlu = mmlu_scores(args) if args.mmlu else {}
+    if not mmlu and mmlu_file.is_file():
+        mmlu = json.loads(mmlu_file.read_text())
     print(
         f"\n{'model':<16}{'ppl':>9}{'vs fp32':>9}{'recovers':>10}{'weights':>10}{'tok/s':>8}"
-        f"{'quant s':>9}{'peak MiB':>10}"
+        f"{'quant s':>9}{'peak MiB':>10}{'MMLU':>7}{'95% CI':>14}"
     )
     for name in engines:
         r = rows[name]
         bits = name[-1] if name[-1].isdigit() else None
         rec = ""
-        if bits and not name.startswith("rtn") and name != "engine-int4-g32":
+        if bits and not name.startswith(("rtn", "engine", "fp")):
             base = rows.get(f"rtn{bits}", {}).get("ppl", float("nan"))
             r["recovered"] = (base - r["ppl"]) / (base - fp) if base > fp else float("nan")
             rec = f"{r['recovered']:.0%}"
@@ -207,7 +271,14 @@ def main() -> None:
             f"{name:<16}{r['ppl']:9.4f}{r['ppl'] / fp - 1:+9.2%}{rec:>10}"
             f"{r['weights_mib']:9.1f}M{r['decode_tps']:8.1f}"
             f"{r.get('quantize_s', float('nan')):9.0f}{r.get('peak_rss_mib', float('nan')):10.0f}"
+            + (
+                f"{mmlu[name]['acc']:7.3f}  [{mmlu[name]['low']:.3f}, {mmlu[name]['high']:.3f}]"
+                if name in mmlu
+                else ""
+            )
         )
+        if name in mmlu:
+            r["mmlu"] = mmlu[name]
     (args.work / "results.json").write_text(json.dumps(rows, indent=2))
     print(
         f"\nheld {len(held)} tokens; decode {args.decode_tokens} tokens batch 1, best of 2; "

@@ -89,6 +89,22 @@ def test_engine_backend_generates_like_transformers_greedy(tiny_llama_dir, hf_ba
     )
 
 
+def test_engine_backend_passes_engine_options(tiny_llama_dir, hf_backend):
+    """engine_options reach the LLM: an int8-weight engine scores close to, not equal to, fp32
+    (bench/quant.py's MMLU column scores the engine's own modes this way)."""
+    from lmforge.eval.backends.engine import EngineBackend
+
+    fp32 = EngineBackend(str(tiny_llama_dir), kv_cache_gb=0.01)
+    int8 = EngineBackend(
+        str(tiny_llama_dir), kv_cache_gb=0.01, engine_options={"quantization": "int8"}
+    )
+    assert int8.llm.engine.config.quantization == "int8"
+    a = [r.logprob for r in fp32.loglikelihood(PAIRS)]
+    b = [r.logprob for r in int8.loglikelihood(PAIRS)]
+    assert a != b
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 0.5
+
+
 def test_unknown_backend_and_missing_url_are_one_line_errors():
     from lmforge.errors import LMForgeError
 

@@ -50,6 +50,7 @@ class EngineBackend:
         kv_cache_gb: float | None = None,
         kv_cache_tokens: int = 16384,
         max_length: int | None = None,
+        engine_options: dict[str, Any] | None = None,
     ) -> None:
         import torch
 
@@ -60,7 +61,10 @@ class EngineBackend:
         self.model_ref, self.batch_size = model, batch_size
         # Keep the caller's torch thread count (the engine would otherwise take every core).
         gb = kv_cache_gb or kv_cache_tokens * kv_bytes_per_token(path) / 1e9
-        self.llm = LLM(str(path), threads=torch.get_num_threads(), kv_cache_gb=gb)
+        # engine_options: further LLM arguments (say quantization="int8", to score the engine's
+        # own weight modes on the same footing as a checkpoint)
+        opts = {"threads": torch.get_num_threads(), "kv_cache_gb": gb, **(engine_options or {})}
+        self.llm = LLM(str(path), **opts)
         self.tokenizer = self.llm.tokenizer
         self.max_length = max_length or min(self.llm.engine.max_model_len, 8192)
         eos = self.tokenizer.eos_token_id
