@@ -12,7 +12,7 @@ from lmforge.rag.paraphrase import paraphrase
 def rows_and_pairs():
     rows = gs.gsm8k_rows()[:120]  # a slice keeps the test fast; the rules are the same
     mp = pytest.MonkeyPatch()
-    mp.setattr(vd, "gsm8k_rows", lambda: rows)
+    mp.setattr(gs, "gsm8k_rows", lambda: rows)  # train_passages reads it there
     try:
         yield rows, vd.paraphrased_pairs(seed=1)
     finally:

@@ -27,6 +27,7 @@ the verifier's training pairs, so no passage, distractor or invented sentence is
 import json
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,28 +337,43 @@ def train_positions(n_rows: int) -> list[int]:
     return [i for i in range(n_rows) if i % 4 != 0]
 
 
+def train_passages() -> tuple[dict[int, list[str]], list[str]]:
+    """The training rows' passages by row position, and the names they contain (plant pool)."""
+    rows = gsm8k_rows()
+    passages = {i: passage(rows[i]) for i in train_positions(len(rows))}
+    return passages, names([s for own in passages.values() for s in own])
+
+
+def train_contexts(
+    passages: dict[int, list[str]], rng: random.Random, candidates: int | None = None
+) -> Iterator[tuple[list[str], list[str], str, list[str]]]:
+    """Per training passage with a claim: (own, distractor, own + another passage, claims).
+
+    Two other passages are drawn per passage (from the first `candidates` of them): the first
+    joins the context, the second is the distractor planted claims may borrow from.
+    """
+    positions = list(passages)
+    for i in positions:
+        own = passages[i]
+        a, b = rng.sample([p for p in positions if p != i][:candidates], 2)
+        claims = [s for s in own if not s.endswith("?")]
+        if claims:
+            yield own, passages[b], " ".join(own) + " " + " ".join(passages[a]), claims
+
+
 def training_pairs(seed: int = 1, planted_per_passage: int = 3) -> list[tuple[str, str, int]]:
     """(claim, context, label) pairs from the training rows only: every sentence of a passage as
     supported, and planted claims of each kind as unsupported, against the passage + 1 distractor.
     """
-    rows = gsm8k_rows()
-    positions = train_positions(len(rows))
     rng = random.Random(seed)
-    passages = {i: passage(rows[i]) for i in positions}
-    pool = names([s for i in positions for s in passages[i]])
+    passages, pool = train_passages()
     pairs: list[tuple[str, str, int]] = []
-    for i in positions:
-        own = passages[i]
-        a, b = rng.sample([p for p in positions if p != i][:4000], 2)
-        context = " ".join(own) + " " + " ".join(passages[a])
-        claims = [s for s in own if not s.endswith("?")]
-        if not claims:
-            continue
+    for own, distractor, context, claims in train_contexts(passages, rng, candidates=4000):
         for s in rng.sample(claims, min(3, len(claims))):
             pairs.append((s, context, 1))
         kinds = rng.sample(KINDS, planted_per_passage)
         for kind in kinds:
-            got = plant(rng.choice(claims), kind, own, passages[b], pool, rng)
+            got = plant(rng.choice(claims), kind, own, distractor, pool, rng)
             if got:
                 pairs.append((got.text, context, 0))
     return pairs

@@ -20,13 +20,7 @@ distractor or invented sentence of the shipped evaluation sets is ever seen. See
 
 import random
 
-from lmforge.rag.grounding_set import (
-    gsm8k_rows,
-    names,
-    passage,
-    plant,
-    train_positions,
-)
+from lmforge.rag.grounding_set import plant, train_contexts, train_passages
 from lmforge.rag.paraphrase import paraphrase
 
 # Planted claims per passage, by kind: the one-token changes twice, as the hardest.
@@ -42,24 +36,15 @@ HARD_KINDS = (
 
 def paraphrased_pairs(seed: int = 1, positives: int = 3) -> list[tuple[str, str, int]]:
     """(claim, context, label) pairs: context = own passage + one distractor passage."""
-    rows = gsm8k_rows()
-    positions = train_positions(len(rows))
     rng = random.Random(seed)
-    passages = {i: passage(rows[i]) for i in positions}
-    pool = names([s for i in positions for s in passages[i]])
+    passages, pool = train_passages()
     pairs: list[tuple[str, str, int]] = []
-    for i in positions:
-        own = passages[i]
-        a, b = rng.sample([p for p in positions if p != i], 2)
-        context = " ".join(own) + " " + " ".join(passages[a])
-        claims = [s for s in own if not s.endswith("?")]
-        if not claims:
-            continue
+    for own, distractor, context, claims in train_contexts(passages, rng):
         picked = rng.sample(claims, min(positives, len(claims)))
         pairs += [(paraphrase(s), context, 1) for s in picked]
         pairs.append((rng.choice(claims), context, 1))
         for kind in HARD_KINDS:
-            got = plant(rng.choice(claims), kind, own, passages[b], pool, rng, local=True)
+            got = plant(rng.choice(claims), kind, own, distractor, pool, rng, local=True)
             if got and got.text not in own:
                 pairs.append((paraphrase(got.text), context, 0))
     rng.shuffle(pairs)  # a `limit` then takes every kind, not the first passages only
