@@ -13,7 +13,9 @@
      (an older one, e.g. trained with `--data verbatim`) under the same protocol;
    - nli+consistency: the same, plus numbers/names absent from the premise mark a claim
      unsupported (what `rag ask --self-check` uses by default, `verifier_checks`);
-   - "@0.5" rows: the same scores at the fixed threshold 0.5 that `rag ask` uses;
+   - "@0.5" rows: the same scores at the fixed threshold 0.5 (`rag ask`'s old default);
+   - "@shipped" rows: at the threshold `train-verifier` chose on the same dev half and wrote
+     into the verifier's `lmforge-verifier.json` (what `rag ask` now uses by default);
    - overlap: share of the claim's content tokens in the premise (baseline);
    - generator free text: SmolLM2-135M asked "supported? yes or no", reply parsed (baseline),
      on the first `--gen-limit` test items;
@@ -31,7 +33,6 @@
 import argparse
 import json
 import os
-import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,35 +41,17 @@ import numpy as np
 import torch
 
 from lmforge.rag.answer import ANSWER_PROMPT, NOT_IN_DOCS
-from lmforge.rag.claims import find_evidence, split_claims
+from lmforge.rag.claims import split_claims
 from lmforge.rag.selfcheck import SelfCheck
+from lmforge.rag.verifier_calibrate import SETS, f1_of, flatten, pick_threshold, split_items
+from lmforge.rag.verifier_calibrate import load_set as load
 from lmforge.rag.verify import (
     ConsistencyVerifier,
     GeneratorVerifier,
     NLIVerifier,
     OverlapVerifier,
+    verifier_manifest,
 )
-
-DATA = Path(__file__).resolve().parents[1] / "src/lmforge/eval/tasks/data"
-SETS = {"verbatim": "grounding.jsonl", "paraphrased": "grounding_paraphrased.jsonl"}
-
-
-def load(which: str = "verbatim", limit: int | None = None) -> list[dict]:
-    text = (DATA / SETS[which]).read_text(encoding="utf-8")
-    return [json.loads(x) for x in text.splitlines() if x.strip()][:limit]
-
-
-def flatten(items: list[dict]) -> tuple[list[str], list[str], list[int], list[str]]:
-    claims, premises, labels, kinds = [], [], [], []
-    for it in items:
-        parts = split_claims(it["answer"])
-        assert len(parts) == len(it["labels"]), it["id"]
-        for c, y, k in zip(parts, it["labels"], it["kinds"], strict=True):
-            claims.append(c.text)
-            premises.append(find_evidence(c, it["contexts"]).premise)
-            labels.append(y)
-            kinds.append(k or "supported")
-    return claims, premises, labels, kinds
 
 
 def detection(pred_supported: list[bool], labels: list[int], kinds: list[str]) -> dict:
@@ -149,19 +132,6 @@ def live_loop(items: list[dict], gen, nli, n: int) -> dict:
     return out
 
 
-def split_items(items: list[dict], seed: int = 0) -> tuple[list[int], list[int]]:
-    """Dev / test item indices, stratified: half the clean and half the planted items each, so
-    thresholds are chosen on dev and every figure reported is from the untouched test half."""
-    rng = random.Random(seed)
-    dev, test = [], []
-    for planted in (False, True):
-        idx = [i for i, it in enumerate(items) if (0 in it["labels"]) == planted]
-        rng.shuffle(idx)
-        dev += idx[: len(idx) // 2]
-        test += idx[len(idx) // 2 :]
-    return sorted(dev), sorted(test)
-
-
 def sentence_index(items: list[dict]) -> list[list[int]]:
     """For each item, the positions of its sentences in `flatten(items)`."""
     out, n = [], 0
@@ -169,22 +139,6 @@ def sentence_index(items: list[dict]) -> list[list[int]]:
         out.append(list(range(n, n + len(it["labels"]))))
         n += len(it["labels"])
     return out
-
-
-def f1_of(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(F1, balanced accuracy) with unsupported (y == 0, pred False) as the positive class."""
-    tp = np.sum(~pred & (y == 0))
-    fp = np.sum(~pred & (y == 1))
-    fn = np.sum(pred & (y == 0))
-    tn = np.sum(pred & (y == 1))
-    rec, spec = tp / max(1, tp + fn), tn / max(1, tn + fp)
-    return float(2 * tp / max(1, 2 * tp + fp + fn)), float((rec + spec) / 2)
-
-
-def pick_threshold(scores: np.ndarray, y: np.ndarray) -> float:
-    """The P(supported) threshold with the best F1 on these (dev) sentences."""
-    grid = sorted({0.5, *np.round(np.linspace(0.005, 0.995, 199), 3)})
-    return max(grid, key=lambda t: (f1_of(scores >= t, y)[0], -abs(t - 0.5)))
 
 
 def bootstrap(pred: np.ndarray, y: np.ndarray, groups: list[list[int]], n: int = 2000) -> dict:
@@ -248,13 +202,20 @@ def main() -> None:
     if args.baseline_verifier:
         verifiers.append(("nli (baseline verifier)", args.baseline_verifier))
     for name, path in verifiers:
-        memo = Memo(NLIVerifier(path))
-        for label, v in ((name, memo), (f"{name}+consistency", ConsistencyVerifier(memo))):
+        memo = Memo(NLIVerifier(path, threshold=0.5))  # every threshold is applied below
+        shipped = verifier_manifest(path)  # train-verifier's own dev choice, if it made one
+        pairs = ((name, memo, "threshold_no_checks"),)
+        pairs += ((f"{name}+consistency", ConsistencyVerifier(memo), "threshold"),)
+        for label, v, key in pairs:
             sc = v.scores(claims, premises)
             res["test"][label] = held_out(label, sc, labels, kinds, dev, test)
             res["test"][f"{label} @0.5"] = held_out(
                 f"{label} @0.5", sc, labels, kinds, [], test, 0.5
             )
+            if key in shipped:  # what `rag ask` uses by default
+                res["test"][f"{label} @shipped"] = held_out(
+                    f"{label} @shipped", sc, labels, kinds, [], test, shipped[key]
+                )
     sc = OverlapVerifier().scores(claims, premises)
     res["test"]["overlap"] = held_out("overlap", sc, labels, kinds, dev, test)
     for name in ("nli", "nli+consistency"):  # policy drop removes exactly the flagged claims
@@ -286,8 +247,8 @@ def main() -> None:
         r = held_out(name, sc, sub[2], sub[3], [], sub_groups, 0.5)
         res["test"][name] = r | {"seconds": round(time.perf_counter() - t0, 1)}
         if args.answers:
-            nli = ConsistencyVerifier(NLIVerifier(args.verifier_path))
-            nli.threshold = res["test"]["nli+consistency"]["threshold"]
+            t = res["test"]["nli+consistency"]["threshold"]
+            nli = ConsistencyVerifier(NLIVerifier(args.verifier_path, threshold=t))
             res["self_check_live"] = live_loop(items, gen, nli, args.answers)
     print(f"load {os.getloadavg()[0]:.2f}", flush=True)
     if args.out:

@@ -171,6 +171,9 @@ def ask(
         None, help="Self-check judge: nli | generator | generator-json."
     ),
     verifier_path: Path | None = typer.Option(None, help="Trained verifier (train-verifier)."),
+    verifier_threshold: float | None = typer.Option(
+        None, help="P(supported) to accept a claim (default: the verifier's dev-chosen one)."
+    ),
     runs_dir: Path | None = RUNS,
 ) -> None:
     """Answer from the index with numbered, checked citations; streams the answer."""
@@ -194,6 +197,7 @@ def ask(
         self_check=self_check,
         verifier=verifier,
         verifier_path=verifier_path,
+        verifier_threshold=verifier_threshold,
     )
     refusal = None
     with start_run("rag", cfg, runs_dir) as run:

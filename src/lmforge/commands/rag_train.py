@@ -1,9 +1,11 @@
 """`lmforge rag train-reranker|train-verifier`: thin wrappers over lmforge.rag's trainers."""
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
 import typer
+from rich.markup import escape
 
 from lmforge.commands.common import console
 from lmforge.commands.rag_options import CONFIG, EMBEDDER, INDEX, RUNS, config_of
@@ -88,44 +90,53 @@ def train_reranker_cmd(
 
 def train_verifier_cmd(
     out: Path | None = typer.Argument(None, help="Output directory (default: lmforge's cache)."),
-    epochs: int = typer.Option(1, help="Training epochs."),
-    pairs: int | None = typer.Option(2560, help="Training (claim, context) pairs at most."),
-    batch_size: int = typer.Option(16, help="Pairs per step."),
-    lr: float = typer.Option(5e-5, help="Peak learning rate."),
-    seed: int = typer.Option(1, help="Seed for the planted claims and training."),
     data: str = typer.Option(
-        "paraphrased", help="paraphrased (reworded claims, own-passage hard negatives) or verbatim."
+        "two-stage",
+        help="two-stage (verbatim pairs, then paraphrased hard pairs from those weights: the "
+        "measured recipe) | verbatim | paraphrased (one stage only).",
     ),
     init: Path | None = typer.Option(
-        None, help="Start from this trained verifier instead of the shipped MiniLM."
+        None, help="Start the first stage from this trained verifier instead of the shipped MiniLM."
     ),
+    pairs: int | None = typer.Option(
+        None, help="Pairs per stage (default: 2,560 verbatim, 3,200 paraphrased)."
+    ),
+    lr: float | None = typer.Option(
+        None, help="Peak learning rate of every stage (default: 5e-5 verbatim, 1e-4 paraphrased)."
+    ),
+    epochs: int | None = typer.Option(None, help="Epochs per stage (default 1)."),
+    batch_size: int = typer.Option(16, help="Pairs per step."),
+    seed: int = typer.Option(1, help="Seed for the planted claims and training."),
     runs_dir: Path | None = RUNS,
 ) -> None:
-    """Train the self-check claim verifier from the shipped MiniLM on planted GSM8K claims."""
+    """Train the self-check claim verifier from the shipped MiniLM on planted GSM8K claims, and
+    write the threshold chosen on the labelled set's dev half next to it. An interrupted run
+    resumes at the first unfinished stage."""
     from lmforge.rag.embed import Embedder
-    from lmforge.rag.verifier_train import default_verifier_path, train_verifier
+    from lmforge.rag.verifier_train import (
+        RECIPES,
+        default_verifier_path,
+        recipe_stages,
+        train_verifier,
+    )
     from lmforge.runs import start_run
 
+    if data not in RECIPES:
+        raise typer.BadParameter(f"--data must be one of {', '.join(RECIPES)}")
     out = out or default_verifier_path()
-    if data not in ("paraphrased", "verbatim"):
-        raise typer.BadParameter("--data must be paraphrased or verbatim")
-    params = {"out": str(out), "epochs": epochs, "pairs": pairs, "lr": lr, "seed": seed}
-    params |= {"data": data, "init": str(init) if init else None}
+    stages = recipe_stages(data, pairs, lr, epochs)
+    params = {"out": str(out), "data": data, "init": str(init) if init else None, "seed": seed}
+    params |= {"batch_size": batch_size, "stages": [asdict(s) for s in stages]}
     with start_run("rag", params, runs_dir) as run:
         base = init or Embedder("default").path
         info = train_verifier(
-            out,
-            base,
-            epochs,
-            batch_size,
-            lr,
-            seed=seed,
-            limit=pairs,
-            data=data,  # type: ignore[arg-type]
+            out, base, stages, batch_size, seed=seed, log=lambda m: console.print(escape(m))
         )
         run.add_output(out, "verifier")
-        run.log_metrics(**{k: v for k, v in info.items() if k not in ("base", "data")})
+        keep = ("pairs", "train_loss", "threshold", "threshold_no_checks", "dev_f1")
+        run.log_metrics(**{k: info[k] for k in keep if k in info})
     console.print(
-        f"trained verifier on {info['pairs']} pairs (loss {info['train_loss']}) -> {out}; "
-        f"use `rag ask --self-check drop --verifier-path {out}`; run {run.id}"
+        f"trained verifier ({data}, last stage {info['pairs']} pairs, loss {info['train_loss']}, "
+        f"dev threshold {info['threshold']}) -> {out}; `rag ask --self-check drop` reads it from "
+        f"there (or --verifier-path {out}); run {run.id}"
     )

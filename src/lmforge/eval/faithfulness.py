@@ -64,7 +64,8 @@ def make_verifier(spec: TaskSpec, backend: Backend) -> Any:
     from lmforge.rag.verifier_train import default_verifier_path
     from lmforge.rag.verify import ConsistencyVerifier, NLIVerifier
 
-    return ConsistencyVerifier(NLIVerifier(spec.verifier_path or default_verifier_path()))
+    path = spec.verifier_path or default_verifier_path()
+    return ConsistencyVerifier(NLIVerifier(path, spec.verifier_threshold))
 
 
 def run_faithfulness(spec: TaskSpec, items: Items, backend: Backend, pb: PromptBuilder) -> Any:

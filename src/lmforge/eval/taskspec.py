@@ -101,6 +101,13 @@ class TaskSpec(StageConfig):
     verifier_path: str | None = Field(
         None, description="faithfulness: trained verifier directory (default: lmforge's cache)."
     )
+    verifier_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="faithfulness: P(supported) at or above which a claim is supported "
+        "(default: the dev-chosen one in the verifier's lmforge-verifier.json).",
+    )
     max_length: int = Field(1024, ge=2, description="perplexity: window length in tokens.")
     stride: int = Field(512, ge=1, description="perplexity: window step in tokens.")
 

@@ -87,7 +87,11 @@ class RagConfig(StageConfig):
         True,
         description="Also mark unsupported any claim with a number or name its evidence lacks.",
     )
-    verifier_threshold: float = Field(
-        0.5, ge=0, le=1, description="P(supported) at or above which a claim is supported."
+    verifier_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="P(supported) at or above which a claim is supported (nli); default: the "
+        "threshold train-verifier chose on dev, in the verifier's lmforge-verifier.json.",
     )
     threads: int | None = Field(None, ge=1, description="torch CPU threads.")

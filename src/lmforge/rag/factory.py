@@ -83,7 +83,7 @@ def make_verifier(cfg: RagConfig, generator: Any):
         verifier: Any = GeneratorVerifier(generator, constrained=True, in_answer=in_answer)
     else:
         path = cfg.verifier_path or default_verifier_path()
-        verifier = NLIVerifier(path, cfg.verifier_threshold)
+        verifier = NLIVerifier(path, cfg.verifier_threshold, checks=cfg.verifier_checks)
     return ConsistencyVerifier(verifier) if cfg.verifier_checks else verifier
 
 

@@ -110,17 +110,63 @@ def verify(
     return out
 
 
+def verifier_manifest(path: Path) -> dict[str, Any]:
+    """`lmforge-verifier.json` of the verifier at `path`; a one-line error naming the file when
+    it is missing or is not a JSON object."""
+    file = path / "lmforge-verifier.json"
+    if not file.is_file():
+        raise LMForgeError(
+            f"verifier_path: {path} is not a trained claim verifier "
+            f"(no {file.name}); train one with `lmforge rag train-verifier {path}`"
+        )
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        info = e
+    if not isinstance(info, dict):
+        why = str(info).splitlines()[0] if isinstance(info, Exception) else "not a JSON object"
+        raise LMForgeError(
+            f"{file}: corrupt verifier manifest ({why}); "
+            f"retrain with `lmforge rag train-verifier {path}`"
+        )
+    return info
+
+
+def dev_threshold(path: Path, checks: bool = True) -> float:
+    """The threshold `train-verifier` chose on dev for this verifier (with or without the
+    consistency check); a one-line error naming the file when it has none."""
+    file, key = path / "lmforge-verifier.json", "threshold" if checks else "threshold_no_checks"
+    value = verifier_manifest(path).get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise LMForgeError(
+            f"{file}: no dev-chosen {key!r} in [0, 1] (a verifier trained before thresholds "
+            f"were written?); retrain with `lmforge rag train-verifier {path}` or set "
+            "verifier_threshold"
+        )
+    return float(value)
+
+
 class NLIVerifier:
-    def __init__(self, path: str | Path, threshold: float = 0.5, batch_size: int = 32) -> None:
+    """The trained cross-encoder. `threshold` None: the one chosen on dev when it was trained
+    (`dev_threshold`; `checks` says whether its scores go through `ConsistencyVerifier`, which
+    has its own dev threshold). A given threshold (config override) wins."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        threshold: float | None = None,
+        batch_size: int = 32,
+        checks: bool = True,
+    ) -> None:
         st = require("rag", "sentence_transformers")
         path = Path(path)
-        if not (path / "lmforge-verifier.json").is_file():
-            raise LMForgeError(
-                f"verifier_path: {path} is not a trained claim verifier "
-                f"(no lmforge-verifier.json); train one with `lmforge rag train-verifier {path}`"
-            )
+        if threshold is None:
+            threshold = dev_threshold(path, checks)
+        else:
+            verifier_manifest(path)  # still a trained verifier, even with the threshold given
+        self.threshold = threshold
         self.model: Any = st.CrossEncoder(str(path), device="cpu")
-        self.threshold, self.batch_size = threshold, batch_size
+        self.batch_size = batch_size
 
     def scores(self, claims: list[str], premises: list[str]) -> list[float | None]:
         import numpy as np
