@@ -63,7 +63,7 @@ def test_the_default_recipe_is_two_stage_and_flags_run_one_stage(monkeypatch, tm
         assert r.exit_code == 0, r.output
     (base, two), (_, one), (_, other) = calls
     assert base == Embedder("default").path  # stage 1 starts from the shipped MiniLM
-    assert two == [vt.Stage("verbatim", 2560, 5e-5), vt.Stage("paraphrased", 3200, 1e-4)]
+    assert two == [vt.Stage("verbatim", 2560, 5e-5), vt.Stage("paraphrased", 4800, 1e-4)]
     assert one == [vt.Stage("verbatim", 2560, 5e-5)]
     assert other == [vt.Stage("paraphrased", 64, 1e-4)]
     r = runner.invoke(app, ["rag", "train-verifier", str(tmp_path / "v"), "--data", "nli"])

@@ -99,7 +99,7 @@ def train_verifier_cmd(
         None, help="Start the first stage from this trained verifier instead of the shipped MiniLM."
     ),
     pairs: int | None = typer.Option(
-        None, help="Pairs per stage (default: 2,560 verbatim, 3,200 paraphrased)."
+        None, help="Pairs per stage (default: 2,560 verbatim, 4,800 paraphrased)."
     ),
     lr: float | None = typer.Option(
         None, help="Peak learning rate of every stage (default: 5e-5 verbatim, 1e-4 paraphrased)."

@@ -117,7 +117,7 @@ def verifier_manifest(path: Path) -> dict[str, Any]:
     if not file.is_file():
         raise LMForgeError(
             f"verifier_path: {path} is not a trained claim verifier "
-            f"(no {file.name}); train one with `lmforge rag train-verifier {path}`"
+            f"(no {file}); train one with `lmforge rag train-verifier {path}`"
         )
     try:
         info = json.loads(file.read_text(encoding="utf-8"))
