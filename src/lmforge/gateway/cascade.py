@@ -12,10 +12,13 @@ confidence is below `threshold`. Signals (all "higher = more confident"):
 - router: a classifier over the prompt's MiniLM embedding that predicts whether the cheap
   model will be right (`router_model.py`). Decided before any call, so an escalated request
   never pays for the cheap answer.
+- answer_router: a classifier over (prompt embedding, cheap answer) that predicts whether this
+  answer is right (`answer_router.py`). One embedding after the cheap call.
 
 `choose_threshold` picks, on dev items with known correctness, the threshold that minimises
-cost subject to accuracy >= `target` x the large model's; `simulate` is the same decision rule
-applied to items offline (the bench's curve), so the live cascade and the curve agree.
+cost subject to accuracy >= `target` x the large model's (optionally on the lower end of a
+bootstrap interval, so the choice keeps a margin for the next sample); `simulate` is the same
+decision rule applied to items offline (the bench's curve), so the live cascade and the curve agree.
 """
 
 import math
@@ -141,6 +144,6 @@ def choose_threshold(
     q = (1.0 - ci) / 2.0
     for t in cands:
         ok = np.where(conf < t, large_ok, small_ok)
-        if float(np.quantile(ok[idx].mean(1) / large_acc, q)) >= target:
+        if float(np.quantile(ok[idx].mean(1) / large_acc, q)) >= target - 1e-9:
             return float(t)
     return float(np.inf)
