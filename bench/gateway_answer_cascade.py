@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from gateway_answer_router import add_router_signal, load_train, train_answer_router
+from gateway_answer_router import add_router_signal, load_train, query, train_answer_router
 from gateway_cascade import arrays, ask, correct, curve, gateway_config, load_task, operating_point
 from lmforge.gateway import cascade
 from lmforge.gateway.app import create_gateway_app
@@ -56,7 +56,7 @@ async def answer(
                 if time.perf_counter() - t0 > budget_s:
                     break
                 batch = items[i : i + 8]
-                prompts = [f"{prefix}Message: {it['text']}\nInjection:" for it in batch]
+                prompts = [query(it, prefix) for it in batch]
                 outs = await asyncio.gather(*(ask(c, name, p, sem) for p in prompts))
                 for it, o in zip(batch, outs, strict=True):
                     sink(
@@ -106,6 +106,59 @@ def perfect_bound(
         "cost_vs_large": round(float(cost.sum() / l_cost.sum()), 4),
         "escalated": round(float(esc.mean()), 4),
         "min_cost_vs_large_for_target": round(float((s_cost.sum() + extra) / l_cost.sum()), 4),
+    }
+
+
+def cascade_config(router: Path, threads: int) -> GatewayConfig:
+    """Both engine backends and a `signal: answer_router` route on the bench's router file
+    (no threshold in the config: the router's dev-chosen one)."""
+    base = gateway_config()
+    route = {
+        "name": "cascade",
+        "policy": "cascade",
+        "backends": ["small", "large"],
+        "signal": "answer_router",
+        "router": str(router),
+    }
+    backends = [b.model_copy(update={"threads": threads}) for b in base.backends]
+    return GatewayConfig(backends=backends, models=[route], cache={"exact": False})
+
+
+async def live(out: Path, prefix: str, test: list[dict], threads: int) -> dict[str, Any]:
+    """The test items through the gateway's live cascade; its decisions against the offline
+    simulation of the same router and threshold on the recorded answers."""
+    from lmforge.gateway.answer_router import answer_prob, query_text
+    from lmforge.gateway.router_model import load_router
+
+    router = load_router(out / "router")
+    async with open_gateway(cascade_config(out / "router", threads)) as gw:
+        embed = gw.embed
+        app = create_gateway_app(gw)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as c:
+            sem = asyncio.Semaphore(8)
+            t0 = time.perf_counter()
+            outs = await asyncio.gather(*(ask(c, "cascade", query(it, prefix), sem) for it in test))
+            wall = time.perf_counter() - t0
+        lines = gw.ledger.to_json()["lines"]
+    vecs = embed([query_text({"prompt": query(it, prefix)}) for it in test])
+    sim_esc = (
+        answer_prob(router, vecs, [it["small_answer"] for it in test]) < router.meta["threshold"]
+    )
+    live_esc = np.array([o["lmforge"]["backend"] == "large" for o in outs])
+    ok = np.array([correct(o, it["gold"]) for o, it in zip(outs, test, strict=True)])
+    l_ok = np.array([it["large_ok"] for it in test])
+    return {
+        "n": len(test),
+        "threshold": router.meta["threshold"],
+        "accuracy": round(float(ok.mean()), 4),
+        "accuracy_vs_large": round(float(ok.mean() / l_ok.mean()), 4),
+        "cost_vs_large": round(
+            sum(x["cost"] for x in lines) / sum(it["large_cost"] for it in test), 4
+        ),
+        "escalated": round(float(live_esc.mean()), 4),
+        "same_decision_as_simulation": round(float((live_esc == sim_esc).mean()), 4),
+        "wall_s": round(wall, 1),
+        "ledger": lines,
     }
 
 
@@ -175,7 +228,7 @@ def report(out: Path, n: int, seed: int, test_ids: range, ci: float) -> dict[str
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["small", "large", "report"])
+    ap.add_argument("phase", choices=["small", "large", "report", "live"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--items", type=int, default=200)
     ap.add_argument("--train", type=int, default=1500)
@@ -214,6 +267,14 @@ if __name__ == "__main__":
                 }
             )
         )
+    elif a.phase == "live":
+        lo, hi = (int(x) for x in a.test.split(":"))
+        small = {r["id"]: r for r in jsonl(out / "small_items.jsonl")}
+        large = {r["id"]: r for r in jsonl(out / "large.jsonl")}
+        test = [{**it, **small[it["id"]], **large[it["id"]]} for it in items if lo <= it["id"] < hi]
+        res = asyncio.run(live(out, prefix, test, a.threads))
+        (out / "live.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
+        print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
     else:
         lo, hi = (int(x) for x in a.test.split(":"))
         print(json.dumps(report(out, a.items, a.seed, range(lo, hi), a.ci), indent=1))

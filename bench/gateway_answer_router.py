@@ -29,7 +29,7 @@ from sklearn.metrics import roc_auc_score
 
 from gateway_cascade import correct, load_task
 from lmforge.gateway import cascade
-from lmforge.gateway.answer_router import answer_prob, fit_answer_router
+from lmforge.gateway.answer_router import answer_prob, fit_answer_router, query_text
 from lmforge.gateway.app import create_gateway_app
 from lmforge.gateway.config import GatewayConfig
 from lmforge.gateway.router_model import Router
@@ -70,7 +70,7 @@ async def answer_all(prefix: str, groups: list[list[dict[str, Any]]]) -> None:
                 async with sem:
                     body = {
                         "model": "small",
-                        "prompt": f"{prefix}Message: {it['text']}\nInjection:",
+                        "prompt": query(it, prefix),
                         "max_tokens": 1,
                         "temperature": 0,
                         "logprobs": 2,
@@ -87,15 +87,21 @@ async def answer_all(prefix: str, groups: list[list[dict[str, Any]]]) -> None:
             await asyncio.gather(*(one(it) for g in groups for it in g))
 
 
+def query(it: dict[str, Any], prefix: str = "") -> str:
+    """The completion prompt of an item (the few-shot `prefix` first); the router embeds its
+    last block, as the gateway does."""
+    return f"{prefix}Message: {it['text']}\nInjection:"
+
+
 def train_answer_router(embed: Any, train: list[dict[str, Any]], c: float = 1.0) -> Router:
-    vecs = embed([it["text"] for it in train])
+    vecs = embed([query_text({"prompt": query(it)}) for it in train])
     ok = np.array([it["small_ok"] for it in train])
     answers = [it["small_answer"] for it in train]
     return fit_answer_router(vecs, answers, ok, "yes", embed.id, c=c)
 
 
 def add_router_signal(embed: Any, router: Router, items: list[dict[str, Any]]) -> None:
-    vecs = embed([it["text"] for it in items])
+    vecs = embed([query_text({"prompt": query(it)}) for it in items])
     probs = answer_prob(router, vecs, [it["small_answer"] for it in items])
     for it, p in zip(items, probs, strict=True):
         it["answer_router"] = float(p)

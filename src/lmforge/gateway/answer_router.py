@@ -8,16 +8,32 @@ same embedding signed by the answer (+1 when it is the task's `positive` label, 
 and the sign itself. It is meant for tasks with a two-label answer (a yes/no verdict, a
 classification), and it needs only the cheap model's answers and the gold labels to train, so
 it can use thousands of items that the strong model never saw. At serving time it costs one
-embedding after the cheap call (`signal: answer_router` in a cascade route).
+embedding (of `query_text`) after the cheap call (`signal: answer_router` in a cascade route).
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from lmforge.gateway.router_model import Router, fit_router
 
 KIND = "answer"
+
+
+def query_text(body: dict[str, Any]) -> str:
+    """The text the router embeds: the last chat message, or a completion prompt's last block
+    (after its last blank line). A few-shot prompt repeats the same shots on every request and
+    MiniLM reads only its first 256 word pieces, so embedding the whole prompt would embed the
+    shots, not the query."""
+    if "messages" in body:
+        msgs = body.get("messages") or [{}]
+        c = msgs[-1].get("content")
+        if isinstance(c, list):
+            c = "".join(p.get("text") or "" for p in c if isinstance(p, dict))
+        return str(c or "")
+    p = body.get("prompt", "")
+    return (p if isinstance(p, str) else str(p)).rsplit("\n\n", 1)[-1]
 
 
 def answer_sign(answer: str, positive: str) -> float:

@@ -20,7 +20,7 @@ import orjson
 
 from lmforge.gateway import cascade
 from lmforge.gateway.accounting import ANON, Ledger
-from lmforge.gateway.answer_router import answer_prob
+from lmforge.gateway.answer_router import answer_prob, query_text
 from lmforge.gateway.backends import Backend, load_tokenizer
 from lmforge.gateway.cache import ResponseCache, bucket_key, cacheable, exact_key, prompt_text
 from lmforge.gateway.config import GatewayConfig, ModelRoute
@@ -274,7 +274,7 @@ class Gateway:
         ans = await self.caller.call([b], path, up, False, _approx_tokens(body))
         out = await self.read(ans, body, route, key)
         if route.signal == "answer_router":
-            vec = await asyncio.to_thread(self.embed, [prompt_text(body)])
+            vec = await asyncio.to_thread(self.embed, [query_text(body)])
             conf = answer_prob(self.routers[route.name], vec, [cascade.answer_text(out)])
             return out, float(conf[0])
         if route.signal == "margin":
