@@ -9,9 +9,12 @@ so the large model's part fits in short runs under the bench lock (it holds ~8 G
 
 `small`: SmolLM2 on the router's train split and on the cascade items (billed by the gateway at
 PRICE_SMALL); `large`: Qwen2.5-Coder-1.5B int8 on the cascade items not yet answered, appending
-to large.jsonl until the budget is spent; `report`: router trained on train, threshold chosen
-on dev (first half of the items), the curve and the operating point on test with paired
-bootstrap CIs, the perfect-signal bound, cascade.png. Same task, prompt and prices as
+to large.jsonl until the budget is spent; `report`: router trained on train (saved with its
+threshold as DIR/router, the file a gateway `signal: answer_router` route loads), threshold
+chosen on dev (every item outside the --test id range) by `cascade.choose_threshold` with
+`ci`: the cheapest whose bootstrap lower bound of the dev accuracy ratio is >= 0.95; the whole
+test curve (curve_test.json, cascade.png) and the operating point on test with paired
+bootstrap CIs, the perfect-signal bound. Same task, prompt and prices as
 bench/gateway_cascade.py.
 """
 
@@ -26,7 +29,7 @@ import httpx
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from gateway_answer_router import add_router_signal, load_train, train_answer_router
+from gateway_answer_router import add_router_signal, load_train, query, train_answer_router
 from gateway_cascade import arrays, ask, correct, curve, gateway_config, load_task, operating_point
 from lmforge.gateway import cascade
 from lmforge.gateway.app import create_gateway_app
@@ -53,7 +56,7 @@ async def answer(
                 if time.perf_counter() - t0 > budget_s:
                     break
                 batch = items[i : i + 8]
-                prompts = [f"{prefix}Message: {it['text']}\nInjection:" for it in batch]
+                prompts = [query(it, prefix) for it in batch]
                 outs = await asyncio.gather(*(ask(c, name, p, sem) for p in prompts))
                 for it, o in zip(batch, outs, strict=True):
                     sink(
@@ -106,7 +109,68 @@ def perfect_bound(
     }
 
 
-def report(out: Path, n: int, seed: int) -> dict[str, Any]:
+def cascade_config(router: Path, threads: int) -> GatewayConfig:
+    """Both engine backends and a `signal: answer_router` route on the bench's router file
+    (no threshold in the config: the router's dev-chosen one)."""
+    base = gateway_config()
+    route = {
+        "name": "cascade",
+        "policy": "cascade",
+        "backends": ["small", "large"],
+        "signal": "answer_router",
+        "router": str(router),
+    }
+    backends = [b.model_copy(update={"threads": threads}) for b in base.backends]
+    return GatewayConfig(backends=backends, models=[route], cache={"exact": False})
+
+
+async def live(out: Path, prefix: str, test: list[dict], threads: int) -> dict[str, Any]:
+    """The test items through the gateway's live cascade; its decisions against the offline
+    simulation of the same router and threshold on the recorded answers."""
+    from lmforge.gateway.answer_router import answer_prob, query_text
+    from lmforge.gateway.router_model import load_router
+
+    router = load_router(out / "router")
+    async with open_gateway(cascade_config(out / "router", threads)) as gw:
+        embed = gw.embed
+        app = create_gateway_app(gw)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as c:
+            sem = asyncio.Semaphore(8)
+            t0 = time.perf_counter()
+            outs = await asyncio.gather(*(ask(c, "cascade", query(it, prefix), sem) for it in test))
+            wall = time.perf_counter() - t0
+        lines = gw.ledger.to_json()["lines"]
+    vecs = embed([query_text({"prompt": query(it, prefix)}) for it in test])
+    sim_esc = (
+        answer_prob(router, vecs, [it["small_answer"] for it in test]) < router.meta["threshold"]
+    )
+    live_esc = np.array([o["lmforge"]["backend"] == "large" for o in outs])
+    ok = np.array([correct(o, it["gold"]) for o, it in zip(outs, test, strict=True)])
+    l_ok = np.array([it["large_ok"] for it in test])
+    return {
+        "n": len(test),
+        "threshold": router.meta["threshold"],
+        "accuracy": round(float(ok.mean()), 4),
+        "accuracy_vs_large": round(float(ok.mean() / l_ok.mean()), 4),
+        "cost_vs_large": round(
+            sum(x["cost"] for x in lines) / sum(it["large_cost"] for it in test), 4
+        ),
+        "escalated": round(float(live_esc.mean()), 4),
+        "same_decision_as_simulation": round(float((live_esc == sim_esc).mean()), 4),
+        "wall_s": round(wall, 1),
+        "ledger": lines,
+    }
+
+
+def split(items: list[dict], test_ids: range) -> tuple[list[dict], list[dict]]:
+    """(dev, test): test is the fixed id range (ids 100-199 of the 200 items judged before);
+    every other item is dev, so a larger --items grows dev and leaves test as it was."""
+    return [it for it in items if it["id"] not in test_ids], [
+        it for it in items if it["id"] in test_ids
+    ]
+
+
+def report(out: Path, n: int, seed: int, test_ids: range, ci: float) -> dict[str, Any]:
     from gateway_cascade import plot
 
     prefix, items = load_task(n, seed)
@@ -117,43 +181,62 @@ def report(out: Path, n: int, seed: int) -> dict[str, Any]:
         it["margin"] = it["small_margin"]
     done = {r["id"]: r for r in jsonl(out / "small_train.jsonl")}
     train = [{**t, **done[t["id"]]} for t in load_train(len(done), seed, prefix)]
-    for t in train:
-        t["margin"] = t["small_margin"]
     embed = make_embedder()
     router = train_answer_router(embed, train)
     add_router_signal(embed, router, items)
-    half = n // 2
-    dev = [it for it in items if it["id"] < half]
-    test = [it for it in items if it["id"] >= half]
-    thr = {s: cascade.choose_threshold(*arrays(dev, s)) for s in ("answer_router", "margin")}
-    points = {s: operating_point(test, s, thr[s], pre_call=False) for s in thr}
-    curves = {s: curve(test, s, False) for s in thr}
+    dev, test = split(items, test_ids)
+    signals = ("answer_router", "margin")
+    thr = {s: cascade.choose_threshold(*arrays(dev, s), ci=ci) for s in signals}
+    point_rule = cascade.choose_threshold(*arrays(dev, "answer_router"))
+    _, d_s, d_l, _, _ = arrays(dev, "margin")
+    router.meta.update(
+        threshold=thr["answer_router"], target=0.95, ci=ci, n_dev=len(dev), task="s-labs injection"
+    )
+    router.save(out / "router")
+    points = {s: operating_point(test, s, thr[s], pre_call=False) for s in signals}
+    curves = {s: curve(test, s, False) for s in signals}
     _, s_ok, l_ok, s_cost, l_cost = arrays(test, "margin")
     t_ok = np.array([it["small_ok"] for it in test])
     res = {
         "n_train": len(train),
         "n_dev": len(dev),
         "n_test": len(test),
+        "dev_small_accuracy": round(float(d_s.mean()), 4),
+        "dev_large_accuracy": round(float(d_l.mean()), 4),
         "small_accuracy": round(float(s_ok.mean()), 4),
         "large_accuracy": round(float(l_ok.mean()), 4),
         "small_cost_vs_large": round(float(s_cost.sum() / l_cost.sum()), 4),
-        "auc_test": {s: round(float(roc_auc_score(t_ok, [it[s] for it in test])), 4) for s in thr},
+        "auc_dev": {s: round(float(roc_auc_score(d_s, [it[s] for it in dev])), 4) for s in signals},
+        "auc_test": {
+            s: round(float(roc_auc_score(t_ok, [it[s] for it in test])), 4) for s in signals
+        },
         "perfect_signal_bound_test": perfect_bound(s_ok, l_ok, s_cost, l_cost),
+        "rule": f"cheapest dev threshold whose {ci:.0%} bootstrap lower bound of dev accuracy "
+        "ratio >= 0.95",
+        "dev_points": {s: operating_point(dev, s, thr[s], pre_call=False) for s in signals},
         "points": points,
+        "point_rule_answer_router": {
+            "dev": operating_point(dev, "answer_router", point_rule, pre_call=False),
+            "test": operating_point(test, "answer_router", point_rule, pre_call=False),
+        },
+        "router": str(out / "router"),
     }
     res["plot"] = str(plot(curves, points, out / "cascade.png"))
+    (out / "curve_test.json").write_text(json.dumps(curves), encoding="utf-8")
     return res
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["small", "large", "report"])
+    ap.add_argument("phase", choices=["small", "large", "report", "live"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--items", type=int, default=200)
     ap.add_argument("--train", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--budget-s", type=float, default=300.0)
+    ap.add_argument("--test", default="100:200", help="held-out id range (the rest is dev)")
+    ap.add_argument("--ci", type=float, default=0.95, help="the threshold rule's interval")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,9 +244,10 @@ if __name__ == "__main__":
     if a.phase == "small":
         train = load_train(a.train, a.seed, prefix)
         for name, group in (("small_items.jsonl", items), ("small_train.jsonl", train)):
-            (out / name).unlink(missing_ok=True)
+            seen = {r["id"] for r in jsonl(out / name)}  # resumable: a larger --items adds dev
+            todo = [it for it in group if it["id"] not in seen]
             asyncio.run(
-                answer("small", a.threads, prefix, group, float("inf"), appender(out / name))
+                answer("small", a.threads, prefix, todo, float("inf"), appender(out / name))
             )
     elif a.phase == "large":
         seen = {r["id"] for r in jsonl(out / "large.jsonl")}
@@ -183,5 +267,14 @@ if __name__ == "__main__":
                 }
             )
         )
+    elif a.phase == "live":
+        lo, hi = (int(x) for x in a.test.split(":"))
+        small = {r["id"]: r for r in jsonl(out / "small_items.jsonl")}
+        large = {r["id"]: r for r in jsonl(out / "large.jsonl")}
+        test = [{**it, **small[it["id"]], **large[it["id"]]} for it in items if lo <= it["id"] < hi]
+        res = asyncio.run(live(out, prefix, test, a.threads))
+        (out / "live.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
+        print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
     else:
-        print(json.dumps(report(out, a.items, a.seed), indent=1))
+        lo, hi = (int(x) for x in a.test.split(":"))
+        print(json.dumps(report(out, a.items, a.seed, range(lo, hi), a.ci), indent=1))

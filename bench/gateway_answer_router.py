@@ -6,10 +6,10 @@ bench/gateway_signals.py is within ~0.08 of 0.5), and a router over the prompt a
 train.csv, the 8 few-shot examples excluded) that needs only the cheap model's answers and the
 gold labels, so it can use thousands of items: features are the prompt's MiniLM embedding,
 the same embedding signed by the cheap answer (+1 yes, -1 no: a linear model then learns
-whether the answer agrees with what the text looks like), the answer and its logprob margin.
-Class-balanced logistic regression (`router_model.fit_router`). The cascade escalates when
-P(right) falls below a threshold chosen on dev; the router costs one MiniLM embedding, not a
-model call.
+whether the answer agrees with what the text looks like) and the sign
+(`gateway/answer_router.py`, the code the gateway's `signal: answer_router` runs). The
+cascade escalates when P(right) falls below a threshold chosen on dev; the router costs one
+MiniLM embedding, not a model call.
 
     cd bench
     PYTHONPATH=../src:. nice -n 19 python gateway_answer_router.py --train 300 --items 80
@@ -29,9 +29,10 @@ from sklearn.metrics import roc_auc_score
 
 from gateway_cascade import correct, load_task
 from lmforge.gateway import cascade
+from lmforge.gateway.answer_router import answer_prob, fit_answer_router, query_text
 from lmforge.gateway.app import create_gateway_app
 from lmforge.gateway.config import GatewayConfig
-from lmforge.gateway.router_model import Router, fit_router
+from lmforge.gateway.router_model import Router
 from lmforge.gateway.server import make_embedder, open_gateway
 from lmforge.models.default import package_dir
 
@@ -69,7 +70,7 @@ async def answer_all(prefix: str, groups: list[list[dict[str, Any]]]) -> None:
                 async with sem:
                     body = {
                         "model": "small",
-                        "prompt": f"{prefix}Message: {it['text']}\nInjection:",
+                        "prompt": query(it, prefix),
                         "max_tokens": 1,
                         "temperature": 0,
                         "logprobs": 2,
@@ -86,22 +87,22 @@ async def answer_all(prefix: str, groups: list[list[dict[str, Any]]]) -> None:
             await asyncio.gather(*(one(it) for g in groups for it in g))
 
 
-def features(vecs: np.ndarray, items: list[dict[str, Any]]) -> np.ndarray:
-    sign = np.array(
-        [1.0 if it["small_answer"].strip().lower().startswith("yes") else -1.0 for it in items]
-    )[:, None]
-    margin = np.array([it["margin"] or 0.0 for it in items])[:, None]
-    return np.hstack([vecs, vecs * sign, sign, margin]).astype(np.float32)
+def query(it: dict[str, Any], prefix: str = "") -> str:
+    """The completion prompt of an item (the few-shot `prefix` first); the router embeds its
+    last block, as the gateway does."""
+    return f"{prefix}Message: {it['text']}\nInjection:"
 
 
 def train_answer_router(embed: Any, train: list[dict[str, Any]], c: float = 1.0) -> Router:
-    x = features(embed([it["text"] for it in train]), train)
+    vecs = embed([query_text({"prompt": query(it)}) for it in train])
     ok = np.array([it["small_ok"] for it in train])
-    return fit_router(x, ok, embed.id + "+answer", c=c)
+    answers = [it["small_answer"] for it in train]
+    return fit_answer_router(vecs, answers, ok, "yes", embed.id, c=c)
 
 
 def add_router_signal(embed: Any, router: Router, items: list[dict[str, Any]]) -> None:
-    probs = router.prob(features(embed([it["text"] for it in items]), items))
+    vecs = embed([query_text({"prompt": query(it)}) for it in items])
+    probs = answer_prob(router, vecs, [it["small_answer"] for it in items])
     for it, p in zip(items, probs, strict=True):
         it["answer_router"] = float(p)
 

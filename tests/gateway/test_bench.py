@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lmforge.gateway.answer_router import answer_prob
+
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
 import gateway_cascade
@@ -86,9 +88,19 @@ def test_answer_router_learns_whether_the_answer_matches_the_text() -> None:
     fake_embed.id = "fake"  # type: ignore[attr-defined]
     router = ar.train_answer_router(fake_embed, train)
     tv, test = make(200)
-    p = router.prob(ar.features(tv, test))
+    p = answer_prob(router, tv, [it["small_answer"] for it in test])
+    assert router.kind == "answer"
     ok = np.array([it["small_ok"] for it in test])
     assert p[ok].mean() > p[~ok].mean() + 0.3
+
+
+def test_answer_cascade_split_keeps_test_fixed_as_dev_grows() -> None:
+    import gateway_answer_cascade as ac
+
+    items = [{"id": i} for i in range(500)]
+    dev, test = ac.split(items, range(100, 200))
+    assert [it["id"] for it in test] == list(range(100, 200))
+    assert len(dev) == 400 and {it["id"] for it in dev}.isdisjoint(range(100, 200))
 
 
 def test_perfect_signal_bound() -> None:

@@ -97,10 +97,18 @@ def train_router(
     metric: str | None = typer.Option(None, help="Item score that means right (>= 0.5)."),
     price_ratio: float = typer.Option(10.0, help="Strong price / cheap price per item."),
     target: float = typer.Option(0.95, help="Keep >= this x the strong model's dev accuracy."),
+    ci: float = typer.Option(
+        0.95, help="The bar is on this bootstrap interval's lower end of dev accuracy (0: point)."
+    ),
+    kind: str = typer.Option(
+        "prompt", help="prompt: before any call; answer: over (prompt, cheap answer)."
+    ),
+    positive: str | None = typer.Option(None, help="answer: the label answers are signed by."),
     out: Path | None = typer.Option(None, help="Also write the router here (a directory)."),
     runs_dir: Path | None = RunsDir,
 ) -> None:
-    """Fit P(cheap model right | prompt embedding) and choose the cascade threshold on dev."""
+    """Fit P(cheap right | prompt [, cheap answer]) and choose the cascade threshold on dev."""
+    from lmforge.errors import LMForgeError
     from lmforge.eval.compare import load_results
     from lmforge.gateway.train_router import train_router as fit
     from lmforge.runs import start_run
@@ -114,9 +122,16 @@ def train_router(
         "metric": metric,
         "price_ratio": price_ratio,
         "target": target,
+        "ci": ci,
+        "kind": kind,
+        "positive": positive,
     }
     with start_run("gateway-router", cfg, runs_dir) as run:
-        router, meta = fit(a, b, task, metric, price_ratio, target)
+        if kind not in ("prompt", "answer"):
+            raise LMForgeError(f"train-router: --kind is prompt or answer, not {kind!r}")
+        router, meta = fit(
+            a, b, task, metric, price_ratio, target, kind=kind, positive=positive, ci=ci or None
+        )
         router.save(run.dir / "router")
         if out is not None:
             router.save(out)
@@ -126,5 +141,6 @@ def train_router(
     where = out or run.dir / "router"
     console.print(
         f"router in {where}; in gateway.yaml: "
-        f"{{policy: cascade, signal: router, router: {where}, threshold: {thr:.4g}}}"
+        f"{{policy: cascade, signal: {'router' if kind == 'prompt' else 'answer_router'}, "
+        f"router: {where}}}  (threshold {thr:.4g} from the router file)"
     )

@@ -12,10 +12,13 @@ confidence is below `threshold`. Signals (all "higher = more confident"):
 - router: a classifier over the prompt's MiniLM embedding that predicts whether the cheap
   model will be right (`router_model.py`). Decided before any call, so an escalated request
   never pays for the cheap answer.
+- answer_router: a classifier over (prompt embedding, cheap answer) that predicts whether this
+  answer is right (`answer_router.py`). One embedding after the cheap call.
 
 `choose_threshold` picks, on dev items with known correctness, the threshold that minimises
-cost subject to accuracy >= `target` x the large model's; `simulate` is the same decision rule
-applied to items offline (the bench's curve), so the live cascade and the curve agree.
+cost subject to accuracy >= `target` x the large model's (optionally on the lower end of a
+bootstrap interval, so the choice keeps a margin for the next sample); `simulate` is the same
+decision rule applied to items offline (the bench's curve), so the live cascade and the curve agree.
 """
 
 import math
@@ -115,13 +118,32 @@ def choose_threshold(
     large_cost: np.ndarray,
     target: float = 0.95,
     pre_call: bool = False,
+    ci: float | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> float:
-    """The cheapest threshold whose dev accuracy is >= target x the large model's."""
-    bar = target * float(large_ok.mean())
+    """The cheapest threshold whose dev accuracy is >= target x the large model's.
+
+    With `ci` (e.g. 0.95) the bar is on the lower end of the paired bootstrap `ci` interval of
+    the dev accuracy ratio rather than on its point estimate. A threshold that only just
+    reaches the target on one dev sample misses it on another (a test split whose cheap model
+    is right less often needs more escalation); asking the lower bound to clear the target
+    buys that margin from dev alone. Cost only grows with the threshold, so the smallest
+    threshold that clears the bar is the cheapest."""
     cands = np.concatenate([[-np.inf], np.unique(conf), [np.inf]])
-    best, best_cost = float(np.inf), np.inf
+    if ci is None:
+        bar = target * float(large_ok.mean())
+        best, best_cost = float(np.inf), np.inf
+        for t in cands:
+            o = simulate(conf, small_ok, large_ok, small_cost, large_cost, float(t), pre_call)
+            if o.accuracy >= bar and o.cost < best_cost:
+                best, best_cost = float(t), o.cost
+        return best
+    idx = np.random.default_rng(seed).integers(0, len(conf), (n_boot, len(conf)))
+    large_acc = np.maximum(large_ok[idx].mean(1), 1e-9)
+    q = (1.0 - ci) / 2.0
     for t in cands:
-        o = simulate(conf, small_ok, large_ok, small_cost, large_cost, float(t), pre_call)
-        if o.accuracy >= bar and o.cost < best_cost:
-            best, best_cost = float(t), o.cost
-    return best
+        ok = np.where(conf < t, large_ok, small_ok)
+        if float(np.quantile(ok[idx].mean(1) / large_acc, q)) >= target - 1e-9:
+            return float(t)
+    return float(np.inf)

@@ -24,7 +24,7 @@ from lmforge.errors import ConfigError
 
 BackendKind = Literal["engine", "serve", "openai"]
 Policy = Literal["fixed", "weighted", "latency", "cheapest", "cascade"]
-Signal = Literal["margin", "selfcheck", "router"]
+Signal = Literal["margin", "selfcheck", "router", "answer_router"]
 
 
 class BackendConfig(StageConfig):
@@ -79,7 +79,11 @@ class ModelRoute(StageConfig):
     weights: list[float] | None = Field(None, description="weighted: one per backend.")
     min_quality: float = Field(0.0, ge=0, le=1, description="cheapest: the quality bar.")
     signal: Signal = Field("margin", description="cascade: the confidence signal.")
-    threshold: float = Field(1.0, description="cascade: escalate when confidence < this.")
+    threshold: float = Field(
+        1.0,
+        description="cascade: escalate when confidence < this (router signals: the router "
+        "file's dev-chosen threshold when not given).",
+    )
     router: str | None = Field(None, description="cascade/router: path of a trained router.")
 
     @model_validator(mode="after")
@@ -88,8 +92,9 @@ class ModelRoute(StageConfig):
             raise ValueError(f"model {self.name!r}: give one weight per backend")
         if self.policy == "cascade" and len(self.backends) < 2:
             raise ValueError(f"model {self.name!r}: a cascade needs 2+ backends, cheap first")
-        if self.signal == "router" and self.policy == "cascade" and not self.router:
-            raise ValueError(f"model {self.name!r}: signal router needs router: <path>")
+        routed = self.signal in ("router", "answer_router") and self.policy == "cascade"
+        if routed and not self.router:
+            raise ValueError(f"model {self.name!r}: signal {self.signal} needs router: <path>")
         return self
 
 

@@ -21,13 +21,20 @@ WEIGHTS, META = "router.npz", "router.json"
 
 @dataclass(slots=True)
 class Router:
-    coef: np.ndarray  # (dim,)
+    """A logistic regression over features: the prompt embedding (`kind` "prompt") or
+    `answer_router.answer_features` of (prompt, cheap answer) (`kind` "answer")."""
+
+    coef: np.ndarray  # (n_features,)
     intercept: float
     embedder_id: str
     meta: dict[str, Any]
 
+    @property
+    def kind(self) -> str:
+        return str(self.meta.get("kind", "prompt"))
+
     def prob(self, vecs: np.ndarray) -> np.ndarray:
-        """P(cheap model right) per row of normalised embeddings."""
+        """P(cheap model right) per row of features."""
         return 1.0 / (1.0 + np.exp(-(vecs @ self.coef + self.intercept)))
 
     def save(self, out: Path) -> Path:
@@ -71,9 +78,9 @@ def fit_router(
 
 def pairs_from_runs(
     cheap: dict[str, Any], strong: dict[str, Any], task: str | None, metric: str | None
-) -> tuple[list[str], np.ndarray, np.ndarray, str, str]:
-    """(prompts, cheap right, strong right, task, metric) from two eval results.json, paired
-    by item id; an item is right when its metric score is >= 0.5."""
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray, str, str]:
+    """(prompts, cheap outputs, cheap right, strong right, task, metric) from two eval
+    results.json, paired by item id; an item is right when its metric score is >= 0.5."""
     tasks = sorted(set(cheap["tasks"]) & set(strong["tasks"]))
     if task is None:
         if len(tasks) != 1:
@@ -91,6 +98,7 @@ def pairs_from_runs(
     if len(both) < 10:
         raise LMForgeError(f"train-router: only {len(both)} items are in both runs; need >= 10")
     prompts = [str(x["prompt"]) for x, _ in both]
+    outputs = [str(x.get("output") or "") for x, _ in both]
     ok_a = np.array([float(x["scores"][metric]) >= 0.5 for x, _ in both])
     ok_b = np.array([float(y["scores"][metric]) >= 0.5 for _, y in both])
-    return prompts, ok_a, ok_b, task, metric
+    return prompts, outputs, ok_a, ok_b, task, metric

@@ -61,8 +61,15 @@ async def open_gateway(cfg: GatewayConfig, embed: Any = None) -> AsyncIterator[G
     keys = read_keys(cfg)
     routers = {}
     for r in cfg.models:
-        if r.policy == "cascade" and r.signal == "router":
-            routers[r.name] = load_router(r.router)  # type: ignore[arg-type]
+        if r.policy == "cascade" and r.signal in ("router", "answer_router"):
+            router = load_router(r.router)  # type: ignore[arg-type]
+            want = "prompt" if r.signal == "router" else "answer"
+            if router.kind != want:
+                raise ConfigError(
+                    f"model {r.name!r}: signal {r.signal} needs a router of kind {want}, "
+                    f"{r.router} is of kind {router.kind} (train-router --kind {want})"
+                )
+            routers[r.name] = router
     needs_embed = cfg.cache.semantic or bool(routers)
     if needs_embed and embed is None:
         embed = await asyncio.to_thread(make_embedder)

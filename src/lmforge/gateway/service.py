@@ -20,6 +20,7 @@ import orjson
 
 from lmforge.gateway import cascade
 from lmforge.gateway.accounting import ANON, Ledger
+from lmforge.gateway.answer_router import answer_prob, query_text
 from lmforge.gateway.backends import Backend, load_tokenizer
 from lmforge.gateway.cache import ResponseCache, bucket_key, cacheable, exact_key, prompt_text
 from lmforge.gateway.config import GatewayConfig, ModelRoute
@@ -224,11 +225,12 @@ class Gateway:
         want_usage: bool,
     ) -> Any:
         bs = [self.backends[n] for n in route.backends]
+        threshold = self.threshold(route)
         if route.signal == "router":
             router = self.routers[route.name]
             vec = (await asyncio.to_thread(self.embed, [prompt_text(body)]))[0]
             conf = float(router.prob(vec[None])[0])
-            if conf < route.threshold:
+            if conf < threshold:
                 self.metrics.escalations.labels(route.name).inc()
                 bs = bs[1:]
             return await self.forward(path, body, route, key, bs, stream, want_usage)
@@ -239,7 +241,7 @@ class Gateway:
                 if e.status < 500:
                     raise
                 continue  # this level is down: next level
-            if conf is not None and conf >= route.threshold:
+            if conf is not None and conf >= threshold:
                 out["lmforge"].update(confidence=conf, escalated=False)
                 return (
                     _Streamed(replay(out, want_usage), {"x-lmforge-backend": b.name})
@@ -248,6 +250,14 @@ class Gateway:
                 )
             self.metrics.escalations.labels(route.name).inc()
         return await self.forward(path, body, route, key, bs[-1:], stream, want_usage)
+
+    def threshold(self, route: ModelRoute) -> float:
+        """The route's threshold; for a router signal without one in the config, the one
+        chosen on dev when the router was trained (kept in its file)."""
+        router = self.routers.get(route.name)
+        if router is None or "threshold" in route.model_fields_set:
+            return route.threshold
+        return float(router.meta.get("threshold", route.threshold))
 
     async def try_cheap(
         self, path: str, body: dict[str, Any], route: ModelRoute, key: str, b: Backend
@@ -263,6 +273,10 @@ class Gateway:
                 up["logprobs"] = max(2, body.get("logprobs") or 0)
         ans = await self.caller.call([b], path, up, False, _approx_tokens(body))
         out = await self.read(ans, body, route, key)
+        if route.signal == "answer_router":
+            vec = await asyncio.to_thread(self.embed, [query_text(body)])
+            conf = answer_prob(self.routers[route.name], vec, [cascade.answer_text(out)])
+            return out, float(conf[0])
         if route.signal == "margin":
             conf = cascade.margin(out)
             if not asked:

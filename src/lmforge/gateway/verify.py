@@ -139,19 +139,25 @@ def _same_order(sa: list[str], sb: list[str]) -> bool:
     return [w for w in sa if w in sb] == [w for w in sb if w in sa]
 
 
-def compatible(a: str, b: str) -> bool:
-    """May a cached answer to `a` answer `b`? Salient words equal, each number with the same
-    unit where both name one, shared words in order where both state a direction, no content
-    word replaced except by a synonym."""
+def same_structure(a: str, b: str) -> bool:
+    """Salient words equal, each number with the same unit where both name one, shared words
+    in order where both state a direction: everything `compatible` checks but the words."""
     if not same_salient(a, b):
         return False
     ua, ub = number_units(a), number_units(b)
     if any(x is not None and y is not None and x != y for x, y in zip(ua, ub, strict=False)):
         return False
+    sa, sb = [s for s, _ in content_words(a)], [s for s, _ in content_words(b)]
+    return not (_directed(a) & _directed(b) and not _same_order(sa, sb))
+
+
+def compatible(a: str, b: str) -> bool:
+    """May a cached answer to `a` answer `b`? `same_structure`, and no content word replaced
+    except by a synonym."""
+    if not same_structure(a, b):
+        return False
     wa, wb = content_words(a), content_words(b)
     sa, sb = [s for s, _ in wa], [s for s, _ in wb]
-    if _directed(a) & _directed(b) and not _same_order(sa, sb):
-        return False
     only_a = [(s, w) for s, w in wa if s not in sb]
     only_b = [(s, w) for s, w in wb if s not in sa]
     if only_a and only_b:  # a replacement: allowed only word for synonym, one to one
