@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from lmforge.engine.attention import AttnMeta, PrefillSpan
 from lmforge.engine.loader import load_llama
@@ -157,3 +157,26 @@ def test_bad_calibration_data_names_the_fix(tiny_llama_dir: Path, tmp_path: Path
     bad.write_text('{"foo": 1}\n')
     with pytest.raises(LMForgeError, match=r"c\.jsonl:1: record has none of text"):
         _quantize(tiny_llama_dir, tmp_path / "q", method="gptq", calib=str(bad))
+
+
+def test_awq_searches_every_layer_on_float_activations(
+    tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AutoAWQ's order: layer i+1's scales are searched on the float model's activations, not on
+    the output of layer i already rounded (which fits its scales to upstream rounding noise)."""
+    from lmforge.quant import quantize as q
+    from lmforge.quant.calib import calibration_blocks
+
+    seen: list[torch.Tensor] = []
+    search = q.awq_layer
+    monkeypatch.setattr(
+        q, "awq_layer", lambda lay, h, kw, cfg: seen.append(torch.cat(h)) or search(lay, h, kw, cfg)
+    )
+    _quantize(tiny_llama_dir, tmp_path / "a", method="awq")
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    blocks = calibration_blocks(QuantizeConfig(out="x").calib, tok, 8, 32)
+    with torch.no_grad():
+        states = base(blocks, output_hidden_states=True).hidden_states
+    assert len(seen) == 2
+    torch.testing.assert_close(seen[1], states[1], rtol=1e-4, atol=1e-4)
