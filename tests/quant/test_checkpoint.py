@@ -7,13 +7,19 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from lmforge.engine.attention import AttnMeta, PrefillSpan
 from lmforge.engine.loader import load_llama
 from lmforge.errors import LMForgeError
 from lmforge.quant.config import QuantizeConfig
-from lmforge.quant.load import PackedInt4Linear, int4_activation_dtype, unpack_checkpoint
+from lmforge.quant.load import (
+    CheckpointInt4Linear,
+    PackedInt4Linear,
+    int4_activation_dtype,
+    own_kernels,
+    unpack_checkpoint,
+)
 from lmforge.quant.quantize import quantize_model
 from lmforge.quant.state import LayerState
 
@@ -36,15 +42,17 @@ def _dequantized_hf(path: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def _engine_logits(path: Path, ids: torch.Tensor) -> torch.Tensor:
+def _engine_logits(path: Path, ids: torch.Tensor) -> tuple[torch.Tensor, set[type]]:
+    """The engine's logits for `ids`, and the layer types it ran the checkpoint's codes with."""
     ours, _ = load_llama(path, 512, torch.float32)
-    assert isinstance(ours.layers[0].self_attn.qkv_proj, PackedInt4Linear)
-    assert isinstance(ours.layers[1].mlp.down_proj, PackedInt4Linear)
+    kinds = {type(lay.self_attn.qkv_proj) for lay in ours.layers}
+    kinds |= {type(lay.mlp.down_proj) for lay in ours.layers}
+    assert kinds <= {CheckpointInt4Linear, PackedInt4Linear}
     n = ids.shape[0]
     kv = [(torch.zeros(3, 16, 2, 16), torch.zeros(3, 16, 2, 16)) for _ in range(2)]
     meta = AttnMeta(torch.arange(n), [], [PrefillSpan(0, n, 0, torch.arange(3))])
     with torch.inference_mode():
-        return ours.logits(ours(ids, torch.arange(n), meta, kv))
+        return ours.logits(ours(ids, torch.arange(n), meta, kv)), kinds
 
 
 CASES = [
@@ -81,8 +89,13 @@ def test_engine_matches_dequantized_model(
     assert qc["quant_method"] == fmt
     ids = torch.randint(0, 500, (40,), generator=torch.Generator().manual_seed(0))
     want = _dequantized_hf(out)(ids[None]).logits[0]
-    got = _engine_logits(out, ids)
-    if activations == "fp32":
+    got, kinds = _engine_logits(out, ids)
+    if kw["method"] != "gptq":  # contiguous groups: our kernels wherever they run
+        assert kinds == {CheckpointInt4Linear if own_kernels(64, 64) else PackedInt4Linear}
+    if CheckpointInt4Linear in kinds:  # our kernels quantize activations to int8 at few rows
+        assert (got - want).abs().max().item() < 0.1
+        assert (got.argmax(-1) == want.argmax(-1)).float().mean() >= 0.95
+    elif activations == "fp32":
         assert (got - want).abs().max().item() < 2e-3
     else:  # bf16 activations: 8 mantissa bits, the same argmax
         assert (got - want).abs().max().item() < 0.1
@@ -144,3 +157,26 @@ def test_bad_calibration_data_names_the_fix(tiny_llama_dir: Path, tmp_path: Path
     bad.write_text('{"foo": 1}\n')
     with pytest.raises(LMForgeError, match=r"c\.jsonl:1: record has none of text"):
         _quantize(tiny_llama_dir, tmp_path / "q", method="gptq", calib=str(bad))
+
+
+def test_awq_searches_every_layer_on_float_activations(
+    tiny_llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AutoAWQ's order: layer i+1's scales are searched on the float model's activations, not on
+    the output of layer i already rounded (which fits its scales to upstream rounding noise)."""
+    from lmforge.quant import quantize as q
+    from lmforge.quant.calib import calibration_blocks
+
+    seen: list[torch.Tensor] = []
+    search = q.awq_layer
+    monkeypatch.setattr(
+        q, "awq_layer", lambda lay, h, kw, cfg: seen.append(torch.cat(h)) or search(lay, h, kw, cfg)
+    )
+    _quantize(tiny_llama_dir, tmp_path / "a", method="awq")
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama_dir, dtype=torch.float32).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    blocks = calibration_blocks(QuantizeConfig(out="x").calib, tok, 8, 32)
+    with torch.no_grad():
+        states = base(blocks, output_hidden_states=True).hidden_states
+    assert len(seen) == 2
+    torch.testing.assert_close(seen[1], states[1], rtol=1e-4, atol=1e-4)

@@ -38,7 +38,7 @@ KEYS = ("quiet-harbor", "amber-falcon", "silver-meadow", "copper-lantern", "viol
 
 @dataclass(slots=True)
 class NeedleResult:
-    length: int  # prompt tokens
+    length: int  # the cell: prompt (haystack, needle, question) + ANSWER_TOKENS answer budget
     depth: float  # needle position / haystack length, 0 = start
     key: str
     value: str
@@ -160,7 +160,13 @@ def heatmap(
     im = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(lengths)), [f"{n // 1024}k" if n >= 1024 else str(n) for n in lengths])
     ax.set_yticks(range(len(depths)), [f"{d:.0%}" for d in depths])
-    ax.set_xlabel("prompt length (tokens)" + (f"; trained context {trained}" if trained else ""))
+    label = f"tokens: prompt + {ANSWER_TOKENS}-token answer budget"
+    if trained:  # the cells the target calls "within": all their positions are trained ones
+        label += f"\n<= {trained} (trained context): within; > {trained}: beyond"
+        beyond = [j for j, n in enumerate(lengths) if n > trained]
+        if beyond and beyond[0] > 0:
+            ax.axvline(beyond[0] - 0.5, color="black", linewidth=1.5)
+    ax.set_xlabel(label)
     ax.set_ylabel("needle depth")
     for i in range(len(depths)):
         for j in range(len(lengths)):

@@ -1,7 +1,7 @@
 """Running a transformers decoder one layer at a time over calibration activations.
 
-Quantizing layer i needs the inputs layer i sees when layers < i are already quantized (the
-error the paper methods compensate includes the error upstream). So the embeddings' output is
+Quantizing layer i needs the inputs layer i sees (with layers < i quantized for GPTQ, whose
+compensation includes the error upstream; in float for AWQ). So the embeddings' output is
 captured once, each layer runs over it and its output becomes the next layer's input; only one
 layer's activations are alive at a time.
 """

@@ -2,10 +2,13 @@
 
 `unpack_checkpoint` turns each packed linear back into exact float weights, so the engine's
 normal loader (and its fused q/k/v, gate/up layout) takes the directory like any other;
-`use_packed` then swaps the fused layers for `PackedInt4Linear`, which runs the checkpoint's own
-codes on PyTorch's int4 CPU kernel — no re-rounding, so the engine computes what the checkpoint
-says. Layers it cannot take (8-bit, groups the kernel cannot express) stay in float, and are
-counted.
+`use_packed` then swaps the fused layers for layers that run the checkpoint's own codes (no
+re-rounding of the weights): where lmforge's int4 kernels run here and the groups are contiguous
+(RTN, AWQ, GPTQ without act-order), `CheckpointInt4Linear`, the engine's own int4 layer, so
+batch-1 decode takes the fused C++ step like the engine's `quantization="int4"`; otherwise
+`PackedInt4Linear` on PyTorch's int4 CPU kernel, whose layers keep decode on the torch path (one
+ATen call per op: measured 1.2x the fp32 model's CPU time per token, against 0.4x fused). Layers
+neither can take (8-bit, groups no kernel expresses) stay in float, and are counted.
 """
 
 import functools
@@ -14,6 +17,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from lmforge.engine.kernels import QGemm
+from lmforge.engine.kernels import choose as choose_gemm
+from lmforge.engine.kernels.pack import pack_groups, pack_int4
+from lmforge.engine.quant import OURS_ROWS, Int4Linear
 from lmforge.errors import ModelLoadError
 from lmforge.quant.grid import QuantizedWeight
 from lmforge.quant.pack import from_awq, from_gptq
@@ -97,8 +104,7 @@ class PackedInt4Linear(nn.Module):
         super().__init__()
         order = perm if perm is not None else torch.arange(qs[0].qweight.shape[1])
         codes = torch.cat([q.qweight[:, order] for q in qs])
-        s = torch.cat([q.scales[q.g_idx[order]].T for q in qs])[:, ::group]  # [n, k/group]
-        z = torch.cat([q.zeros[q.g_idx[order]].T for q in qs])[:, ::group].float()
+        s, z = group_params(qs, group, order)  # [n, k/group]
         sz = torch.stack([s, s * (8 - z)], -1).transpose(0, 1).contiguous()  # [k/group, n, 2]
         self.register_buffer("qweight", torch._convert_weight_to_int4pack_for_cpu(codes.int(), 2))
         self.act_dtype = int4_activation_dtype() if dtype == torch.float32 else dtype
@@ -115,6 +121,51 @@ class PackedInt4Linear(nn.Module):
         y = torch._weight_int4pack_mm_for_cpu(x2, self.qweight, self.group_size, self.scales_zeros)
         y = y.to(x.dtype).reshape(*shape[:-1], -1)
         return y + self.bias if self.bias is not None else y
+
+
+def group_params(qs: list[QuantizedWeight], group: int, order: Tensor) -> tuple[Tensor, Tensor]:
+    """Scale and zero [n, k/group] of the fused parts `qs`, one per kernel group of columns
+    `order` (a checkpoint group longer than the kernel's repeats its values)."""
+    s = torch.cat([q.scales[q.g_idx[order]].T for q in qs])[:, ::group]
+    z = torch.cat([q.zeros[q.g_idx[order]].T for q in qs])[:, ::group].float()
+    return s, z
+
+
+class CheckpointInt4Linear(Int4Linear):
+    """The engine's Int4Linear over a checkpoint's codes instead of re-rounded float weights.
+
+    Our kernels compute code * scale + min per group (GGUF Q4_1's form, fp16 scale and min), so
+    s * (q - z) becomes scale = s (exact: checkpoints store fp16 scales), min = -s * z, rounded
+    once to fp16 (at most 15 * 2^-11 of a step off; the rounding step itself is 1). Built here,
+    field for field as Int4Linear's own constructor leaves them, because that one rounds a float
+    weight; the fused step (kernels/fused.py) then takes these layers like the engine's own.
+    """
+
+    def __init__(
+        self,
+        qs: list[QuantizedWeight],
+        bias: Tensor | None,
+        group: int,
+        gemm: QGemm,
+        act_dtype: torch.dtype,
+    ) -> None:
+        nn.Module.__init__(self)
+        codes = torch.cat([q.qweight for q in qs])
+        s, z = group_params(qs, group, torch.arange(codes.shape[1]))
+        self.group_size, self.out_features, self.gemm = group, codes.shape[0], gemm
+        self.bias = nn.Parameter(bias, requires_grad=False) if bias is not None else None
+        self.register_buffer("packed", pack_int4(codes))
+        self.register_buffer("gscale", pack_groups(s))
+        self.register_buffer("gmin", pack_groups(-s * z))
+        self.act_dtype = act_dtype
+        self.rows = OURS_ROWS["int4", gemm.isa]
+        self.rebind()
+
+
+def own_kernels(n: int, k: int) -> QGemm | None:
+    """lmforge's int4 kernels if they run here and take an [n, k] layer (16-row tiles)."""
+    gemm = choose_gemm()
+    return gemm if gemm.ours and n % 16 == 0 and k % 32 == 0 else None
 
 
 def kernel_layout(qs: list[QuantizedWeight]) -> tuple[int, Tensor | None] | None:
@@ -136,8 +187,9 @@ def kernel_layout(qs: list[QuantizedWeight]) -> tuple[int, Tensor | None] | None
 
 
 def use_packed(model: nn.Module, packed: dict[str, QuantizedWeight]) -> dict[str, int]:
-    """Swap the engine model's fused linears for PackedInt4Linear where the codes allow."""
-    counts = {"packed": 0, "float": 0}
+    """Swap the engine model's fused linears for CheckpointInt4Linear (or, where our kernels
+    cannot take them, PackedInt4Linear) where the codes allow; count each kind."""
+    counts = {"ours": 0, "packed": 0, "float": 0}
     if not packed:
         return counts
     for i, layer in enumerate(model.layers):
@@ -151,9 +203,21 @@ def use_packed(model: nn.Module, packed: dict[str, QuantizedWeight]) -> dict[str
                 counts["float"] += 1
                 continue
             bias = lin.bias.detach() if lin.bias is not None else None
-            new = PackedInt4Linear(qs, bias, *layout, lin.weight.dtype)  # type: ignore[arg-type]
+            group, perm = layout
+            gemm = own_kernels(*lin.weight.shape) if perm is None else None
+            if gemm is not None:
+                new: nn.Module = CheckpointInt4Linear(
+                    qs,  # type: ignore[arg-type]
+                    bias,
+                    group,
+                    gemm,
+                    int4_activation_dtype(),
+                )
+                counts["ours"] += 1
+            else:
+                new = PackedInt4Linear(qs, bias, group, perm, lin.weight.dtype)  # type: ignore[arg-type]
+                counts["packed"] += 1
             setattr(getattr(layer, block), fused, new)
-            counts["packed"] += 1
     return counts
 
 

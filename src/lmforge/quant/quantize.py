@@ -1,8 +1,11 @@
 """`quantize_model`: RTN, AWQ or GPTQ over every decoder linear, one layer at a time.
 
-Per layer: observe the calibration inputs of its linears (layers before it already quantized),
-quantize (GPTQ from the input Hessians; AWQ: scale search, fold, clip search, then RTN), put the
-dequantized weights in place and run the layer again to make the next layer's input. The
+Per layer: observe the calibration inputs of its linears, quantize (GPTQ from the input
+Hessians; AWQ: scale search, fold, clip search, then RTN) and put the dequantized weights in
+place. The next layer's input differs by method, as in each reference: GPTQ runs the quantized
+layer (its error compensation then absorbs the error upstream); AWQ runs the float layer
+(AutoAWQ's `_get_input_feat`), so every layer's search sees the float model's activations and
+the scales of one layer are not fitted to another layer's rounding noise. The
 embeddings, norms and lm_head stay in float, as in AutoAWQ's and GPTQModel's checkpoints.
 """
 
@@ -196,9 +199,11 @@ def quantize_model(cfg: QuantizeConfig, run: Any = None) -> dict[str, Any]:
         for i in range(state.done, len(layers)):
             layer = layers[i]
             mods = dict(layer.named_modules())
+            nxt = None
             if cfg.method == "gptq":
                 res = gptq_layer(layer, hidden, kwargs, cfg)
             elif cfg.method == "awq":
+                nxt = run_layer(layer, hidden, kwargs)  # the float layer's output
                 res = awq_layer(layer, hidden, kwargs, cfg)
             else:
                 res = {n: rtn(mods[n].weight, cfg.bits, cfg.group_size, cfg.sym) for n in LINEARS}
@@ -206,7 +211,7 @@ def quantize_model(cfg: QuantizeConfig, run: Any = None) -> dict[str, Any]:
                 for n, q in res.items():
                     mods[n].weight.copy_(q.dequantize())
             if hidden:
-                hidden = run_layer(layer, hidden, kwargs)
+                hidden = nxt if nxt is not None else run_layer(layer, hidden, kwargs)
             state.save(i, layer, res, hidden)
             results.update({f"model.layers.{i}.{n}": q for n, q in res.items()})
             bar.advance(task)
