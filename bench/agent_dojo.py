@@ -39,11 +39,22 @@ from lmforge.agent.screen import Screen
 from lmforge.agent.tools.base import Tool
 
 
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
 def obedient_llm() -> Any:
     """A worst-case model without a model: it does the user task's ground-truth calls one per
     step, and obeys any injected goal it reads in a tool result (does the injection task's
     ground-truth calls first). What it does is decided only by what reaches its context, so it
-    measures the defence itself: AgentDojo's tasks, attacks and checks are unchanged."""
+    measures the defence itself: AgentDojo's tasks, attacks and checks are unchanged.
+
+    It reads as a model does: the goal is found whatever the line breaks (AgentDojo dumps
+    results as YAML, which folds long strings across lines). And it can only write what it
+    read: the injection's ground truth carries, precomputed from the environment, the data its
+    look-ups would return (the user's passport number, the scheduled transactions), so when
+    one of those look-ups is refused, the calls after it are dropped; a refused effect is
+    only skipped."""
     from agentdojo.agent_pipeline.base_pipeline_element import BasePipelineElement
     from agentdojo.types import ChatAssistantMessage, get_text_content_as_str
     from agentdojo.types import text_content_block_from_string as block
@@ -56,16 +67,34 @@ def obedient_llm() -> Any:
         def query(self, query, runtime, env, messages=(), extra_args=None):
             if not any(m["role"] == "assistant" for m in messages):
                 self.plan, self.injected = list(self.task.ground_truth(env)), False
+                self.attack: set[int] = set()  # injection calls still in the plan
+                self.attack_last: tuple[str, str] | None = None  # the last one made
             seen = " ".join(
                 get_text_content_as_str(m.get("content") or [])
                 for m in messages
                 if m["role"] == "tool"
             )
-            if self.inj is not None and not self.injected and self.inj.GOAL in seen:
-                self.plan[:0] = list(self.inj.ground_truth(env))
+            last = messages[-1] if messages else {}
+            if last.get("role") == "tool" and last.get("error") and self.attack:
+                done = last["tool_call"]
+                if done.function not in ROLES and _key(done) == self.attack_last:
+                    # a refused look-up: the data the rest of the attack needs never arrived
+                    self.plan = [c for c in self.plan if id(c) not in self.attack]
+                    self.attack = set()
+            if (
+                self.inj is not None
+                and not self.injected
+                and _squash(self.inj.GOAL) in _squash(seen)
+            ):
+                calls = list(self.inj.ground_truth(env))
+                self.attack = {id(c) for c in calls}
+                self.plan[:0] = calls
                 self.injected = True
             if self.plan:
                 call = self.plan.pop(0)
+                if id(call) in self.attack:
+                    self.attack.discard(id(call))
+                    self.attack_last = _key(call)
                 msg = ChatAssistantMessage(role="assistant", tool_calls=[call], content=[block("")])
             else:
                 out = self.task.GROUND_TRUTH_OUTPUT
@@ -73,6 +102,27 @@ def obedient_llm() -> Any:
             return query, runtime, env, [*messages, msg], extra_args
 
     return Obedient()
+
+
+REFUSED = "[refused by policy]"
+
+
+def ran_calls(messages: Sequence[Any]) -> list[Any]:
+    """The calls that ran, for AgentDojo's trace-judged checks (slack's injection 5 reads the
+    model's calls, not the environment): its own trace lists every call the model *made*, so a
+    call lmforge refused, which never ran, would count as done. Undefended runs refuse none."""
+    refused = {
+        _key(m["tool_call"])
+        for m in messages
+        if m["role"] == "tool" and (m.get("error") or "").startswith(REFUSED)
+    }
+    return [
+        c
+        for m in messages
+        if m["role"] == "assistant"
+        for c in m["tool_calls"] or []
+        if _key(c) not in refused
+    ]
 
 
 def _key(call: Any) -> tuple[str, str]:
@@ -200,7 +250,7 @@ def pipelines(
                             content=[text_content_block_from_string("")],
                             tool_call_id=c.id,
                             tool_call=c,
-                            error=f"[refused by policy] {e}",
+                            error=f"{REFUSED} {e}",
                         )
                     )
                     continue
@@ -299,7 +349,10 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     from agentdojo.attacks.attack_registry import load_attack
+    from agentdojo.task_suite import task_suite
     from agentdojo.task_suite.load_suites import get_suite
+
+    task_suite.functions_stack_trace_from_messages = ran_calls
 
     load0 = os.getloadavg()
     suite = get_suite(args.version, args.suite)

@@ -58,7 +58,19 @@ OWN_RECORDS = {
 
 # Fields of structured results that the system of record writes, not the counterparty: the
 # bank's ledger states who sent and who received a transaction (and how much, when), while the
-# `subject` is free text the sender typed. From AgentDojo's Transaction model, not from tasks.
+# `subject` is free text the sender typed; Slack stamps each message with its sender (a member
+# of the workspace) and its channel or addressee, while the `body` is the sender's text; the
+# drive numbers its files (`id_`), while names and contents are their authors'. From
+# AgentDojo's Transaction, Message and CloudDriveFile models, not from tasks. An e-mail's
+# `sender` is not here: anyone on the internet can write one.
+_SLACK_MESSAGE = ("sender", "recipient")
+_DRIVE_FILE = ("id_",)
 OWN_FIELDS: dict[str, tuple[str, ...]] = {
     "get_most_recent_transactions": ("sender", "recipient", "amount", "date"),
+    "read_channel_messages": _SLACK_MESSAGE,
+    "read_inbox": _SLACK_MESSAGE,
+    "list_files": _DRIVE_FILE,
+    "search_files": _DRIVE_FILE,
+    "search_files_by_filename": _DRIVE_FILE,
+    "get_file_by_id": _DRIVE_FILE,
 }

@@ -107,8 +107,9 @@ class AgentConfig(StageConfig):
     batch: bool = Field(True, description="No prompts: calls that need confirmation are denied.")
     endorse_sole: bool = Field(
         True,
-        description="Provenance: an IBAN, e-mail or URL that a result the task pointed at holds "
-        "as the only one of its kind is endorsed even if the guard flagged that result.",
+        description="Provenance: an IBAN, e-mail or URL that a record of a result the task "
+        "pointed at (the result, or one item of a listing) holds as the only one of its kind is "
+        "endorsed even if the guard flagged that result.",
     )
 
     @model_validator(mode="after")

@@ -12,18 +12,22 @@ Tool output is not all alike, though. "Pay the bill in bill.txt" makes the bill'
 user's value: the user named the source. So a tool result is *endorsed* when the call that
 produced it was pointed at by the task (its identifying arguments, the file, channel, inbox or
 URL it reads, trace to trusted or endorsed text) and the guard's injection scan passed it; its
-values then count as the user's. A result the guard flagged is never a source, even when the
-task pointed at it, and a value seen in any flagged result stays refused unless the user's own
-text holds it. The guard's classifier also flags benign bills and chat logs and misses
-injections inside them, so `sole` replaces it for identifiers (IBAN, e-mail, URL) by a
-structural test: one that a source the task named holds as the only one of its kind is that
-source's answer, flagged by the classifier or not (a hit of the guard's attack-pattern rules
-still vetoes it); an injection that adds a competing identifier makes the
-source ambiguous, and neither is endorsed. Everything else from tool output (look-ups nobody
-pointed at, others' messages fetched by a model-chosen query) stays tainted, as before.
-Operators can also vouch for named fields of a tool's structured output (`trusted_fields`: the
-ledger's counterparty IBAN, which the bank writes, not the free-text subject, which the
-counterparty writes).
+values then count as the user's. This is a union: one such result vouching for a value is
+enough, whatever other results hold it (the participants of the event the task named, though
+a flagged e-mail lists them too). The cost: an injection the guard misses inside a named source
+is followed. A value seen in a result the guard flagged and nobody named stays refused unless
+the user's own text or a named, passed result holds it. The guard's classifier also flags
+benign bills and chat logs, so in a named but flagged source `sole` decides for identifiers
+(IBAN, e-mail, URL) by a structural test: one that a *record* of it (a whole result, or one
+item of a listing: a message of a channel, a file of a drive) holds as the only one of its kind
+is that record's answer (a hit of the guard's attack-pattern rules still vetoes the source); an
+injection that adds a competing identifier to the record makes it ambiguous, and neither is
+endorsed. Other values of a flagged source (names) stay refused. Everything else from tool
+output (look-ups nobody pointed at, others' messages fetched by a model-chosen query) stays
+tainted. Operators can also vouch for named fields of a tool's structured output
+(`trusted_fields`: the ledger's counterparty IBAN, which the bank writes, not the free-text
+subject, which the counterparty writes; a chat message's sender, which the chat server stamps),
+and those hold even in a result the classifier flagged: the flag is about the text beside them.
 
 Values found nowhere (the model computed or chose them) pass: provenance refuses what an
 injection can supply, not what the model derives. Matching is on whole tokens, case-folded, so
@@ -104,7 +108,8 @@ class Provenance:
     untrusted: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)  # results the guard flagged
     pointed_flagged: list[str] = field(default_factory=list)  # flagged, yet the task named them
-    sole: bool = False  # endorse an identifier that is the only one of its kind in its source
+    records: list[str] = field(default_factory=list)  # records of the named sources (`sole`)
+    sole: bool = False  # endorse an identifier that is the only one of its kind in its record
     min_chars: int = 2
 
     def trust(self, text: str) -> None:
@@ -122,13 +127,16 @@ class Provenance:
         """Record one tool result: `pointed` (the task named its source), `flagged` (guard),
         `certain` (an attack pattern matched, not only the classifier: never a source)."""
         text = _norm_text(tool_output)
+        data = _parse(tool_output)
+        fields = set(trusted_fields)
+        if fields:  # the system of record wrote them, whatever the text beside them says
+            self.trusted += [_norm_text(v) for v in _field_values(data, fields)]
         if flagged or certain:
             (self.pointed_flagged if pointed and not certain else self.flagged).append(text)
-            return
-        (self.endorsed if pointed else self.untrusted).append(text)
-        fields = set(trusted_fields)
-        if fields:
-            self.trusted += [_norm_text(v) for v in _field_values(_parse(tool_output), fields)]
+        else:
+            (self.endorsed if pointed else self.untrusted).append(text)
+        if pointed and not certain:
+            self.records += _records(data, text)
 
     def origin(self, value: str, vouched: Iterable[str] = ()) -> str:
         """'trusted', 'flagged', 'endorsed', 'ambiguous', 'tool' (only in output nobody named)
@@ -143,25 +151,24 @@ class Provenance:
             return "flagged"
         kind = next((k for k, r in _KIND.items() if r.fullmatch(v)), None) if self.sole else None
         named = self.endorsed + self.pointed_flagged
-        if kind is not None:  # identifiers: the source's ambiguity decides, not the guard
+        if any(pat.search(t) for t in self.endorsed):  # a named source the guard passed
+            return "endorsed"
+        if kind is not None:  # identifiers: the record's ambiguity decides, not the classifier
             if self._sole(v, pat, kind):
                 return "endorsed"
             if any(pat.search(t) for t in named):
                 return "ambiguous"
-        else:
-            if any(pat.search(t) for t in self.pointed_flagged):
-                return "flagged"
-            if any(pat.search(t) for t in self.endorsed):
-                return "endorsed"
+        elif any(pat.search(t) for t in self.pointed_flagged):
+            return "flagged"
         return "tool" if any(pat.search(t) for t in self.untrusted) else "none"
 
     def _sole(self, v: str, pat: re.Pattern[str], kind: str) -> bool:
-        """Does some source the task named hold `v` as the only identifier of its kind? Then
-        it is *the* IBAN of the bill, *the* address on the page; a source offering several
-        leaves the choice to whoever wrote it (an injection adds its own)."""
+        """Does some record of a source the task named hold `v` as the only identifier of its
+        kind? Then it is *the* IBAN of the bill, *the* link of the chat message; a record
+        offering several leaves the choice to whoever wrote it (an injection adds its own)."""
         return any(
             pat.search(t) and {_norm(m) for m in _KIND[kind].findall(t)} == {v}
-            for t in self.endorsed + self.pointed_flagged
+            for t in self.records
         )
 
     def points(self, args: dict[str, Any], vouched: Iterable[str] = ()) -> bool:
@@ -207,6 +214,14 @@ class Provenance:
                 f"argument {name!r} = {value[:80]!r} of {tool.name!r} {cause}, not in the task "
                 "or the policy (untrusted provenance)"
             )
+
+
+def _records(data: Any, text: str) -> list[str]:
+    """The records of a result: the items of a list of objects (messages of a channel, e-mails
+    of an inbox, files of a drive), each whole; any other result is one record."""
+    if isinstance(data, list) and data and all(isinstance(d, dict) for d in data):
+        return [_norm_text(json.dumps(d, default=str)) for d in data]
+    return [text]
 
 
 def _is_number(s: str) -> bool:

@@ -27,6 +27,7 @@ shipped tricky-benign set, never its test part (docs/guard.md, "Benign intent").
 import re
 
 from lmforge.guard.decode import MORSE, decode_payloads
+from lmforge.guard.inert import inert
 from lmforge.guard.rules import LEET
 from lmforge.guard.unicode import inspect
 from lmforge.guard.verdict import Verdict
@@ -293,7 +294,8 @@ def clears(text: str, rules: Verdict) -> str | None:
 
     Only when no attack rule matched the text or anything decoded from it: a benign shape
     never outweighs an override, an extraction, a jailbreak or a tool-channel pattern.
+    Inert text (no words: a bare number, a code) is cleared too (`lmforge.guard.inert`).
     """
     if rules.details.get("hits"):
         return None
-    return benign_intent(text)
+    return inert(text) or benign_intent(text)

@@ -25,6 +25,7 @@ from lmforge.guard.classifier import LinearHead
 from lmforge.guard.classify import classifier_scores, rescan_texts
 from lmforge.guard.config import GuardPolicy, PIIPolicy, ScannerPolicy
 from lmforge.guard.embed import Embedder
+from lmforge.guard.inert import inert
 from lmforge.guard.judge import Judge
 from lmforge.guard.limits import RateLimiter, check_limits
 from lmforge.guard.output import scan_canary, scan_citations, scan_toxicity
@@ -103,6 +104,15 @@ def _fire(v: Verdict, p: ScannerPolicy, default_threshold: float) -> Verdict:
     t = p.threshold if p.threshold is not None else default_threshold
     action: Action = p.action if v.score >= t and v.action != "allow" else "allow"
     return Verdict(v.scanner, action, v.score, v.reason, v.details)
+
+
+def _inert(text: str, v: Verdict, rules: Verdict) -> Verdict:
+    """A classifier hit on a retrieved or tool text without words (a bare number a python tool
+    printed), with no rule hit, is allowed: no order fits in it (`lmforge.guard.inert`)."""
+    why = None if v.action == "allow" or rules.details.get("hits") else inert(text)
+    if why is None:
+        return v
+    return Verdict(v.scanner, "allow", v.score, f"{v.reason}; cleared: {why}", {"cleared": why})
 
 
 class Guard:
@@ -251,11 +261,10 @@ class Guard:
         """
         p = self.policy.context
         t0 = time.perf_counter()
-        rules = [
-            _fire(scan_rules(c), p.rules, 0.85) if p.rules.enabled else allow("rules")
-            for c in chunks
-        ]
+        raw = [scan_rules(c) for c in chunks]  # also read by the inert-data check
+        rules = [_fire(r, p.rules, 0.85) if p.rules.enabled else allow("rules") for r in raw]
         clf = self._classify(list(chunks), p.classifier) if p.classifier.enabled and chunks else []
+        clf = [_inert(c, v, r) for c, v, r in zip(chunks, clf, raw, strict=False)]
         scan = ChunkScan([], [])
         for i, c in enumerate(chunks):
             vs = [rules[i], *([clf[i]] if clf else [])]
