@@ -4,8 +4,9 @@ Where `kernels.choose()` finds AVX512-VNNI or AVX2 and a compiler (engine/kernel
 packs its codes once into the layout those kernels read and runs them below OURS_ROWS rows
 (they quantize the activations to int8 per 32-block like llama.cpp and use integer dot
 products: 2.5-7x torch's packed kernels at batch 1, see docs/engine.md); from OURS_ROWS rows on
-it dequantizes (kernels/qgemm.cpp `lmf_dequant`) into the activation dtype for a dense matmul
-(AMX/oneDNN win there). Otherwise the torch path below, unchanged:
+(AVX2, or AVX512 with AMX; VNNI without AMX never switches) it dequantizes (kernels/qgemm.cpp
+`lmf_dequant`) into the activation dtype for a dense matmul. Otherwise the torch path below,
+unchanged:
 
 int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm`. int4: asymmetric
 group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after
@@ -31,6 +32,7 @@ from functools import cache
 import torch
 from torch import Tensor, nn
 
+from lmforge.engine.cpu import cpu_flags
 from lmforge.engine.kernels import QGemm, choose
 from lmforge.engine.kernels.ops import bind_int4, bind_int8, dequant
 from lmforge.engine.kernels.pack import (
@@ -42,11 +44,16 @@ from lmforge.engine.kernels.pack import (
 )
 from lmforge.engine.kernels.pack import unpack_int4 as unpack_codes
 
-# With our kernels, from this many rows on dequantize (one C++ pass) + dense matmul wins
-# (measured 1 thread, process CPU time, 576 -> 3072: int8 kernel 1.49 ms = dense bf16 1.49 ms at
-# 128 rows, 3.06 vs 1.84 at 256; int4 1.84 vs 1.77 at 128); AVX2's emulated dot products lose
-# from some tens of rows on to a dense fp32 matmul.
-OURS_ROWS = {("int8", 2): 128, ("int4", 2): 128, ("int8", 1): 32, ("int4", 1): 32}
+# With our kernels, from this many rows on dequantize (one C++ pass) + dense matmul. On AVX512-VNNI
+# without AMX the integer kernels win at every batch: measured (session 6, 1 thread, the default
+# model's four projections, wall time): int8 kernel 308-331 GOP/s at 128-512 rows vs 182-189
+# GFLOP/s for the dense bf16 matmul alone, before its dequantize (~2.5 ms per layer); so there
+# they never switch. With AMX (bf16 tiles, several times VNNI's rate) the dense path is kept
+# from 128 rows, as first measured on such a machine (576 -> 3072: int8 kernel 1.49 ms = dense
+# 1.49 ms at 128 rows, 3.06 vs 1.84 at 256). AVX2's emulated dot products lose from some tens of
+# rows on to a dense fp32 matmul.
+_VNNI_ROWS = 128 if "amx_bf16" in cpu_flags() else 1 << 62
+OURS_ROWS = {("int8", 2): _VNNI_ROWS, ("int4", 2): _VNNI_ROWS, ("int8", 1): 32, ("int4", 1): 32}
 # From this many activation rows on, dequantize + dense matmul beats the packed kernel (measured
 # on the default model's shapes; int4's unpacking costs more, so it switches later).
 DENSE_ROWS = {"int8": 32, "int4": 128}
