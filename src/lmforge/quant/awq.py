@@ -29,10 +29,12 @@ def search_scales(
     group_size: int,
     n_grid: int = 20,
     block: Block | None = None,
+    x_mean: Tensor | None = None,
 ) -> Tensor:
     """Best per-input-channel scale s [in] for the linears `weights` (each [out_i, in]) on
     activations `x` [tokens, in]. `block` maps candidate weights (same shapes) to the output the
-    error is measured on; by default the linears' own outputs on `x`."""
+    error is measured on; by default the linears' own outputs on `x`. `x_mean`: mean|x| per
+    channel over more tokens than `x` (default: over `x`)."""
     w = torch.cat([t.float() for t in weights])
     x = x.float()
     rows = [t.shape[0] for t in weights]
@@ -42,7 +44,8 @@ def search_scales(
             return x @ torch.cat(ws).T
 
     ref = block([t.float() for t in weights])
-    x_mean = x.abs().mean(0)
+    if x_mean is None:
+        x_mean = x.abs().mean(0)
     # AutoAWQ's "duo" scales also divide by the weights' own per-channel magnitude (each group
     # normalised to its max first): s = mean|x|^a / mean|w_hat|^(1-a). Both families are
     # searched; the plain one at a = 0 is s = 1 (RTN), so the result never loses to RTN.
@@ -63,6 +66,14 @@ def search_scales(
     return best_s
 
 
+def clip_candidates(lo: Tensor, hi: Tensor, ratio: float) -> list[tuple[Tensor, Tensor]]:
+    """The two shrunk ranges tried at one ratio: both ends scaled (our first family), and
+    AutoAWQ's auto_clip, the range cut to +-max|w| * ratio, which trims only the longer side
+    until the ratio reaches the shorter one (an asymmetric group keeps its short side exact)."""
+    m = torch.maximum(-lo, hi) * ratio
+    return [(lo * ratio, hi * ratio), (torch.maximum(lo, -m), torch.minimum(hi, m))]
+
+
 def search_clip(
     w: Tensor,
     x: Tensor,
@@ -71,33 +82,37 @@ def search_clip(
     n_grid: int = 20,
     max_shrink: float = 0.5,
     rows: int = 256,
-) -> Tensor:
-    """Per-group range shrink factor [out, groups] minimising each group's output error."""
+) -> tuple[Tensor, Tensor]:
+    """Per-group clipped range (lo, hi), each [out, groups], minimising each group's error on
+    the layer output (sum over its columns of w x, mean squared over the tokens of `x`)."""
     w, x = w.float(), x.float()
     xg = grouped(x, group_size)  # [tokens, groups, gs]
-    out = w.shape[0]
-    best_clip = torch.ones(out, xg.shape[1])
-    for r0 in range(0, out, rows):
-        wr = w[r0 : r0 + rows]
-        wg = grouped(wr, group_size)
-        ref = torch.einsum("ogk,ngk->ong", wg, xg)
-        best_err = torch.full(best_clip[r0 : r0 + rows].shape, float("inf"))
+    wg_all = grouped(w, group_size)
+    lo_all = wg_all.amin(-1).clamp(max=0)
+    hi_all = wg_all.amax(-1).clamp(min=0)
+    best_lo, best_hi = lo_all.clone(), hi_all.clone()
+    for r0 in range(0, w.shape[0], rows):
+        part = slice(r0, r0 + rows)
+        wr, lo, hi = w[part], lo_all[part], hi_all[part]
+        ref = torch.einsum("ogk,ngk->ong", wg_all[part], xg)
+        best_err = torch.full(lo.shape, float("inf"))
         for i in range(int(max_shrink * n_grid)):
-            ratio = 1 - i / n_grid
-            clip = torch.full_like(best_err, ratio)
-            q = grouped(fake_quant_groups(wr, bits, group_size, clip=clip), group_size)
-            err = (torch.einsum("ogk,ngk->ong", q, xg) - ref).pow(2).mean(1)
-            better = err < best_err
-            best_err = torch.where(better, err, best_err)
-            best_clip[r0 : r0 + rows] = torch.where(better, clip, best_clip[r0 : r0 + rows])
-    return best_clip
+            for c_lo, c_hi in clip_candidates(lo, hi, 1 - i / n_grid):
+                q = grouped(
+                    fake_quant_groups(wr, bits, group_size, bounds=(c_lo, c_hi)), group_size
+                )
+                err = (torch.einsum("ogk,ngk->ong", q, xg) - ref).pow(2).mean(1)
+                better = err < best_err
+                best_err = torch.where(better, err, best_err)
+                best_lo[part] = torch.where(better, c_lo, best_lo[part])
+                best_hi[part] = torch.where(better, c_hi, best_hi[part])
+    return best_lo, best_hi
 
 
-def apply_clip(w: Tensor, clip: Tensor, group_size: int) -> Tensor:
-    """`w` with each group clamped to its shrunk range, so RTN's grid is the searched one."""
+def apply_clip(w: Tensor, bounds: tuple[Tensor, Tensor], group_size: int) -> Tensor:
+    """`w` with each group clamped to its searched range (lo, hi), so RTN's grid is that one."""
     out, k = w.shape
+    lo, hi = bounds
     g = grouped(w.float(), group_size)
-    lo = g.amin(-1).clamp(max=0) * clip
-    hi = g.amax(-1).clamp(min=0) * clip
     g = torch.maximum(torch.minimum(g, hi[..., None]), lo[..., None])
     return g.reshape(out, -1)[:, :k]

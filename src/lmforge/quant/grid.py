@@ -96,15 +96,19 @@ def grouped(w: Tensor, group_size: int) -> Tensor:
 
 
 def fake_quant_groups(
-    w: Tensor, bits: int, group_size: int, sym: bool = False, clip: Tensor | None = None
+    w: Tensor,
+    bits: int,
+    group_size: int,
+    sym: bool = False,
+    bounds: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    """Quantize-dequantize `w` [out, in] group-wise in one shot; `clip` [out, groups] shrinks
-    each group's range (AWQ's clipping search)."""
+    """Quantize-dequantize `w` [out, in] group-wise in one shot; `bounds` (lo, hi), each
+    [out, groups], clamp each group to a shrunk range first (AWQ's clipping search)."""
     out, k = w.shape
     g = grouped(w.float(), group_size)
     lo, hi = g.amin(-1).clamp(max=0), g.amax(-1).clamp(min=0)
-    if clip is not None:
-        lo, hi = lo * clip, hi * clip
+    if bounds is not None:
+        lo, hi = bounds
     g = torch.maximum(torch.minimum(g, hi[..., None]), lo[..., None])
     flat = g.reshape(-1, group_size)
     s, z = grid_params(flat, bits, sym)

@@ -29,7 +29,6 @@ from lmforge.quant.layers import (
     block_output,
     capture_inputs,
     decoder_layers,
-    fit_batch,
     observe_calls,
     observe_inputs,
     run_layer,
@@ -68,27 +67,59 @@ def gptq_layer(
     }
 
 
-def _spread(
-    calls: list[tuple[Tensor, dict[str, Any]]], tokens: int
-) -> list[tuple[Tensor, dict[str, Any]]]:
-    """About `tokens` tokens of whole sequences, evenly spread over the recorded batches (the
-    calibration blocks are unpadded, so the RoPE/mask kwargs are the same for every row)."""
-    total = sum(x.shape[0] * x.shape[1] for x, _ in calls)
-    step = max(1, total // tokens)
-    picked = [(x[::step], kw) for x, kw in calls]
-    return [(x, fit_batch(kw, x.shape[0])) for x, kw in picked if x.shape[0]]
+def whole_sequences(hidden: list[Tensor], tokens: int) -> list[Tensor]:
+    """About `tokens` tokens of whole calibration sequences, evenly spread over the batches.
+
+    Whole sequences, not every k-th token: position 0 of each sequence is an attention sink
+    whose down_proj input is up to ~2500x the others' in one channel (SmolLM2 layer 28), so a
+    token stride that divides seq_len kept every sink and raised their share from 1/seq_len to
+    up to 1/16 (128 x 256 tokens), and the scales were fitted to the sinks."""
+    seqs = sum(h.shape[0] for h in hidden)
+    step = max(1, seqs * hidden[0].shape[1] // tokens)
+    picked, first = [], 0  # first: the global index of each batch's first sequence
+    for h in hidden:
+        rows = h[(-first) % step :: step]
+        first += h.shape[0]
+        if rows.shape[0]:
+            picked.append(rows)
+    return picked
+
+
+def clip_tokens(x: Tensor, tokens: int) -> Tensor:
+    """A fixed random `tokens` rows of `x` [tokens, in]: a seeded draw keeps the sinks at their
+    share of the calibration text (a stride dividing seq_len would keep every one)."""
+    if x.shape[0] <= tokens:
+        return x
+    return x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[:tokens]]
+
+
+def input_means(
+    layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any]
+) -> dict[str, Tensor]:
+    """mean|x| per input channel of each leader linear over every calibration token (a running
+    sum, so all tokens count at no memory cost; AWQ's activation statistic)."""
+    sums: dict[str, Tensor] = {}
+    counts = dict.fromkeys(LEADERS, 0)
+
+    def add(n: str, x: Tensor) -> None:
+        a = x.float().abs().sum(0)
+        sums[n] = sums[n] + a if n in sums else a
+        counts[n] += x.shape[0]
+
+    observe_inputs(layer, hidden, kwargs, LEADERS, add)
+    return {n: sums[n] / counts[n] for n in LEADERS}
 
 
 def awq_layer(
     layer: nn.Module, hidden: list[Tensor], kwargs: dict[str, Any], cfg: QuantizeConfig
 ) -> dict[str, QuantizedWeight]:
     mods = dict(layer.named_modules())
-    tokens = sum(h.shape[0] * h.shape[1] for h in hidden)
-    stride = max(1, tokens // AWQ_SCALE_TOKENS)  # an even spread of tokens, kept per batch
+    x_mean = input_means(layer, hidden, kwargs)
+    picked = whole_sequences(hidden, AWQ_SCALE_TOKENS)
     seen: dict[str, list[Tensor]] = {n: [] for n in LEADERS}
-    observe_inputs(layer, hidden, kwargs, LEADERS, lambda n, x: seen[n].append(x[::stride]))
-    xs = {n: torch.cat(v)[:AWQ_SCALE_TOKENS] for n, v in seen.items()}
-    calls = observe_calls(layer, hidden, kwargs, ("self_attn", "mlp"))
+    observe_inputs(layer, picked, kwargs, LEADERS, lambda n, x: seen[n].append(x))
+    xs = {n: torch.cat(v) for n, v in seen.items()}
+    calls = observe_calls(layer, picked, kwargs, ("self_attn", "mlp"))
     v, o = mods["self_attn.v_proj"], mods["self_attn.o_proj"]
     # (op the scale folds into, linears scaled, block whose output scores the scale; None: the
     # linears' own outputs, as AutoAWQ does for o_proj and down_proj)
@@ -109,9 +140,14 @@ def awq_layer(
             lins = [mods[n] for n in names]
             block = None
             if inspect is not None:
-                block = block_output(mods[inspect], lins, _spread(calls[inspect], AWQ_SCALE_TOKENS))
+                block = block_output(mods[inspect], lins, calls[inspect])
             s = search_scales(
-                [m.weight for m in lins], xs[key], cfg.bits, cfg.group_size, block=block
+                [m.weight for m in lins],
+                xs[key],
+                cfg.bits,
+                cfg.group_size,
+                block=block,
+                x_mean=x_mean[key],
             )
             p = mods[prev]
             if isinstance(p, nn.Linear):
@@ -123,13 +159,14 @@ def awq_layer(
             for m in lins:
                 m.weight.mul_(s[None, :])
             xs[key] = xs[key] / s
+            x_mean[key] = x_mean[key] / s
         res = {}
         for n in LINEARS:
             w = mods[n].weight.detach()
             if n not in ("self_attn.q_proj", "self_attn.k_proj"):  # AWQ keeps q/k unclipped:
-                x = xs[leader(n)][:: max(1, AWQ_SCALE_TOKENS // AWQ_CLIP_TOKENS)]  # they form
+                x = clip_tokens(xs[leader(n)], AWQ_CLIP_TOKENS)  # they form the attention
                 w = apply_clip(w, search_clip(w, x, cfg.bits, cfg.group_size), cfg.group_size)
-            res[n] = rtn(w, cfg.bits, cfg.group_size)  # the attention scores, not outputs
+            res[n] = rtn(w, cfg.bits, cfg.group_size)  # scores, not outputs
     return res
 
 
