@@ -11,6 +11,7 @@ from lmforge.engine import LLM
 from lmforge.eval.longctx import (
     ANSWER_TOKENS,
     NEEDLE,
+    TASK,
     heatmap,
     needle_prompt,
     perplexity_by_position,
@@ -38,8 +39,9 @@ def test_needle_prompt_length_and_depth(tiny_tokenizer, depth: float) -> None:
     assert len(ids) == 300
     text = tiny_tokenizer.decode(ids)
     needle = NEEDLE.format(key="amber-falcon", value="1234567")
-    hay = len(text.split("What is the special magic")[0]) - len(needle)
-    at = text.index(needle) / hay
+    assert text.startswith(TASK)  # the needle is never on the sink position 0
+    hay = len(text.split("What is the special magic")[0]) - len(needle) - len(TASK)
+    at = (text.index(needle) - len(TASK)) / hay
     assert abs(at - depth) < 0.15
     assert text.rstrip().endswith("mentioned in the provided text is:")
 

