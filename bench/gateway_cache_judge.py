@@ -1,0 +1,204 @@
+"""The semantic cache with its grey-zone LLM judge (gateway/judge.py) on the shipped set.
+
+Two phases, so the large judge (Qwen2.5-Coder-1.5B, ~9 GB while loading) fits in short runs
+under the bench lock:
+
+    PYTHONPATH=src:bench python bench/gateway_cache_judge.py score --judge smollm2 --out DIR
+    PYTHONPATH=src:bench python bench/gateway_cache_judge.py report --judge smollm2 --out DIR
+
+`score`: every pair goes through the real `ResponseCache.match` holding only its `a` (the cosine
+bar chosen on dev as in bench/gateway_cache.py); for each pair in the grey zone (above the bar,
+same structure, refused for its words) the gateway's own `Gateway.judge_same` asks the judge
+backend, and its P(yes), cost and wall time are appended to DIR/judge_<name>.jsonl (resumable,
+stops after --budget-s). Then `--latency N` grey pairs are judged one at a time, as a lone
+request would be, for the judge's latency. `report`: the P(yes) bar chosen on DEV only (the
+lowest that admits no dev near miss, at the lowest dev paraphrase above it, the same rule as
+the cosine bar), then hits and false hits on dev and test with that bar: a pair is a hit when
+`match` verifies it, or when it is in the grey zone and its judged P(yes) clears the bar
+(exactly the decision `Gateway.cached` makes; tests/gateway/test_cache_judge.py runs that path).
+"""
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway_cache import load_pairs
+from gateway_cascade import PRICE_LARGE, PRICE_SMALL
+from lmforge.gateway.cache import ResponseCache, choose_threshold
+from lmforge.gateway.config import GatewayConfig
+from lmforge.gateway.server import make_embedder, open_gateway
+from lmforge.gateway.verify import compatible
+from lmforge.models.loader import resolve_model_dir
+from lmforge.models.parts import qwen_coder_gguf
+
+JUDGES = {  # name -> (model ref, quantize, price per 1M tokens)
+    "smollm2": ("default", "none", PRICE_SMALL),
+    "qwen-int8": (None, "int8", PRICE_LARGE),
+    "qwen-int4": (None, "int4", PRICE_LARGE),
+}
+
+
+def judge_config(name: str, threads: int) -> GatewayConfig:
+    ref, quant, price = JUDGES[name]
+    model = ref or str(resolve_model_dir(qwen_coder_gguf()))
+    backend = {
+        "name": "judge",
+        "kind": "engine",
+        "model": model,
+        "quantize": quant,
+        "threads": threads,
+        "max_model_len": 1024,
+        "kv_cache_gb": 0.5,
+        "price_in": price,
+        "price_out": price,
+        "context": 1024,
+    }
+    return GatewayConfig(backends=[backend], cache={"exact": False, "judge": "judge"})
+
+
+def zones(pairs: list[dict], embed: Any) -> tuple[float, list[str]]:
+    """The dev-chosen cosine bar and each pair's zone through the real cache: hit, grey, miss."""
+    va, vb = embed([p["a"] for p in pairs]), embed([p["b"] for p in pairs])
+    sims = (va * vb).sum(1)
+    guard = np.array([compatible(p["a"], p["b"]) for p in pairs])
+    kind, split = np.array([p["kind"] for p in pairs]), np.array([p["split"] for p in pairs])
+    d, para = split == "dev", kind == "paraphrase"
+    thr = choose_threshold(sims[d & para], sims[d & ~para], guard[d & para], guard[d & ~para])
+    out = []
+    for i, p in enumerate(pairs):
+        cache = ResponseCache(max_entries=4, ttl_s=60, threshold=thr)
+        cache.put("a", {"answer": "a"}, "bucket", p["a"], va[i])
+        m = cache.match("bucket", p["b"], vb[i])
+        out.append("hit" if m.hit is not None else "grey" if m.grey else "miss")
+    return thr, out
+
+
+def jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+async def score(name: str, out: Path, threads: int, budget_s: float, latency_n: int) -> dict:
+    pairs = load_pairs()
+    embed = make_embedder()
+    _, zone = zones(pairs, embed)
+    path = out / f"judge_{name}.jsonl"
+    seen = {r["pair"] for r in jsonl(path)}
+    todo = [i for i, z in enumerate(zone) if z == "grey" and i not in seen]
+    t0 = time.perf_counter()
+    async with open_gateway(judge_config(name, threads), embed) as gw:
+        load_s = time.perf_counter() - t0
+        sem = asyncio.Semaphore(8)
+
+        async def one(i: int) -> dict:
+            async with sem:
+                s = time.perf_counter()
+                p_yes, cost = await gw.judge_same(pairs[i]["a"], pairs[i]["b"], "bench")
+                return {"pair": i, "p_yes": p_yes, "cost": cost, "wall_s": time.perf_counter() - s}
+
+        done = 0
+        with path.open("a", encoding="utf-8") as f:
+            for k in range(0, len(todo), 16):
+                if time.perf_counter() - t0 > budget_s:
+                    break
+                for row in await asyncio.gather(*(one(i) for i in todo[k : k + 16])):
+                    f.write(json.dumps(row) + "\n")
+                    done += 1
+                f.flush()
+        lat = []
+        grey = [i for i, z in enumerate(zone) if z == "grey"]
+        for i in grey[:: max(1, len(grey) // latency_n)][:latency_n] if latency_n else []:
+            s = time.perf_counter()
+            await gw.judge_same(pairs[i]["a"], pairs[i]["b"], "bench")
+            lat.append(time.perf_counter() - s)
+        tokens = gw.ledger.to_json()["lines"]
+    res = {
+        "judge": name,
+        "threads": threads,
+        "load_s": round(load_s, 1),
+        "judged": done,
+        "left": len(todo) - done,
+        "lone_latency_s": {
+            "n": len(lat),
+            "p50": round(float(np.median(lat)), 3) if lat else None,
+            "p90": round(float(np.quantile(lat, 0.9)), 3) if lat else None,
+        },
+        "ledger": tokens,
+    }
+    if lat:
+        (out / f"latency_{name}.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
+    return res
+
+
+def choose_bar(p_para: np.ndarray, p_near: np.ndarray) -> float:
+    """The lowest P(yes) bar that admits no near miss: just above the highest near miss, at
+    the lowest paraphrase that clears it (1.01, i.e. nothing, when none does)."""
+    floor = float(p_near.max()) + 1e-6 if p_near.size else 0.0
+    cands = np.sort(p_para[p_para >= floor])
+    return float(cands[0]) if cands.size else 1.01
+
+
+def report(name: str, out: Path) -> dict[str, Any]:
+    pairs = load_pairs()
+    thr, zone = zones(pairs, make_embedder())
+    rows = {r["pair"]: r for r in jsonl(out / f"judge_{name}.jsonl")}
+    grey = [i for i, z in enumerate(zone) if z == "grey"]
+    missing = [i for i in grey if i not in rows]
+    assert not missing, f"{len(missing)} grey pairs not judged yet: run score again"
+    p = np.zeros(len(pairs))  # P(yes); a judge that gave no yes/no counts as "no"
+    for i, r in rows.items():
+        p[i] = r["p_yes"] or 0.0
+    para = np.array([x["kind"] == "paraphrase" for x in pairs])
+    split = np.array([x["split"] for x in pairs])
+    z = np.array(zone)
+    dev_grey = (split == "dev") & (z == "grey")
+    bar = choose_bar(p[dev_grey & para], p[dev_grey & ~para])
+    hit = (z == "hit") | ((z == "grey") & (p >= bar))
+    res: dict[str, Any] = {"judge": name, "cosine_bar": round(thr, 4), "p_yes_bar": bar}
+    for s in ("dev", "test"):
+        m = split == s
+        g = m & (z == "grey")
+        res[s] = {
+            "paraphrase_pairs": int((m & para).sum()),
+            "hits_without_judge": int((m & para & (z == "hit")).sum()),
+            "hits": int((m & para & hit).sum()),
+            "hit_rate": round(float(hit[m & para].mean()), 4),
+            "near_miss_pairs": int((m & ~para).sum()),
+            "false_hits": int((m & ~para & hit).sum()),
+            "grey_paraphrases": int((g & para).sum()),
+            "grey_near_misses": int((g & ~para).sum()),
+            "judge_admitted_paraphrases": int((g & para & hit).sum()),
+            "top_near_miss_p_yes": round(float(p[g & ~para].max(initial=0.0)), 4),
+        }
+    judged = [rows[i] for i in grey]
+    res["judge_calls"] = 2 * len(judged)
+    res["cost_per_judgement"] = float(np.mean([r["cost"] for r in judged]))
+    res["batched_wall_s_per_judgement_p50"] = float(np.median([r["wall_s"] for r in judged]))
+    lat = out / f"latency_{name}.json"
+    if lat.exists():
+        res["lone_latency_s"] = json.loads(lat.read_text())["lone_latency_s"]
+    return res
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("phase", choices=["score", "report"])
+    ap.add_argument("--judge", choices=sorted(JUDGES), default="smollm2")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--budget-s", type=float, default=float("inf"))
+    ap.add_argument("--latency", type=int, default=0, help="grey pairs judged one at a time")
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if a.phase == "score":
+        res = asyncio.run(score(a.judge, out, a.threads, a.budget_s, a.latency))
+        print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
+    else:
+        print(json.dumps(report(a.judge, out), indent=1))
