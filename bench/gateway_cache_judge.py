@@ -10,12 +10,13 @@ under the bench lock:
 bar chosen on dev as in bench/gateway_cache.py); for each pair in the grey zone (above the bar,
 same structure, refused for its words) the gateway's own `Gateway.judge_same` asks the judge
 backend, and its P(yes), cost and wall time are appended to DIR/judge_<name>.jsonl (resumable,
-stops after --budget-s). Then `--latency N` grey pairs are judged one at a time, as a lone
-request would be, for the judge's latency. `report`: the P(yes) bar chosen on DEV only (the
-lowest that admits no dev near miss, at the lowest dev paraphrase above it, the same rule as
-the cosine bar), then hits and false hits on dev and test with that bar: a pair is a hit when
-`match` verifies it, or when it is in the grey zone and its judged P(yes) clears the bar
-(exactly the decision `Gateway.cached` makes; tests/gateway/test_cache_judge.py runs that path).
+stops after --budget-s). Once none is left, `--latency N` grey pairs are judged one at a time,
+as a lone request would be, for the judge's latency (DIR/latency_<name>.json). `report`: the
+P(yes) bar chosen on DEV only (the lowest that admits no dev near miss, at the lowest dev
+paraphrase above it, the same rule as the cosine bar), then hits and false hits on dev and
+test with that bar: a pair is a hit when `match` verifies it, or when it is in the grey zone
+and its judged P(yes) clears the bar (the decision `Gateway.cached` makes;
+tests/gateway/test_cache_judge.py runs that path).
 """
 
 import argparse
@@ -111,8 +112,8 @@ async def score(name: str, out: Path, threads: int, budget_s: float, latency_n: 
                     f.write(json.dumps(row) + "\n")
                     done += 1
                 f.flush()
-        lat = []
-        grey = [i for i, z in enumerate(zone) if z == "grey"]
+        lat = []  # only once every pair is judged, so a resumed run measures it once
+        grey = [i for i, z in enumerate(zone) if z == "grey"] if done == len(todo) else []
         for i in grey[:: max(1, len(grey) // latency_n)][:latency_n] if latency_n else []:
             s = time.perf_counter()
             await gw.judge_same(pairs[i]["a"], pairs[i]["b"], "bench")
