@@ -145,7 +145,7 @@ def choose_bar(p_para: np.ndarray, p_near: np.ndarray) -> float:
     return float(cands[0]) if cands.size else 1.01
 
 
-def report(name: str, out: Path) -> dict[str, Any]:
+def report(name: str, out: Path, splits: tuple[str, ...] = ("dev", "test")) -> dict[str, Any]:
     pairs = load_pairs()
     thr, zone = zones(pairs, make_embedder())
     rows = {r["pair"]: r for r in jsonl(out / f"judge_{name}.jsonl")}
@@ -162,7 +162,7 @@ def report(name: str, out: Path) -> dict[str, Any]:
     bar = choose_bar(p[dev_grey & para], p[dev_grey & ~para])
     hit = (z == "hit") | ((z == "grey") & (p >= bar))
     res: dict[str, Any] = {"judge": name, "cosine_bar": round(thr, 4), "p_yes_bar": bar}
-    for s in ("dev", "test"):
+    for s in splits:  # "dev" alone while a judge or prompt is being chosen; test once
         m = split == s
         g = m & (z == "grey")
         res[s] = {
@@ -177,7 +177,7 @@ def report(name: str, out: Path) -> dict[str, Any]:
             "judge_admitted_paraphrases": int((g & para & hit).sum()),
             "top_near_miss_p_yes": round(float(p[g & ~para].max(initial=0.0)), 4),
         }
-    judged = [rows[i] for i in grey]
+    judged = [rows[i] for i in grey if split[i] in splits]
     res["judge_calls"] = 2 * len(judged)
     res["cost_per_judgement"] = float(np.mean([r["cost"] for r in judged]))
     res["batched_wall_s_per_judgement_p50"] = float(np.median([r["wall_s"] for r in judged]))
@@ -194,6 +194,7 @@ if __name__ == "__main__":
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--budget-s", type=float, default=float("inf"))
+    ap.add_argument("--splits", default="dev,test", help="report: dev alone until test is due")
     ap.add_argument("--latency", type=int, default=0, help="grey pairs judged one at a time")
     a = ap.parse_args()
     out = Path(a.out)
@@ -202,4 +203,4 @@ if __name__ == "__main__":
         res = asyncio.run(score(a.judge, out, a.threads, a.budget_s, a.latency))
         print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
     else:
-        print(json.dumps(report(a.judge, out), indent=1))
+        print(json.dumps(report(a.judge, out, tuple(a.splits.split(","))), indent=1))
