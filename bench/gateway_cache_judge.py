@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from gateway_cache import load_pairs
 from gateway_cascade import PRICE_LARGE, PRICE_SMALL
@@ -100,8 +101,9 @@ async def score(name: str, out: Path, threads: int, budget_s: float, latency_n: 
         async def one(i: int) -> dict:
             async with sem:
                 s = time.perf_counter()
-                p_yes, cost = await gw.judge_same(pairs[i]["a"], pairs[i]["b"], "bench")
-                return {"pair": i, "p_yes": p_yes, "cost": cost, "wall_s": time.perf_counter() - s}
+                p_yes, cost, ps = await gw.judge_same(pairs[i]["a"], pairs[i]["b"], "bench")
+                wall = time.perf_counter() - s
+                return {"pair": i, "p_yes": p_yes, "orders": ps, "cost": cost, "wall_s": wall}
 
         done = 0
         with path.open("a", encoding="utf-8") as f:
@@ -176,6 +178,7 @@ def report(name: str, out: Path, splits: tuple[str, ...] = ("dev", "test")) -> d
             "grey_near_misses": int((g & ~para).sum()),
             "judge_admitted_paraphrases": int((g & para & hit).sum()),
             "top_near_miss_p_yes": round(float(p[g & ~para].max(initial=0.0)), 4),
+            "grey_auc": round(float(roc_auc_score(para[g], p[g])), 4),
         }
     judged = [rows[i] for i in grey if split[i] in splits]
     res["judge_calls"] = 2 * len(judged)

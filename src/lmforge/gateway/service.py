@@ -119,7 +119,7 @@ class Gateway:
                 return "semantic", m.hit, {}
             spent = 0.0
             for e in m.grey[: c.judge_candidates] if c.judge else []:
-                p_yes, cost = await self.judge_same(e.text, text, key)
+                p_yes, cost, _ = await self.judge_same(e.text, text, key)
                 spent += cost
                 admitted = p_yes is not None and p_yes >= c.judge_threshold
                 self.metrics.judge.labels("yes" if admitted else "no").inc()
@@ -127,10 +127,12 @@ class Gateway:
                     return "semantic", e.body, {"judge_p_yes": p_yes, "cost": spent}
         return None
 
-    async def judge_same(self, a: str, b: str, key: str) -> tuple[float | None, float]:
+    async def judge_same(
+        self, a: str, b: str, key: str
+    ) -> tuple[float | None, float, list[float | None]]:
         """The cache judge's P(yes) that `a` and `b` ask the same thing (the lower of both
-        orders, asked concurrently) and what its calls cost; both are billed to `key` under
-        the judge backend, with their latency, like any call."""
+        orders, asked concurrently), what its calls cost, and each order's P(yes); the calls
+        are billed to `key` under the judge backend, with their latency, like any call."""
         jb = self.backends[self.cfg.cache.judge]  # type: ignore[index]
         route = ModelRoute(name="cache-judge", backends=[jb.name])
 
@@ -142,7 +144,7 @@ class Gateway:
         outs = await asyncio.gather(ask(a, b), ask(b, a))
         ps = [cascade.yes_probability(o) for o in outs]
         cost = sum(o["lmforge"]["cost"] for o in outs)
-        return (None if None in ps else min(ps)), cost  # type: ignore[type-var]
+        return (None if None in ps else min(ps)), cost, ps  # type: ignore[type-var]
 
     async def store(self, path: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
         if not (cacheable(body) and (self.cfg.cache.exact or self.cfg.cache.semantic)):
