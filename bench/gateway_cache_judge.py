@@ -45,7 +45,11 @@ JUDGES = {  # name -> (model ref, quantize, price per 1M tokens)
 }
 
 
-def judge_config(name: str, threads: int) -> GatewayConfig:
+def judge_config(
+    name: str, threads: int, upstream: str | None = None, cosine_bar: float = 1.0, bar: float = 0.5
+) -> GatewayConfig:
+    """The judge as an engine backend; with `upstream` (a mock answering every request), also
+    the route `auto` on it and the semantic cache with its bars, as a deployment would run."""
     ref, quant, price = JUDGES[name]
     model = ref or str(resolve_model_dir(qwen_coder_gguf()))
     backend = {
@@ -60,7 +64,15 @@ def judge_config(name: str, threads: int) -> GatewayConfig:
         "price_out": price,
         "context": 1024,
     }
-    return GatewayConfig(backends=[backend], cache={"exact": False, "judge": "judge"})
+    if upstream is None:
+        return GatewayConfig(backends=[backend], cache={"exact": False, "judge": "judge"})
+    cache = {"exact": False, "semantic": True, "semantic_threshold": cosine_bar}
+    cache.update(judge="judge", judge_threshold=bar)
+    return GatewayConfig(
+        backends=[backend, {"name": "m", "kind": "openai", "url": upstream}],
+        models=[{"name": "auto", "backends": ["m"]}],
+        cache=cache,
+    )
 
 
 def zones(pairs: list[dict], embed: Any) -> tuple[float, list[str]]:
@@ -190,9 +202,67 @@ def report(name: str, out: Path, splits: tuple[str, ...] = ("dev", "test")) -> d
     return res
 
 
+async def live(name: str, out: Path, threads: int, split: str) -> dict[str, Any]:
+    """Every `split` pair through the live gateway: `a` asked (a miss, cached), then `b`; the
+    judge is the real engine, the upstream a mock. Each pair has its own `seed`, so its own
+    cache bucket, and pairs run 8 at a time. Compared with `report`'s decision per pair."""
+    import httpx
+
+    from lmforge.gateway.app import create_gateway_app
+    from lmforge.gateway.testing import MockState, mock_app, serve_in_thread
+
+    pairs = load_pairs()
+    sim = report(name, out, ("dev",))
+    thr, zone = zones(pairs, make_embedder())
+    rows = {r["pair"]: r for r in jsonl(out / f"judge_{name}.jsonl")}
+    bar = min(sim["p_yes_bar"], 1.0)  # 1.01 (admit nothing) is not a valid config value
+    mock = serve_in_thread(mock_app(MockState()))
+    cfg = judge_config(name, threads, mock.url + "/v1", thr, bar)
+    idx = [i for i, p in enumerate(pairs) if p["split"] == split]
+    async with open_gateway(cfg) as gw:
+        app = create_gateway_app(gw)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gw") as c:
+            sem = asyncio.Semaphore(8)
+
+            async def one(i: int) -> dict:
+                async with sem:
+                    got = []
+                    for text in (pairs[i]["a"], pairs[i]["b"]):
+                        body = {"model": "auto", "messages": [{"role": "user", "content": text}]}
+                        body.update(temperature=0, seed=i, max_tokens=8)
+                        r = await c.post("/v1/chat/completions", json=body, timeout=3600)
+                        got.append(r.json()["lmforge"])
+                    return got[1]
+
+            t0 = time.perf_counter()
+            outs = await asyncio.gather(*(one(i) for i in idx))
+            wall = time.perf_counter() - t0
+        lines = gw.ledger.to_json()["lines"]
+    mock.stop()
+    live_hit = np.array([o["cache"] == "semantic" for o in outs])
+    p = np.array([(rows.get(i) or {}).get("p_yes") or 0.0 for i in idx])
+    z = np.array([zone[i] for i in idx])
+    sim_hit = (z == "hit") | ((z == "grey") & (p >= bar))
+    para = np.array([pairs[i]["kind"] == "paraphrase" for i in idx])
+    return {
+        "judge": name,
+        "split": split,
+        "p_yes_bar": bar,
+        "pairs": len(idx),
+        "paraphrase_hit_rate": round(float(live_hit[para].mean()), 4),
+        "false_hits": int(live_hit[~para].sum()),
+        "same_decision_as_report": round(float((live_hit == sim_hit).mean()), 4),
+        "differing_pairs": [
+            int(i) for i, x, y in zip(idx, live_hit, sim_hit, strict=True) if x != y
+        ],
+        "wall_s": round(wall, 1),
+        "ledger": lines,
+    }
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["score", "report"])
+    ap.add_argument("phase", choices=["score", "report", "live"])
     ap.add_argument("--judge", choices=sorted(JUDGES), default="smollm2")
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", type=int, default=1)
@@ -205,5 +275,10 @@ if __name__ == "__main__":
     if a.phase == "score":
         res = asyncio.run(score(a.judge, out, a.threads, a.budget_s, a.latency))
         print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
+    elif a.phase == "live":
+        for split in a.splits.split(","):
+            res = asyncio.run(live(a.judge, out, a.threads, split))
+            (out / f"live_{a.judge}_{split}.json").write_text(json.dumps(res, indent=1))
+            print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
     else:
         print(json.dumps(report(a.judge, out, tuple(a.splits.split(","))), indent=1))
