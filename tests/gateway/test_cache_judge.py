@@ -95,3 +95,11 @@ def test_choose_bar_admits_no_dev_near_miss() -> None:
     para, near = np.array([0.2, 0.7, 0.9, 0.95]), np.array([0.1, 0.8])
     assert choose_bar(para, near) == 0.9
     assert choose_bar(para, np.array([0.99])) > 1.0  # nothing clears it: the judge admits none
+
+
+def test_prompt_text_of_a_lone_user_message_is_its_bare_content() -> None:
+    from lmforge.gateway.cache import prompt_text
+
+    assert prompt_text(chat("Who wrote Hamlet?")) == "Who wrote Hamlet?"
+    two = {"messages": [{"role": "system", "content": "Be brief."}, *chat("Hi")["messages"]]}
+    assert prompt_text(two) == "system: Be brief.\nuser: Hi"

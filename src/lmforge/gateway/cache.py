@@ -39,15 +39,19 @@ def exact_key(path: str, body: dict[str, Any]) -> str:
 
 
 def prompt_text(body: dict[str, Any]) -> str:
-    """The text a semantic match compares: the messages' contents, or the prompt."""
+    """The text a semantic match compares: the messages' contents (role-labelled, except a
+    lone user message, whose label says nothing and only shifts the embedding and the judge's
+    reading away from the bare text the bars were chosen on), or the prompt."""
     if "messages" in body:
         parts = []
         for m in body["messages"]:
             c = m.get("content")
             if isinstance(c, list):
                 c = "".join(p.get("text") or "" for p in c if isinstance(p, dict))
-            parts.append(f"{m.get('role')}: {c or ''}")
-        return "\n".join(parts)
+            parts.append((m.get("role"), c or ""))
+        if len(parts) == 1 and parts[0][0] == "user":
+            return parts[0][1]
+        return "\n".join(f"{r}: {c}" for r, c in parts)
     p = body.get("prompt", "")
     return p if isinstance(p, str) else json.dumps(p)
 
