@@ -162,15 +162,30 @@ async def live(out: Path, prefix: str, test: list[dict], threads: int) -> dict[s
     }
 
 
-def split(items: list[dict], test_ids: range) -> tuple[list[dict], list[dict]]:
-    """(dev, test): test is the fixed id range (ids 100-199 of the 200 items judged before);
-    every other item is dev, so a larger --items grows dev and leaves test as it was."""
-    return [it for it in items if it["id"] not in test_ids], [
-        it for it in items if it["id"] in test_ids
-    ]
+def ranges(spec: str) -> set[int]:
+    """Item ids from "lo:hi,lo:hi" (half-open ranges)."""
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, hi = (int(x) for x in part.split(":"))
+        out.update(range(lo, hi))
+    return out
 
 
-def report(out: Path, n: int, seed: int, test_ids: range, ci: float) -> dict[str, Any]:
+def split(
+    items: list[dict], test_ids: set[int], dev_ids: set[int] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """(dev, test): test is the fixed id set (ids 100-199 of the 200 items judged first, or a
+    fresh range); dev is `dev_ids`, or every other item, so a larger --items grows dev and
+    leaves test as it was. A fresh test range keeps dev fixed with --dev."""
+    dev = [it for it in items if it["id"] not in test_ids]
+    if dev_ids is not None:
+        dev = [it for it in dev if it["id"] in dev_ids]
+    return dev, [it for it in items if it["id"] in test_ids]
+
+
+def report(
+    out: Path, n: int, seed: int, test_ids: set[int], ci: float, dev_ids: set[int] | None = None
+) -> dict[str, Any]:
     from gateway_cascade import plot
 
     prefix, items = load_task(n, seed)
@@ -184,7 +199,7 @@ def report(out: Path, n: int, seed: int, test_ids: range, ci: float) -> dict[str
     embed = make_embedder()
     router = train_answer_router(embed, train)
     add_router_signal(embed, router, items)
-    dev, test = split(items, test_ids)
+    dev, test = split(items, test_ids, dev_ids)
     signals = ("answer_router", "margin")
     thr = {s: cascade.choose_threshold(*arrays(dev, s), ci=ci) for s in signals}
     point_rule = cascade.choose_threshold(*arrays(dev, "answer_router"))
@@ -236,6 +251,7 @@ if __name__ == "__main__":
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--budget-s", type=float, default=300.0)
     ap.add_argument("--test", default="100:200", help="held-out id range (the rest is dev)")
+    ap.add_argument("--dev", default=None, help="dev id ranges lo:hi,lo:hi (default: the rest)")
     ap.add_argument("--ci", type=float, default=0.95, help="the threshold rule's interval")
     a = ap.parse_args()
     out = Path(a.out)
@@ -276,5 +292,6 @@ if __name__ == "__main__":
         (out / "live.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
         print(json.dumps({k: v for k, v in res.items() if k != "ledger"}, indent=1))
     else:
-        lo, hi = (int(x) for x in a.test.split(":"))
-        print(json.dumps(report(out, a.items, a.seed, range(lo, hi), a.ci), indent=1))
+        dev_ids = ranges(a.dev) if a.dev else None
+        res = report(out, a.items, a.seed, ranges(a.test), a.ci, dev_ids)
+        print(json.dumps(res, indent=1))

@@ -103,6 +103,17 @@ def test_answer_cascade_split_keeps_test_fixed_as_dev_grows() -> None:
     assert len(dev) == 400 and {it["id"] for it in dev}.isdisjoint(range(100, 200))
 
 
+def test_answer_cascade_fresh_test_split_keeps_the_same_dev() -> None:
+    import gateway_answer_cascade as ac
+
+    items = [{"id": i} for i in range(1000)]
+    dev_ids = ac.ranges("0:100,200:500")
+    dev, test = ac.split(items, ac.ranges("500:1000"), dev_ids)
+    old_dev, _ = ac.split(items[:500], ac.ranges("100:200"))
+    assert [it["id"] for it in test] == list(range(500, 1000))
+    assert dev == old_dev and len(dev) == 400
+
+
 def test_perfect_signal_bound() -> None:
     import gateway_answer_cascade as ac
 

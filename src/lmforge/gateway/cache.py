@@ -7,18 +7,20 @@ bounds (age and count) hold without a sweeper.
 The semantic cache answers a request whose prompt *means* the same as a cached one: MiniLM
 cosine above a bar, and the lexical verifier (gateway/verify.py `compatible`) agreeing. The
 bar is chosen on the dev families of the shipped paraphrase / near-miss set
-(`choose_threshold`, bench/gateway_cache.py).
+(`choose_threshold`, bench/gateway_cache.py). `match` also returns the grey zone: candidates
+above the bar with the same structure (`verify.same_structure`) that the verifier refused for
+their words alone, which the gateway may put to its LLM judge (gateway/judge.py).
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from cachetools import TTLCache
 
-from lmforge.gateway.verify import compatible
+from lmforge.gateway.verify import compatible, same_structure
 
 # Fields that change how an answer is delivered, not what it is.
 DELIVERY = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
@@ -37,15 +39,19 @@ def exact_key(path: str, body: dict[str, Any]) -> str:
 
 
 def prompt_text(body: dict[str, Any]) -> str:
-    """The text a semantic match compares: the messages' contents, or the prompt."""
+    """The text a semantic match compares: the messages' contents (role-labelled, except a
+    lone user message, whose label says nothing and only shifts the embedding and the judge's
+    reading away from the bare text the bars were chosen on), or the prompt."""
     if "messages" in body:
         parts = []
         for m in body["messages"]:
             c = m.get("content")
             if isinstance(c, list):
                 c = "".join(p.get("text") or "" for p in c if isinstance(p, dict))
-            parts.append(f"{m.get('role')}: {c or ''}")
-        return "\n".join(parts)
+            parts.append((m.get("role"), c or ""))
+        if len(parts) == 1 and parts[0][0] == "user":
+            return parts[0][1]
+        return "\n".join(f"{r}: {c}" for r, c in parts)
     p = body.get("prompt", "")
     return p if isinstance(p, str) else json.dumps(p)
 
@@ -76,6 +82,14 @@ class Entry:
     vec: np.ndarray | None
 
 
+@dataclass(slots=True)
+class Match:
+    """A semantic lookup: the verified hit, else the grey-zone candidates, most similar first."""
+
+    hit: dict[str, Any] | None = None
+    grey: list[Entry] = field(default_factory=list)
+
+
 class ResponseCache:
     """Exact lookups by key; semantic lookups scan one bucket's vectors (a matmul)."""
 
@@ -104,15 +118,23 @@ class ResponseCache:
 
     def nearest(self, bucket: str, text: str, vec: np.ndarray) -> dict[str, Any] | None:
         """The cached answer most similar to `vec` above the bar that the verifier admits."""
+        return self.match(bucket, text, vec).hit
+
+    def match(self, bucket: str, text: str, vec: np.ndarray) -> Match:
+        """The verified hit above the bar, else every candidate above it whose only fault is
+        a content-word replacement (same numbers, negations, names, units and direction)."""
         keys = [k for k in self.buckets.get(bucket, []) if k in self.entries]  # drop expired
         self.buckets[bucket] = keys
+        out = Match()
         if not keys:
-            return None
+            return out
         cands = [self.entries[k] for k in keys]
         sims = np.stack([c.vec for c in cands]) @ vec  # type: ignore[misc]
         for i in np.argsort(-sims):
             if sims[i] < self.threshold:
                 break
             if compatible(cands[i].text, text):
-                return cands[i].body
-        return None
+                return Match(hit=cands[i].body)
+            if same_structure(cands[i].text, text):
+                out.grey.append(cands[i])
+        return out

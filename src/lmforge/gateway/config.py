@@ -116,6 +116,15 @@ class CacheConfig(StageConfig):
     semantic_threshold: float = Field(
         0.9, gt=0, le=1, description="Cosine bar (chosen on the shipped near-miss set)."
     )
+    judge: str | None = Field(
+        None,
+        description="Backend asked whether a grey-zone candidate (above the bar, same "
+        "structure, refused for its words) asks the same thing (gateway/judge.py).",
+    )
+    judge_threshold: float = Field(
+        0.5, ge=0, le=1, description="The judge's P(yes) bar (choose it on a dev split)."
+    )
+    judge_candidates: int = Field(1, ge=1, description="Grey-zone candidates judged per lookup.")
 
 
 class ReliabilityConfig(StageConfig):
@@ -149,6 +158,8 @@ class GatewayConfig(StageConfig):
                 raise ValueError(f"model {m.name!r}: unknown backends {unknown}; known {names}")
             if m.name in names:
                 raise ValueError(f"model {m.name!r} has a backend's name; pick another")
+        if self.cache.judge is not None and self.cache.judge not in names:
+            raise ValueError(f"cache judge {self.cache.judge!r} is not a backend; known {names}")
         return self
 
     def routes(self) -> dict[str, ModelRoute]:

@@ -51,5 +51,12 @@ class GatewayMetrics:
             "lmforge_gateway:cascade_escalations", "Cascade escalations.", ["route"], registry=r
         )
 
+        self.judge = Counter(
+            "lmforge_gateway:cache_judge_calls",
+            "Grey-zone cache candidates put to the judge, by verdict.",
+            ["verdict"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

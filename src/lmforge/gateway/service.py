@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import orjson
 
-from lmforge.gateway import cascade
+from lmforge.gateway import cascade, judge
 from lmforge.gateway.accounting import ANON, Ledger
 from lmforge.gateway.answer_router import answer_prob, query_text
 from lmforge.gateway.backends import Backend, load_tokenizer
@@ -90,13 +90,13 @@ class Gateway:
         route = self.route(body)
         stream = bool(body.get("stream"))
         want_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        hit = await self.cached(path, body) if cacheable(body) else None
+        hit = await self.cached(path, body, key) if cacheable(body) else None
         if hit is not None:
-            kind, cached = hit
+            kind, cached, judged = hit
             self.ledger.cache_hit(key)
             self.metrics.cache.labels(kind).inc()
             self.metrics.requests.labels(route.name, "cache", key, "200").inc()
-            out = {**cached, "lmforge": {"cache": kind, "backend": None, "cost": 0.0}}
+            out = {**cached, "lmforge": {"cache": kind, "backend": None, "cost": 0.0, **judged}}
             return _Streamed(replay(out, want_usage), {"x-lmforge-cache": kind}) if stream else out
         if route.policy == "cascade":
             return await self.run_cascade(path, body, route, key, stream, want_usage)
@@ -104,16 +104,47 @@ class Gateway:
         return await self.forward(path, body, route, key, bs, stream, want_usage)
 
     # ---- caches --------------------------------------------------------------------------------
-    async def cached(self, path: str, body: dict[str, Any]) -> tuple[str, dict] | None:
+    async def cached(
+        self, path: str, body: dict[str, Any], key: str
+    ) -> tuple[str, dict, dict] | None:
+        """(kind, cached body, the judge's P(yes) and cost when it admitted the hit)."""
         if self.cfg.cache.exact and (b := self.cache.get(exact_key(path, body))) is not None:
-            return "exact", b
-        if self.cfg.cache.semantic and self.embed is not None:
+            return "exact", b, {}
+        c = self.cfg.cache
+        if c.semantic and self.embed is not None:
             text = prompt_text(body)
             vec = (await asyncio.to_thread(self.embed, [text]))[0]
-            b = self.cache.nearest(bucket_key(path, body), text, vec)
-            if b is not None:
-                return "semantic", b
+            m = self.cache.match(bucket_key(path, body), text, vec)
+            if m.hit is not None:
+                return "semantic", m.hit, {}
+            spent = 0.0
+            for e in m.grey[: c.judge_candidates] if c.judge else []:
+                p_yes, cost, _ = await self.judge_same(e.text, text, key)
+                spent += cost
+                admitted = p_yes is not None and p_yes >= c.judge_threshold
+                self.metrics.judge.labels("yes" if admitted else "no").inc()
+                if admitted:
+                    return "semantic", e.body, {"judge_p_yes": p_yes, "cost": spent}
         return None
+
+    async def judge_same(
+        self, a: str, b: str, key: str
+    ) -> tuple[float | None, float, list[float | None]]:
+        """The cache judge's P(yes) that `a` and `b` ask the same thing (the lower of both
+        orders, asked concurrently), what its calls cost, and each order's P(yes); the calls
+        are billed to `key` under the judge backend, with their latency, like any call."""
+        jb = self.backends[self.cfg.cache.judge]  # type: ignore[index]
+        route = ModelRoute(name="cache-judge", backends=[jb.name])
+
+        async def ask(x: str, y: str) -> dict[str, Any]:
+            req = judge.judge_request(x, y)
+            ans = await self.caller.call([jb], "/chat/completions", req, False, _approx_tokens(req))
+            return await self.read(ans, req, route, key)
+
+        outs = await asyncio.gather(ask(a, b), ask(b, a))
+        ps = [cascade.yes_probability(o) for o in outs]
+        cost = sum(o["lmforge"]["cost"] for o in outs)
+        return (None if None in ps else min(ps)), cost, ps  # type: ignore[type-var]
 
     async def store(self, path: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
         if not (cacheable(body) and (self.cfg.cache.exact or self.cfg.cache.semantic)):

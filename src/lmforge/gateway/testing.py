@@ -30,6 +30,7 @@ class MockState:
     word_delay_s: float = 0.0
     stream_usage: bool = True  # False: ignore stream_options.include_usage
     margin: float = 3.0  # logprob gap between the top-2 tokens, when logprobs are asked
+    answer: str | None = None  # a fixed answer instead of `reply` (e.g. a judge's "yes")
     calls: int = 0
     disconnects: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -98,7 +99,7 @@ def mock_app(st: MockState) -> Starlette:
         if st.delay_s:
             await asyncio.sleep(st.delay_s)
         chat = request.url.path.endswith("chat/completions")
-        text = reply(body)
+        text = reply(body) if st.answer is None else st.answer
         usage = {"prompt_tokens": _prompt_tokens(st, body), "completion_tokens": _count(st, text)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         lp = _logprobs(chat, text, st.margin) if body.get("logprobs") else None
