@@ -46,7 +46,10 @@ def lmforge_peer(spec: dict[str, Any], work: Work, warm: Work) -> Result:
     run(warm)
     outs, seconds = run(work)
     res = Result(spec["name"], sum(len(o.token_ids) for o in outs), seconds, quant=quant)
-    res.quant = "fp32" if quant == "none" else quant
+    dtype = str(llm.engine.model.embed_tokens.weight.dtype).removeprefix("torch.")
+    res.quant = (
+        {"float32": "fp32", "bfloat16": "bf16"}.get(dtype, dtype) if quant == "none" else quant
+    )
     for o in outs:
         res.ttft.append(o.ttft)
         res.itl += o.itl
@@ -64,9 +67,9 @@ def perplexity(llm: Any, ids: list[int]) -> float:
     dev = llm.engine.device
     s, n, bs = m.spec, len(ids), 16
     nb = -(-n // bs)
-    shape = (nb, bs, s.num_kv_heads, s.head_dim)
+    shape, dt = (nb, bs, s.num_kv_heads, s.head_dim), m.embed_tokens.weight.dtype
     kv = [
-        (torch.zeros(shape, device=dev), torch.zeros(shape, device=dev))
+        (torch.zeros(shape, device=dev, dtype=dt), torch.zeros(shape, device=dev, dtype=dt))
         for _ in range(s.num_layers)
     ]
     pos = torch.arange(n, device=dev)
@@ -80,7 +83,9 @@ def perplexity(llm: Any, ids: list[int]) -> float:
 def hf_model(spec: dict[str, Any]) -> Any:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(spec["model_dir"], dtype=torch.float32)
+    # The dtype lmforge runs at on that device (device.py's `auto`): fp32 on CPU, bf16 on CUDA.
+    dtype = torch.bfloat16 if spec["device"] == "cuda" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(spec["model_dir"], dtype=dtype)
     return model.to(spec["device"]).eval()
 
 
@@ -139,7 +144,7 @@ def hf_continuous(model: Any, work: Work, res: Result) -> None:
     # budget instead: the same KV bytes and the same tokens per step.
     c = model.config
     hd = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-    per_token = 2 * c.num_hidden_layers * c.num_key_value_heads * hd * 4
+    per_token = 2 * c.num_hidden_layers * c.num_key_value_heads * hd * model.dtype.itemsize
     pages = max(4, int(KV_CACHE_GB * 1e9 / per_token / 256))
     cb = ContinuousBatchingConfig(num_blocks=pages, max_batch_tokens=512)
     with model.continuous_batching_context_manager(
@@ -172,7 +177,7 @@ def hf_continuous(model: Any, work: Work, res: Result) -> None:
 
 def hf_peer(spec: dict[str, Any], work: Work, warm: Work) -> Result:
     model = hf_model(spec)
-    res = Result(spec["name"], quant="fp32")
+    res = Result(spec["name"], quant="bf16" if spec["device"] == "cuda" else "fp32")
     if spec["peer"] == "hf_cb":
         hf_continuous(model, warm, Result("warm"))
         hf_continuous(model, work, res)
