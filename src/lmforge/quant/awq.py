@@ -95,7 +95,7 @@ def search_clip(
         part = slice(r0, r0 + rows)
         wr, lo, hi = w[part], lo_all[part], hi_all[part]
         ref = torch.einsum("ogk,ngk->ong", wg_all[part], xg)
-        best_err = torch.full(lo.shape, float("inf"))
+        best_err = torch.full(lo.shape, float("inf"), device=lo.device)
         for i in range(int(max_shrink * n_grid)):
             for c_lo, c_hi in clip_candidates(lo, hi, 1 - i / n_grid):
                 q = grouped(
