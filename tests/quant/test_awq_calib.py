@@ -159,3 +159,18 @@ def test_awq_resume_state_is_keyed_by_the_search_token_counts() -> None:
     awq = fingerprint(QuantizeConfig(method="awq", out="o"), Path("m"))
     assert awq["awq_tokens"] == [AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS]
     assert "awq_tokens" not in fingerprint(QuantizeConfig(method="gptq", out="o"), Path("m"))
+
+
+def test_gram_loss_picks_the_same_scale_as_the_direct_output_loss() -> None:
+    """The linear-output loss from X^T X / n is the mean squared output error itself: the
+    search picks the same scale as scoring x @ W'^T against x @ W^T token by token."""
+    from lmforge.quant.awq import search_scales
+
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(32, 256, generator=g) * 0.05
+    x = torch.randn(300, 256, generator=g) * torch.rand(256, generator=g) * 3
+    x[:, 5] *= 25  # a salient channel, so alpha > 0 wins
+    direct = search_scales([w], x, 4, 64, block=lambda ws: x @ torch.cat(ws).T)
+    gram = search_scales([w], x, 4, 64)
+    assert not torch.equal(gram, torch.ones_like(gram))
+    torch.testing.assert_close(gram, direct)
