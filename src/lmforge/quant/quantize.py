@@ -43,7 +43,7 @@ LEADERS = ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_pr
 # AWQ's scale and clip searches score up to this many calibration tokens: every token of the
 # bench's 32 x 256 calibration. Measured (docs/benchmarks.md, session awq8): scoring 2048 of
 # its 8192 tokens for the scales and 512 for the clip recovered 44% of RTN's perplexity rise,
-# all 8192 for both 52%; the clip alone on 512 -> 4096 tokens moved 47% -> 50%.
+# all 8192 for both 52% (51% through the engine); the clip alone on 512 -> 4096 tokens: 47% -> 50%.
 AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS = 8192, 8192
 
 
