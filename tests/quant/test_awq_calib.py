@@ -109,3 +109,68 @@ def test_clip_searches_autoawq_family_next_to_both_ends() -> None:
     finally:
         awq.clip_candidates = saved
     assert both <= _out_err(w, fake_quant_groups(apply_clip(w, one, 64), 4, 64), x) + 1e-12
+
+
+def test_awq_searches_score_every_token_of_the_bench_calibration() -> None:
+    """32 x 256 blocks (bench/quant.py): both searches see all 8192 tokens; a larger set is
+    capped to whole sequences spread over it."""
+    from lmforge.quant.quantize import AWQ_CLIP_TOKENS, AWQ_SCALE_TOKENS
+
+    picked = torch.cat(whole_sequences(_batches(32, 256, 16), AWQ_SCALE_TOKENS))
+    assert picked.shape == (32, 256, 4)
+    x = torch.randn(32 * 256, 4)
+    assert torch.equal(clip_tokens(x, AWQ_CLIP_TOKENS), x)
+    big = torch.cat(whole_sequences(_batches(128, 256, 16), AWQ_SCALE_TOKENS))
+    assert big.shape[0] * 256 == AWQ_SCALE_TOKENS and big[:, 1, 0].tolist()[:3] == [0, 4, 8]
+
+
+def _bursty(tokens: int, g: torch.Generator) -> torch.Tensor:
+    """Activations whose first channel of each 64-group is silent except on ~0.3% of tokens,
+    where it is 30x the rest: a 512-token sample sees one or two bursts per channel."""
+    x = torch.randn(tokens, 256, generator=g)
+    burst = torch.rand(tokens, 1, generator=g) < 0.003
+    x[:, ::64] = torch.where(burst, 30.0 * torch.randn(tokens, 4, generator=g), 0.01)
+    return x
+
+
+def test_clip_searched_on_more_tokens_errs_less_on_held_tokens() -> None:
+    """Why the clip search scores every calibration token, not 512: fitted to a sample with few
+    bursts it clips the large weights those bursts meet, and held-out text pays for it."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(64, 256, generator=g) * 0.02
+    w[:, ::64] = 0.1 * torch.randn(64, 4, generator=g).sign()
+    calib, held = _bursty(8192, g), _bursty(8192, g)
+
+    def held_err(x: torch.Tensor) -> float:
+        clipped = apply_clip(w, search_clip(w, x, 4, 64), 64)
+        return _out_err(w, fake_quant_groups(clipped, 4, 64), held)
+
+    every = held_err(calib)
+    assert every < 0.8 * held_err(clip_tokens(calib, 512))
+    assert every < _out_err(w, fake_quant_groups(w, 4, 64), held)  # and it still beats RTN
+
+
+def test_awq_resume_state_is_keyed_by_the_search_token_counts() -> None:
+    from pathlib import Path
+
+    from lmforge.quant.config import QuantizeConfig
+    from lmforge.quant.quantize import AWQ_CLIP_TOKENS, AWQ_SCALE_TOKENS, fingerprint
+
+    awq = fingerprint(QuantizeConfig(method="awq", out="o"), Path("m"))
+    assert awq["awq_tokens"] == [AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS]
+    assert "awq_tokens" not in fingerprint(QuantizeConfig(method="gptq", out="o"), Path("m"))
+
+
+def test_gram_loss_picks_the_same_scale_as_the_direct_output_loss() -> None:
+    """The linear-output loss from X^T X / n is the mean squared output error itself: the
+    search picks the same scale as scoring x @ W'^T against x @ W^T token by token."""
+    from lmforge.quant.awq import search_scales
+
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(32, 256, generator=g) * 0.05
+    x = torch.randn(300, 256, generator=g) * torch.rand(256, generator=g) * 3
+    x[:, 5] *= 25  # a salient channel, so alpha > 0 wins
+    direct = search_scales([w], x, 4, 64, block=lambda ws: x @ torch.cat(ws).T)
+    gram = search_scales([w], x, 4, 64)
+    assert not torch.equal(gram, torch.ones_like(gram))
+    torch.testing.assert_close(gram, direct)

@@ -10,6 +10,11 @@ that helps q/k/v's raw outputs can still hurt the softmax and o_proj downstream,
 concatenated linear outputs picked worse alphas. Then, per weight group, the clipping of
 the range is searched the same way (a smaller range rounds most weights finer at the cost of
 the few largest). The math of y is unchanged in float: W diag(s) times X / s.
+
+Where the error is linear in the weights (a linear's own output, each clip group's share of
+it) it is computed from the inputs' Gram matrix, mean ||(W' - W) x||^2 = tr(D G D^T) with
+G = X^T X / n: the same loss at a cost independent of the number of calibration tokens, which
+is what lets the searches score every token on a CPU.
 """
 
 from collections.abc import Callable
@@ -38,12 +43,19 @@ def search_scales(
     w = torch.cat([t.float() for t in weights])
     x = x.float()
     rows = [t.shape[0] for t in weights]
-    if block is None:
+    if block is None:  # the linears' own outputs: mean ||(W' - W) x||^2 from the Gram matrix
+        gram = x.T @ x / x.shape[0]
 
-        def block(ws: list[Tensor]) -> Tensor:
-            return x @ torch.cat(ws).T
+        def loss_of(wq: Tensor) -> float:
+            d = wq - w
+            return ((d @ gram) * d).sum().item() / d.shape[0]
 
-    ref = block([t.float() for t in weights])
+    else:
+        ref = block([t.float() for t in weights])
+
+        def loss_of(wq: Tensor) -> float:
+            return (block(list(wq.split(rows))) - ref).pow(2).mean().item()
+
     if x_mean is None:
         x_mean = x.abs().mean(0)
     # AutoAWQ's "duo" scales also divide by the weights' own per-channel magnitude (each group
@@ -59,8 +71,7 @@ def search_scales(
             s = s / (w_mean.pow(1 - alpha) + 1e-4)
         s = s.clamp(min=1e-4)
         s = s / (s.max() * s.min()).sqrt()
-        wq = fake_quant_groups(w * s, bits, group_size) / s
-        loss = (block(list(wq.split(rows))) - ref).pow(2).mean().item()
+        loss = loss_of(fake_quant_groups(w * s, bits, group_size) / s)
         if loss < best:
             best, best_s = loss, s
     return best_s
@@ -84,9 +95,11 @@ def search_clip(
     rows: int = 256,
 ) -> tuple[Tensor, Tensor]:
     """Per-group clipped range (lo, hi), each [out, groups], minimising each group's error on
-    the layer output (sum over its columns of w x, mean squared over the tokens of `x`)."""
+    the layer output (sum over its columns of w x, mean squared over the tokens of `x`), as
+    d^T G d per group with G the group's input Gram matrix over the tokens."""
     w, x = w.float(), x.float()
     xg = grouped(x, group_size)  # [tokens, groups, gs]
+    gram = torch.einsum("ngk,ngl->gkl", xg, xg) / x.shape[0]  # [groups, gs, gs]
     wg_all = grouped(w, group_size)
     lo_all = wg_all.amin(-1).clamp(max=0)
     hi_all = wg_all.amax(-1).clamp(min=0)
@@ -94,14 +107,14 @@ def search_clip(
     for r0 in range(0, w.shape[0], rows):
         part = slice(r0, r0 + rows)
         wr, lo, hi = w[part], lo_all[part], hi_all[part]
-        ref = torch.einsum("ogk,ngk->ong", wg_all[part], xg)
-        best_err = torch.full(lo.shape, float("inf"))
+        best_err = torch.full(lo.shape, float("inf"), device=lo.device)
         for i in range(int(max_shrink * n_grid)):
             for c_lo, c_hi in clip_candidates(lo, hi, 1 - i / n_grid):
                 q = grouped(
                     fake_quant_groups(wr, bits, group_size, bounds=(c_lo, c_hi)), group_size
                 )
-                err = (torch.einsum("ogk,ngk->ong", q, xg) - ref).pow(2).mean(1)
+                d = q - wg_all[part]  # [rows, groups, gs]
+                err = (torch.einsum("ogk,gkl->ogl", d, gram) * d).sum(-1)
                 better = err < best_err
                 best_err = torch.where(better, err, best_err)
                 best_lo[part] = torch.where(better, c_lo, best_lo[part])

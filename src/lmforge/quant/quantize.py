@@ -40,7 +40,11 @@ SUPPORTED = ("llama", "mistral", "qwen2")
 SHARES = {"self_attn.k_proj": "self_attn.q_proj", "self_attn.v_proj": "self_attn.q_proj"}
 SHARES["mlp.up_proj"] = "mlp.gate_proj"
 LEADERS = ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")
-AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS = 2048, 512
+# AWQ's scale and clip searches score up to this many calibration tokens: every token of the
+# bench's 32 x 256 calibration. Measured (docs/benchmarks.md, session awq8): scoring 2048 of
+# its 8192 tokens for the scales and 512 for the clip recovered 44% of RTN's perplexity rise,
+# all 8192 for both 52% (51% through the engine); the clip alone on 512 -> 4096 tokens: 47% -> 50%.
+AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS = 8192, 8192
 
 
 def leader(name: str) -> str:
@@ -183,7 +187,10 @@ def fingerprint(cfg: QuantizeConfig, src: Path) -> dict[str, Any]:
         "seq_len",
         "batch_size",
     )
-    return {"source": str(src), **{k: getattr(cfg, k) for k in keep}}
+    out = {"source": str(src), **{k: getattr(cfg, k) for k in keep}}
+    if cfg.method == "awq":  # a resume must not mix layers searched on other token counts
+        out["awq_tokens"] = [AWQ_SCALE_TOKENS, AWQ_CLIP_TOKENS]
+    return out
 
 
 def quantize_model(cfg: QuantizeConfig, run: Any = None) -> dict[str, Any]:
