@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lmforge.engine.attention import AttnMeta, paged_attention
-from lmforge.engine.kernels import rowops
 from lmforge.engine.rope import ROPE_TYPES
 from lmforge.errors import ModelLoadError
 
@@ -115,21 +114,12 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        if rowops.applies(x) and self.weight.dtype == torch.float32:  # one C++ call
-            return rowops.add_rms_norm(x, self.weight, self.eps)[1]
         if x.dtype == torch.float32:  # same math as below, one fused op instead of six
             return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
         # As transformers: normalise in fp32, cast back, then scale.
         h = x.float()
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * h.to(x.dtype)
-
-    def add(self, x: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
-        """(x + r, this norm of it): the residual add and the next norm in one call."""
-        if rowops.applies(x) and rowops.applies(r) and self.weight.dtype == torch.float32:
-            return rowops.add_rms_norm(x, self.weight, self.eps, r)
-        x = x + r
-        return x, self(x)
 
 
 def rope_step(cos: Tensor, sin: Tensor, positions: Tensor, dtype: torch.dtype) -> tuple:
@@ -170,10 +160,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(s.intermediate_size, s.hidden_size, bias=s.mlp_bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        gu = self.gate_up_proj(x)
-        if rowops.applies(gu):
-            return self.down_proj(rowops.silu_mul(gu))
-        gate, up = gu.chunk(2, dim=-1)
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
 
 
@@ -188,9 +175,8 @@ class DecoderLayer(nn.Module):
     def forward(
         self, x: Tensor, cos: Tensor, sin: Tensor, meta: AttnMeta, kc: Tensor, vc: Tensor
     ) -> Tensor:
-        a = self.self_attn(self.input_layernorm(x), cos, sin, meta, kc, vc)
-        x, h = self.post_attention_layernorm.add(x, a)
-        return x + self.mlp(h)
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, meta, kc, vc)
+        return x + self.mlp(self.post_attention_layernorm(x))
 
 
 class LlamaForCausalLM(nn.Module):

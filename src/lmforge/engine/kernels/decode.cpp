@@ -324,4 +324,3 @@ void lmf_batch_attention(int isa, const Dims* dm, const float* q, int64_t q_stri
 }  // extern "C"
 
 #include "lora.cpp"  // the multi-LoRA delta (uses the v16 helpers above)
-#include "rowops.cpp"  // batched residual + RMSNorm, SiLU x up
