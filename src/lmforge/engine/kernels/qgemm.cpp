@@ -9,6 +9,7 @@
 //         the activation's block sum (acc starts at -128 * sum(xq)).
 //   int4: per block of 32 k, 4 x 64 bytes; low nibble = step 2p, high nibble = step 2p + 1.
 //         Codes 0..15, w = code * scale + min, fp16 scale/min per [tile][group][16 rows].
+// Many rows of int4 on VNNI (batched decode, prefill): qbatch.cpp, the same sums in the same order.
 // Built ISA-neutral; functions carry target attributes and `lmf_isa` picks at run time.
 #include <immintrin.h>
 #include <omp.h>
