@@ -2,12 +2,18 @@
 projection shapes, one process, the paths alternated per row count.
 
     flock /tmp/lmforge-bench.lock python bench/engine_qgemm.py [--threads 1] [--rows 8,32,256]
+    flock /tmp/lmforge-bench.lock python bench/engine_qgemm.py --end-to-end 2
+
 
 Per row count: the summed best-of-N time of the four projections (fused q/k/v, o, fused
 gate/up, down) for the int8 kernel, int4 on the per-4-row kernel and int4 on the many-row
 kernel (`kernels/qbatch.cpp`, forced either way through `ops.int4_batch_rows`), as GOP/s
 (2 x rows x weights) and the int4 / int8 time ratios. Random weights of the model's shapes:
 kernel time does not depend on the values. Prints the kernel choice and the load average.
+
+`--end-to-end R`: instead, bench/engine.py's 64-request throughput workload on one int4 engine
+(prefix cache off, so no run warms the next), the two int4 kernels alternated over R rounds,
+thread CPU time of each `generate` (1 thread): the A/B that still means something on a shared box.
 """
 
 import argparse
@@ -41,13 +47,51 @@ def best(layer: torch.nn.Module, x: torch.Tensor, reps: int) -> float:
     return out
 
 
+def end_to_end(model: str, rounds: int) -> None:
+    """The int4 engine on the throughput workload, many-row vs per-4-row kernel, CPU time."""
+    from transformers import AutoTokenizer
+
+    from engine_work import corpus_ids, workload  # bench/ is on sys.path
+    from lmforge.engine import LLM, SamplingParams
+
+    torch.set_num_threads(1)
+    model_dir = resolve_model_dir(model)
+    ids = corpus_ids(AutoTokenizer.from_pretrained(model_dir))
+    work = workload(ids[:-1024], 64, 0, 512, 256)  # bench/engine.py's draw
+    llm = LLM(
+        str(model_dir), quantization="int4", threads=1, kv_cache_gb=1.0, enable_prefix_caching=False
+    )
+    params = [SamplingParams(max_tokens=o, temperature=0, ignore_eos=True) for _, o in work]
+    llm.generate([p for p, _ in work[:4]], params[:4])  # warm-up
+    paths = {"many-row": 24, "per-4-row": 1 << 40}  # rows from which int4 takes qbatch
+    cpu: dict[str, list[float]] = {k: [] for k in paths}
+    for r in range(rounds):
+        for name, rows in paths.items():
+            with ops.int4_batch_rows(rows):
+                t = time.thread_time()
+                outs = llm.generate([p for p, _ in work], params)
+                cpu[name].append(time.thread_time() - t)
+            n = sum(len(o.token_ids) for o in outs)
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(
+                f"round {r} int4 {name:9s}: {cpu[name][-1]:6.2f} CPU-s, "
+                f"{n / cpu[name][-1]:6.1f} out tok per CPU-s, load {load}",
+                flush=True,
+            )
+    a, b = min(cpu["many-row"]), min(cpu["per-4-row"])
+    print(f"best: many-row {a:.2f} CPU-s, per-4-row {b:.2f} CPU-s: {a / b - 1:+.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rows", default="8,16,24,32,64,256,512")
     ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--end-to-end", type=int, default=0, metavar="ROUNDS")
     args = ap.parse_args()
+    if args.end_to_end:
+        return end_to_end(args.model, args.end_to_end)
     torch.set_num_threads(args.threads)
     gemm = choose()
     if gemm.isa < 2:
