@@ -98,11 +98,12 @@ def test_int4_many_row_kernel_is_bitwise_the_per_row_kernel(group: int, rows: in
 
 @pytest.mark.skipif(HAVE < 2, reason="needs AVX512-VNNI to compare both paths")
 @pytest.mark.parametrize("kind", ["int8", "int4"])
-def test_avx512_and_avx2_paths_are_bitwise_equal(kind: str) -> None:
+@pytest.mark.parametrize("rows", [9, 6, 7])  # AVX512 tails of 1 row, 2 and 3 rows in one pass
+def test_avx512_and_avx2_paths_are_bitwise_equal(kind: str, rows: int) -> None:
     """Same integer sums, same fp32 operations in the same order: identical outputs."""
-    torch.manual_seed(0)
+    torch.manual_seed(rows)
     lin = nn.Linear(320, 64)
-    x = torch.randn(9, 320)
+    x = torch.randn(rows, 320)
     ys = [
         (
             Int8Linear(lin, gemm=choose(i))
