@@ -272,8 +272,8 @@ T256 void i4_tile_256(const uint8_t* w, const uint16_t* sc, const uint16_t* mn, 
 
 // ---------------------------------------------------------------- drivers
 // Rows [mb, me) of x against one weight tile; 4 (AVX512) or 2 (AVX2) rows share each weight load,
-// an AVX512 tail of 2-3 rows too (one pass per tail row cost int4 at 7 rows 1.36x int8's time,
-// 1.06x with the tail in one pass).
+// an AVX512 tail of 2-3 rows too (one pass per tail row: at 7 rows int4 took 0.270 ms over the
+// default model's four projections, 0.210 with the tail in one pass).
 void i8_rows(int isa, const uint8_t* w, const float* ws, const Act& a, int64_t mb, int64_t me,
              int64_t K, float* y, int64_t N, int64_t n0) {
   int64_t m = mb;
