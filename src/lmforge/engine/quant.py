@@ -5,8 +5,9 @@ packs its codes once into the layout those kernels read and runs them below OURS
 (they quantize the activations to int8 per 32-block like llama.cpp and use integer dot
 products: 2.5-7x torch's packed kernels at batch 1, see docs/engine.md); from OURS_ROWS rows on
 (AVX2, or AVX512 with AMX; VNNI without AMX never switches) it dequantizes (kernels/qgemm.cpp
-`lmf_dequant`) into the activation dtype for a dense matmul. Otherwise the torch path below,
-unchanged:
+`lmf_dequant`) into the activation dtype for a dense matmul. (Below that, int4 batches of 24+
+rows on VNNI take the many-row kernel, kernels/qbatch.cpp: no dequantize at any batch size.)
+Otherwise the torch path below, unchanged:
 
 int8: symmetric per-output-channel scales, `torch._weight_int8pack_mm`. int4: asymmetric
 group-wise scales and zero points, `torch._weight_int4pack_mm_for_cpu` after

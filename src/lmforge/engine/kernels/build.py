@@ -25,8 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SOURCE = HERE / "decode.cpp"
 # what the cache key hashes (decode.cpp includes the others)
-SOURCES = (SOURCE, *(HERE / f for f in ("qgemm.cpp", "qrow.cpp", "attention.cpp", "lora.cpp")))
-SOURCES += (HERE / "batch_attention.cpp",)
+NAMES = ("qgemm.cpp", "qrow.cpp", "qbatch.cpp", "attention.cpp", "lora.cpp", "batch_attention.cpp")
+SOURCES = (SOURCE, *(HERE / f for f in NAMES))
 FLAGS = ["-O3", "-std=c++17", "-fPIC", "-shared", "-fopenmp"]
 FLAGS += ["-Wno-maybe-uninitialized", "-Wno-psabi"]
 
@@ -78,6 +78,8 @@ def load() -> tuple[ctypes.CDLL | None, str]:
     dll.lmf_isa.restype = i32
     dll.lmf_int8_gemm.argtypes = [i32, vp, i64, i64, vp, vp, vp, vp, i64, i32]
     dll.lmf_int4_gemm.argtypes = [i32, vp, i64, i64, vp, vp, vp, i64, vp, vp, i64, i32]
+    dll.lmf_i4_batch_rows.argtypes = [i64]
+    dll.lmf_i4_batch_rows.restype = i64
     dll.lmf_dequant.argtypes = [vp, vp, vp, vp, i64, i64, i64, vp, i32, i32]
     dll.lmf_decode.argtypes = [i32, vp, vp, vp, vp, vp, vp, vp, i64, vp, vp, i32]
     dll.lmf_batch_attention.argtypes = [i32, vp, vp, i64, i64, vp, vp, vp, vp, vp, i64, vp, vp, i32]

@@ -6,7 +6,8 @@ llama.cpp's Q8_0 activations), so their results differ from a float matmul by th
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
@@ -134,3 +135,15 @@ def dequant(
         int(dtype == torch.bfloat16), torch.get_num_threads(),
     )  # fmt: skip
     return out
+
+
+@contextmanager
+def int4_batch_rows(rows: int) -> Iterator[None]:
+    """Within the block, int4 GEMMs of >= `rows` rows take the many-row VNNI kernel (qbatch.cpp)
+    and smaller ones the per-4-row kernel: tests force either path on the same input."""
+    dll = load()[0]
+    old = dll.lmf_i4_batch_rows(rows)
+    try:
+        yield
+    finally:
+        dll.lmf_i4_batch_rows(old)
