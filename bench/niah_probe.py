@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--factor", type=float, default=2.0)
     ap.add_argument("--kv", default="auto", help="kv_cache_dtype: auto (fp32 on CPU), int8, fp8")
     ap.add_argument("--haystack", default="gsm8k", choices=("gsm8k", "noise"))
+    ap.add_argument("--key", default="", help="needle key; the grid's is quiet-harbor")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     cells = [(int(c.split("@")[0]), float(c.split("@")[1])) for c in args.cells.split(",")]
@@ -101,7 +102,7 @@ def main() -> None:
     params = SamplingParams(max_tokens=L.ANSWER_TOKENS, temperature=0)
     for n, depth in cells:
         for value in values:
-            key = L.KEYS[int(value[0]) % 2]  # amber-falcon if the first digit is odd
+            key = args.key or L.KEYS[int(value[0]) % 2]  # amber-falcon: odd first digit
             for variant in args.variants.split(","):
                 t0 = time.perf_counter()
                 ids = probe_prompt(tok, recs, variant, n - L.ANSWER_TOKENS, depth, key, value)
