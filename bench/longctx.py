@@ -8,7 +8,9 @@
   at every position, the free-running greedy continuation's agreement, and batch-1 decode tok/s
   at 2k context (1 / mean inter-token latency, prompt served from the prefix cache).
 - niah: the (length x depth) grid through the engine, default RoPE up to the trained context;
-  past it both default and `--scaling` (YaRN x2 by default); heat-map PNGs.
+  past it both default and `--scaling` (YaRN x2 by default); heat-map PNGs. `--scale-within`
+  runs the scalings on the within-window lengths too (YaRN x2 interpolates the low RoPE
+  frequencies by 2 at every length, so it changes in-window cells as well).
 - ppl: perplexity by 1k-token bin of one long text (stdlib source) at 2x the trained context,
   default RoPE vs each scaling.
 
@@ -150,12 +152,18 @@ def engine(args: argparse.Namespace, rope: dict | None, trained: int, n: int) ->
     )
 
 
+def niah_lengths(lengths: list[int], trained: int, scaled: bool, within: bool) -> list[int]:
+    """The grid lengths one RoPE runs: all for default RoPE (past `trained` it is the unscaled
+    copy), only those past the trained context for a scaling unless `within` asks for all."""
+    return lengths if not scaled or within else [n for n in lengths if n > trained]
+
+
 def part_niah(args: argparse.Namespace, trained: int, res: dict) -> None:
     lengths = [int(x) for x in args.lengths.split(",")]
     depths = [float(x) for x in args.depths.split(",")]
     res["niah"] = {}
     for name, rope in scalings(args).items():
-        mine = lengths if rope is None else [n for n in lengths if n > trained]
+        mine = niah_lengths(lengths, trained, rope is not None, args.scale_within)
         if not mine:
             continue
         llm = engine(args, rope, trained, max(mine))
@@ -210,6 +218,9 @@ def main() -> None:
     ap.add_argument("--scaling", default="yarn,dynamic")
     ap.add_argument(
         "--no-default", action="store_true", help="skip unscaled RoPE (keeps locked runs short)"
+    )
+    ap.add_argument(
+        "--scale-within", action="store_true", help="NIAH: run the scalings at <= trained too"
     )
     ap.add_argument("--bin", type=int, default=1024)
     ap.add_argument("--held", type=int, default=2048, help="tokens of the kv part's text")
