@@ -229,7 +229,14 @@ def pipelines(
     if llm is None:
         client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=600)
         create = client.chat.completions.create
-        client.chat.completions.create = lambda **kw: create(**kw, max_tokens=max_tokens)
+
+        def complete(**kw: Any) -> Any:
+            # AgentDojo sends `temperature or NOT_GIVEN`, so its 0.0 becomes the endpoint's
+            # default (1.0, sampling); the bench decodes greedily, as its docs say it does
+            kw.setdefault("temperature", 0.0)
+            return create(**kw, max_tokens=max_tokens)
+
+        client.chat.completions.create = complete
         from agent_dojo_llm import ServedModel
 
         llm = ServedModel(OpenAILLM(client, "m", temperature=0.0))
