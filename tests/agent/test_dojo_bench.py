@@ -77,7 +77,9 @@ def _llm(replies: list):
 
     class Fake(BasePipelineElement):
         name = "fake"
-        seen: list = []
+
+        def __init__(self) -> None:
+            self.seen: list = []
 
         def query(self, query, runtime, env, messages=(), extra_args=None):
             self.seen.append(sorted(runtime.functions))
@@ -101,8 +103,9 @@ def _runtime():
 
 def test_served_model_reads_a_bare_call_and_cuts_a_repeat() -> None:
     pytest.importorskip("agentdojo")
-    from agent_dojo_llm import ServedModel
     from agentdojo.functions_runtime import FunctionCall
+
+    from agent_dojo_llm import ServedModel
 
     fake_replies = [
         ('{"name": "get_balance", "arguments": {}}', None),
