@@ -85,6 +85,7 @@ def pipelines(
     endorse: bool = True,
     sole: bool = False,
     max_iters: int = 15,
+    tool_choice: str = "auto",
 ) -> tuple[Any, Any, dict]:
     import openai
     from agentdojo.agent_pipeline import (
@@ -233,7 +234,11 @@ def pipelines(
         def complete(**kw: Any) -> Any:
             # AgentDojo sends `temperature or NOT_GIVEN`, so its 0.0 becomes the endpoint's
             # default (1.0, sampling); the bench decodes greedily, as its docs say it does
-            kw.setdefault("temperature", 0.0)
+            if not isinstance(kw.get("temperature"), int | float):
+                kw["temperature"] = 0.0
+            first = not any(m["role"] == "assistant" for m in kw["messages"])
+            if tool_choice == "first-required" and first and kw.get("tools"):
+                kw["tool_choice"] = "required"  # lmforge agent's `tool_choice: first-required`
             return create(**kw, max_tokens=max_tokens)
 
         client.chat.completions.create = complete
@@ -281,6 +286,12 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--max-iters", type=int, default=15, help="tool loop steps (AgentDojo: 15)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--tool-choice",
+        default="auto",
+        choices=("auto", "first-required"),
+        help="auto: AgentDojo's; first-required: the first step must call a tool (both arms)",
+    )
     ap.add_argument("--guard-policy", default=None)
     ap.add_argument(
         "--confirm",
@@ -324,7 +335,7 @@ def main() -> None:
         plan = [(u, injs) for u in list(suite.user_tasks)[: args.user_tasks or None]]
     prov = "off" if args.no_provenance else args.provenance
     setting = {"suite": args.suite, "model": args.model, "quantize": args.quantize}
-    setting |= {"provenance": prov, "max_tokens": args.max_tokens}
+    setting |= {"provenance": prov, "max_tokens": args.max_tokens, "tool_choice": args.tool_choice}
     log = RowLog(args.rows_out)
     todo = [
         (u, i, arm)
@@ -351,6 +362,7 @@ def main() -> None:
             args.provenance != "strict",
             args.provenance == "sole",
             args.max_iters,
+            args.tool_choice,
         )
         env0 = suite.load_and_inject_default_environment({})
         attack = load_attack("important_instructions", suite, plain)

@@ -8,8 +8,9 @@ so the arms differ only by lmforge's policy and guard:
 
 - a bare JSON object that calls a tool the runtime offers becomes that call (in the lmforge
   arm the runtime holds only granted tools, and the call still meets the gate next);
-- a call identical to one that already ran is not run again: the model reads a notice and is
-  asked once more without tools, so it must answer.
+- a call identical to one that already ran (or to another in the same step) is not run
+  again; when a step holds only such calls, the model reads a notice and is asked once more
+  without tools, so it must answer.
 
 The element also keeps the last conversation, so the bench can record what the model did.
 """
@@ -64,7 +65,12 @@ class ServedModel(BasePipelineElement):
         if msg.get("tool_calls"):
             done = ran_keys(out)
             calls = list(msg["tool_calls"])
-            new = [c for c in calls if call_key(c.function, dict(c.args)) not in done]
+            new = []
+            for c in calls:  # a call already run, or twice in this step, runs once
+                key = call_key(c.function, dict(c.args))
+                if key not in done:
+                    done.add(key)
+                    new.append(c)
             if new and len(new) < len(calls):  # the repeats are dropped, the new calls run
                 self.stats["repeats"] += len(calls) - len(new)
                 out[-1] = dict(msg) | {"tool_calls": new}

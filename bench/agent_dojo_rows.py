@@ -20,7 +20,7 @@ from typing import Any
 
 ARMS = ("undefended", "lmforge")
 # A row is one (arm, user task, injection task or none) run; these fields name the setting.
-SETTING = ("suite", "model", "quantize", "provenance", "max_tokens")
+SETTING = ("suite", "model", "quantize", "provenance", "max_tokens", "tool_choice")
 
 
 def pick(

@@ -135,3 +135,15 @@ def test_served_model_leaves_unoffered_calls_as_text() -> None:
     fake = _llm([('{"name": "send_money", "arguments": {"to": "x"}}', None)])
     _, _, _, out, _ = ServedModel(fake).query("q", _runtime(), None, [], {})
     assert out[-1]["tool_calls"] is None
+
+
+def test_served_model_runs_a_call_repeated_within_one_step_once() -> None:
+    pytest.importorskip("agentdojo")
+    from agentdojo.functions_runtime import FunctionCall
+
+    from agent_dojo_llm import ServedModel
+
+    same = [FunctionCall(function="get_balance", args={}, id=f"c{i}") for i in range(3)]
+    m = ServedModel(_llm([("", same)]))
+    _, _, _, out, _ = m.query("q", _runtime(), None, [], {})
+    assert [c.id for c in out[-1]["tool_calls"]] == ["c0"] and m.stats["repeats"] == 2
