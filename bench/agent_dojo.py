@@ -15,8 +15,13 @@ Arms, same model, same endpoint, same tasks:
 Attacks whose goal needs a tool the policy does not grant are counted separately: lmforge's
 target there is 0. Needs the bench-only extra: pip install 'lmforge[agentdojo]'.
 
-    flock /tmp/lmforge-bench.lock python bench/agent_dojo.py --suite banking --user-tasks 4 \\
-        --injection-tasks 2 --threads 2
+The served model is read the same way in both arms (`agent_dojo_llm.ServedModel`: bare JSON
+calls, no reruns; greedy decoding). Real models on CPU run a seeded subset in resumable chunks
+(rows appended to `--rows-out` as they finish; `bench/agent_dojo_rows.py` merges the files):
+
+    python bench/agent_dojo.py --model qwen --quantize int8 --suite banking --users 3 \\
+        --inj-per-user 1 --rows-out /tmp/banking.jsonl --budget-s 480   # rerun to go on
+    python bench/agent_dojo_rows.py /tmp/banking.jsonl --md
 """
 
 import argparse
@@ -31,48 +36,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from agent import serve  # bench/agent.py: lmforge serve in a subprocess
+from agent_dojo_llm import REFUSED, ran_calls
 from agent_dojo_obedient import _key, obedient_llm
-from agent_dojo_roles import OWN_FIELDS, OWN_RECORDS, ROLES
+from agent_dojo_roles import OWN_FIELDS, OWN_RECORDS, dojo_tool
 from lmforge.agent.config import Grant, GuardSettings
 from lmforge.agent.policy import Policy, Refused
 from lmforge.agent.provenance import Provenance
 from lmforge.agent.screen import Screen
-from lmforge.agent.tools.base import Tool
-
-REFUSED = "[refused by policy]"
-
-
-def ran_calls(messages: Sequence[Any]) -> list[Any]:
-    """The calls that ran, for AgentDojo's trace-judged checks (slack's injection 5 reads the
-    model's calls, not the environment): its own trace lists every call the model *made*, so a
-    call lmforge refused, which never ran, would count as done. Undefended runs refuse none."""
-    refused = {
-        _key(m["tool_call"])
-        for m in messages
-        if m["role"] == "tool" and (m.get("error") or "").startswith(REFUSED)
-    }
-    return [
-        c
-        for m in messages
-        if m["role"] == "assistant"
-        for c in m["tool_calls"] or []
-        if _key(c) not in refused
-    ]
-
-
-def dojo_tool(name: str) -> Tool:
-    """An AgentDojo function as lmforge's policy sees it: its name and argument roles."""
-    sensitive, text = ROLES.get(name, ((), ()))
-    effect = (lambda a: True) if name in ROLES else (lambda a: False)
-    return Tool(
-        name,
-        "",
-        {"type": "object"},
-        lambda **_: None,
-        sensitive_args=sensitive,
-        text_args=text,
-        effect=effect,
-    )
 
 
 def pipelines(

@@ -15,6 +15,7 @@ so the arms differ only by lmforge's policy and guard:
 The element also keeps the last conversation, so the bench can record what the model did.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from agentdojo.agent_pipeline.base_pipeline_element import BasePipelineElement
@@ -25,6 +26,7 @@ from agentdojo.types import (
     text_content_block_from_string,
 )
 
+from agent_dojo_obedient import _key
 from lmforge.agent.barecall import NOT_RERUN, call_key, parse_bare_call
 
 REFUSED = "[refused by policy]"
@@ -39,6 +41,24 @@ def ran_keys(messages: Any) -> set[tuple[str, str]]:
             c = m["tool_call"]
             out.add(call_key(c.function, dict(c.args)))
     return out
+
+
+def ran_calls(messages: Sequence[Any]) -> list[Any]:
+    """The calls that ran, for AgentDojo's trace-judged checks (slack's injection 5 reads the
+    model's calls, not the environment): its own trace lists every call the model *made*, so a
+    call lmforge refused, which never ran, would count as done. Undefended runs refuse none."""
+    refused = {
+        _key(m["tool_call"])
+        for m in messages
+        if m["role"] == "tool" and (m.get("error") or "").startswith(REFUSED)
+    }
+    return [
+        c
+        for m in messages
+        if m["role"] == "assistant"
+        for c in m["tool_calls"] or []
+        if _key(c) not in refused
+    ]
 
 
 class ServedModel(BasePipelineElement):
