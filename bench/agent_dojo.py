@@ -36,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from agent import serve  # bench/agent.py: lmforge serve in a subprocess
-from agent_dojo_llm import REFUSED, ran_calls
+from agent_dojo_llm import REFUSED, ran_calls, replayable
 from agent_dojo_obedient import _key, obedient_llm
 from agent_dojo_roles import OWN_FIELDS, OWN_RECORDS, dojo_tool
 from lmforge.agent.config import Grant, GuardSettings
@@ -209,7 +209,7 @@ def pipelines(
             first = not any(m["role"] == "assistant" for m in kw["messages"])
             if tool_choice == "first-required" and first and kw.get("tools"):
                 kw["tool_choice"] = "required"  # lmforge agent's `tool_choice: first-required`
-            return create(**kw, max_tokens=max_tokens)
+            return replayable(create(**kw, max_tokens=max_tokens))
 
         client.chat.completions.create = complete
         from agent_dojo_llm import ServedModel

@@ -15,6 +15,7 @@ so the arms differ only by lmforge's policy and guard:
 The element also keeps the last conversation, so the bench can record what the model did.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,21 @@ def ran_keys(messages: Any) -> set[tuple[str, str]]:
             c = m["tool_call"]
             out.add(call_key(c.function, dict(c.args)))
     return out
+
+
+def replayable(completion: Any) -> Any:
+    """A call cut short by `max_tokens` (arguments not a JSON object) would make AgentDojo's
+    reader raise and end the task; as in lmforge's loop (`runtime._replayable`) its arguments
+    become `{}`, so the tool reports what is missing and the model reads that."""
+    for choice in completion.choices:
+        for c in choice.message.tool_calls or []:
+            try:
+                ok = isinstance(json.loads(c.function.arguments or ""), dict)
+            except json.JSONDecodeError:
+                ok = False
+            if not ok:
+                c.function.arguments = "{}"
+    return completion
 
 
 def ran_calls(messages: Sequence[Any]) -> list[Any]:

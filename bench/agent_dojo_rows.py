@@ -49,7 +49,7 @@ class RowLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.rows: list[dict[str, Any]] = list(read_rows([path])) if path and path.exists() else []
-        self.done = {row_key(r) for r in self.rows}
+        self.done = {row_key(r) for r in self.rows if not r.get("error")}  # errors: run again
 
     def has(self, row: dict[str, Any]) -> bool:
         return row_key(row) in self.done
@@ -66,17 +66,19 @@ class RowLog:
 
 def read_rows(paths: Iterable[Path]) -> Iterable[dict[str, Any]]:
     """Rows of several JSONL files; a torn last line (a chunk killed mid-write) is skipped,
-    and a row present in two files counts once."""
-    seen: set[tuple] = set()
+    and a row present twice counts once: the first that ran without an error (a row that
+    raised is run again on resume), else the first."""
+    best: dict[tuple, dict[str, Any]] = {}
     for p in paths:
         for line in Path(p).read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if row_key(row) not in seen:
-                seen.add(row_key(row))
-                yield row
+            k = row_key(row)
+            if k not in best or (best[k].get("error") and not row.get("error")):
+                best[k] = row
+    yield from best.values()
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:

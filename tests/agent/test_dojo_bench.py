@@ -147,3 +147,25 @@ def test_served_model_runs_a_call_repeated_within_one_step_once() -> None:
     m = ServedModel(_llm([("", same)]))
     _, _, _, out, _ = m.query("q", _runtime(), None, [], {})
     assert [c.id for c in out[-1]["tool_calls"]] == ["c0"] and m.stats["repeats"] == 2
+
+
+def test_a_row_that_raised_is_run_again_and_replaced(tmp_path: Path) -> None:
+    p = tmp_path / "rows.jsonl"
+    log = rows.RowLog(p)
+    log.add(row("undefended", "u0", None, utility=False, error="JSONDecodeError: x"))
+    again = rows.RowLog(p)
+    assert not again.has(row("undefended", "u0", None))
+    again.add(row("undefended", "u0", None, utility=True, error=None))
+    got = list(rows.read_rows([p]))
+    assert len(got) == 1 and got[0]["utility"] is True
+
+
+def test_cut_short_call_arguments_become_an_empty_object() -> None:
+    pytest.importorskip("agentdojo")
+    from types import SimpleNamespace as NS
+
+    from agent_dojo_llm import replayable
+
+    calls = [NS(function=NS(arguments=a)) for a in ("", '{"a": 1', "[1]", '{"a": 1}')]
+    replayable(NS(choices=[NS(message=NS(tool_calls=calls))]))
+    assert [c.function.arguments for c in calls] == ["{}", "{}", "{}", '{"a": 1}']
