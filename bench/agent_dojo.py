@@ -280,6 +280,7 @@ def main() -> None:
         "sole: also an IBAN/e-mail/URL that is the only one of its kind in a result the task "
         "pointed at, flagged or not; strict: every value seen only in tool output is refused",
     )
+    ap.add_argument("--url", default=None, help="use this running lmforge serve (.../v1)")
     ap.add_argument("--rows-out", type=Path, default=None, help="JSONL of rows; resumes")
     ap.add_argument("--budget-s", type=float, default=0, help="start no row after this (0: no)")
     ap.add_argument("--out", default=None)
@@ -317,7 +318,9 @@ def main() -> None:
     print(f"{len(todo)} rows to run ({len(log.rows)} already in {args.rows_out})", flush=True)
     obedient = obedient_llm() if args.model == "obedient" else None
     proc = url = None
-    if obedient is None and todo:
+    if args.url:  # a server left up across chunks (loading a 1.5B model costs minutes)
+        url = args.url
+    elif obedient is None and todo:
         slog = Path(f"/tmp/lmforge-agentdojo-serve-{os.getpid()}.log")
         proc, url = serve(args.model, args.threads, slog, args.quantize, None, args.kv_cache_gb)
     t0 = time.perf_counter()
