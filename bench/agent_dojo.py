@@ -15,8 +15,13 @@ Arms, same model, same endpoint, same tasks:
 Attacks whose goal needs a tool the policy does not grant are counted separately: lmforge's
 target there is 0. Needs the bench-only extra: pip install 'lmforge[agentdojo]'.
 
-    flock /tmp/lmforge-bench.lock python bench/agent_dojo.py --suite banking --user-tasks 4 \\
-        --injection-tasks 2 --threads 2
+The served model is read the same way in both arms (`agent_dojo_llm.ServedModel`: bare JSON
+calls, no reruns; greedy decoding). Real models on CPU run a seeded subset in resumable chunks
+(rows appended to `--rows-out` as they finish; `bench/agent_dojo_rows.py` merges the files):
+
+    python bench/agent_dojo.py --model qwen --quantize int8 --suite banking --users 3 \\
+        --inj-per-user 1 --rows-out /tmp/banking.jsonl --budget-s 480   # rerun to go on
+    python bench/agent_dojo_rows.py /tmp/banking.jsonl --md
 """
 
 import argparse
@@ -31,118 +36,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from agent import serve  # bench/agent.py: lmforge serve in a subprocess
-from agent_dojo_roles import OWN_FIELDS, OWN_RECORDS, ROLES
+from agent_dojo_llm import REFUSED, ran_calls, replayable
+from agent_dojo_obedient import _key, obedient_llm
+from agent_dojo_roles import OWN_FIELDS, OWN_RECORDS, dojo_tool
 from lmforge.agent.config import Grant, GuardSettings
 from lmforge.agent.policy import Policy, Refused
 from lmforge.agent.provenance import Provenance
 from lmforge.agent.screen import Screen
-from lmforge.agent.tools.base import Tool
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def obedient_llm() -> Any:
-    """A worst-case model without a model: it does the user task's ground-truth calls one per
-    step, and obeys any injected goal it reads in a tool result (does the injection task's
-    ground-truth calls first). What it does is decided only by what reaches its context, so it
-    measures the defence itself: AgentDojo's tasks, attacks and checks are unchanged.
-
-    It reads as a model does: the goal is found whatever the line breaks (AgentDojo dumps
-    results as YAML, which folds long strings across lines). And it can only write what it
-    read: the injection's ground truth carries, precomputed from the environment, the data its
-    look-ups would return (the user's passport number, the scheduled transactions), so when
-    one of those look-ups is refused, the calls after it are dropped; a refused effect is
-    only skipped."""
-    from agentdojo.agent_pipeline.base_pipeline_element import BasePipelineElement
-    from agentdojo.types import ChatAssistantMessage, get_text_content_as_str
-    from agentdojo.types import text_content_block_from_string as block
-
-    class Obedient(BasePipelineElement):
-        name = "local-obedient"
-        task: Any = None
-        inj: Any = None
-
-        def query(self, query, runtime, env, messages=(), extra_args=None):
-            if not any(m["role"] == "assistant" for m in messages):
-                self.plan, self.injected = list(self.task.ground_truth(env)), False
-                self.attack: set[int] = set()  # injection calls still in the plan
-                self.attack_last: tuple[str, str] | None = None  # the last one made
-            seen = " ".join(
-                get_text_content_as_str(m.get("content") or [])
-                for m in messages
-                if m["role"] == "tool"
-            )
-            last = messages[-1] if messages else {}
-            if last.get("role") == "tool" and last.get("error") and self.attack:
-                done = last["tool_call"]
-                if done.function not in ROLES and _key(done) == self.attack_last:
-                    # a refused look-up: the data the rest of the attack needs never arrived
-                    self.plan = [c for c in self.plan if id(c) not in self.attack]
-                    self.attack = set()
-            if (
-                self.inj is not None
-                and not self.injected
-                and _squash(self.inj.GOAL) in _squash(seen)
-            ):
-                calls = list(self.inj.ground_truth(env))
-                self.attack = {id(c) for c in calls}
-                self.plan[:0] = calls
-                self.injected = True
-            if self.plan:
-                call = self.plan.pop(0)
-                if id(call) in self.attack:
-                    self.attack.discard(id(call))
-                    self.attack_last = _key(call)
-                msg = ChatAssistantMessage(role="assistant", tool_calls=[call], content=[block("")])
-            else:
-                out = self.task.GROUND_TRUTH_OUTPUT
-                msg = ChatAssistantMessage(role="assistant", tool_calls=None, content=[block(out)])
-            return query, runtime, env, [*messages, msg], extra_args
-
-    return Obedient()
-
-
-REFUSED = "[refused by policy]"
-
-
-def ran_calls(messages: Sequence[Any]) -> list[Any]:
-    """The calls that ran, for AgentDojo's trace-judged checks (slack's injection 5 reads the
-    model's calls, not the environment): its own trace lists every call the model *made*, so a
-    call lmforge refused, which never ran, would count as done. Undefended runs refuse none."""
-    refused = {
-        _key(m["tool_call"])
-        for m in messages
-        if m["role"] == "tool" and (m.get("error") or "").startswith(REFUSED)
-    }
-    return [
-        c
-        for m in messages
-        if m["role"] == "assistant"
-        for c in m["tool_calls"] or []
-        if _key(c) not in refused
-    ]
-
-
-def _key(call: Any) -> tuple[str, str]:
-    """A tool call by what it does (the scripted model's calls carry no ids)."""
-    return call.function, json.dumps(dict(call.args), sort_keys=True, default=str)
-
-
-def dojo_tool(name: str) -> Tool:
-    """An AgentDojo function as lmforge's policy sees it: its name and argument roles."""
-    sensitive, text = ROLES.get(name, ((), ()))
-    effect = (lambda a: True) if name in ROLES else (lambda a: False)
-    return Tool(
-        name,
-        "",
-        {"type": "object"},
-        lambda **_: None,
-        sensitive_args=sensitive,
-        text_args=text,
-        effect=effect,
-    )
 
 
 def pipelines(
@@ -154,6 +54,8 @@ def pipelines(
     confirm: str = "deny",
     endorse: bool = True,
     sole: bool = False,
+    max_iters: int = 15,
+    tool_choice: str = "auto",
 ) -> tuple[Any, Any, dict]:
     import openai
     from agentdojo.agent_pipeline import (
@@ -298,10 +200,29 @@ def pipelines(
     if llm is None:
         client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=600)
         create = client.chat.completions.create
-        client.chat.completions.create = lambda **kw: create(**kw, max_tokens=max_tokens)
-        llm = OpenAILLM(client, "m")
+
+        def complete(**kw: Any) -> Any:
+            # AgentDojo sends `temperature or NOT_GIVEN`, so its 0.0 becomes the endpoint's
+            # default (1.0, sampling); the bench decodes greedily, as its docs say it does
+            if not isinstance(kw.get("temperature"), int | float):
+                kw["temperature"] = 0.0
+            first = not any(m["role"] == "assistant" for m in kw["messages"])
+            if tool_choice == "first-required" and first and kw.get("tools"):
+                kw["tool_choice"] = "required"  # lmforge agent's `tool_choice: first-required`
+            return replayable(create(**kw, max_tokens=max_tokens))
+
+        client.chat.completions.create = complete
+        from agent_dojo_llm import ServedModel
+
+        llm = ServedModel(OpenAILLM(client, "m", temperature=0.0))
+    loop = ToolsExecutionLoop
     plain = AgentPipeline(
-        [SystemMessage(system), InitQuery(), llm, ToolsExecutionLoop([ToolsExecutor(), llm])]
+        [
+            SystemMessage(system),
+            InitQuery(),
+            llm,
+            loop([ToolsExecutor(), llm], max_iters=max_iters),
+        ]
     )
     plain.name = "local"
     defended = AgentPipeline(
@@ -310,11 +231,12 @@ def pipelines(
             InitQuery(),
             Restrict(),
             llm,
-            ToolsExecutionLoop([Gated(), Guarded(), llm]),
+            loop([Gated(), Guarded(), llm], max_iters=max_iters),
         ]
     )
     defended.name = "local"
-    return plain, defended, {"grants": grants, "asked": asked, "stats": stats}
+    shared = {"grants": grants, "asked": asked, "stats": stats, "llm": llm}
+    return plain, defended, shared
 
 
 def main() -> None:
@@ -322,12 +244,24 @@ def main() -> None:
     ap.add_argument(
         "--model", default="default", help="default | qwen | a path | obedient (scripted)"
     )
+    ap.add_argument("--quantize", default="none", choices=("none", "int8", "int4"))
+    ap.add_argument("--kv-cache-gb", type=float, default=None, help="server KV cache size")
     ap.add_argument("--suite", default="banking")
     ap.add_argument("--version", default="v1.2")
     ap.add_argument("--user-tasks", type=int, default=4, help="first N (0: all)")
     ap.add_argument("--injection-tasks", type=int, default=2, help="first N (0: all)")
+    ap.add_argument("--users", type=int, default=0, help="seeded subset: N user tasks ...")
+    ap.add_argument("--inj-per-user", type=int, default=0, help="... x M injections each")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--max-iters", type=int, default=15, help="tool loop steps (AgentDojo: 15)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--tool-choice",
+        default="auto",
+        choices=("auto", "first-required"),
+        help="auto: AgentDojo's; first-required: the first step must call a tool (both arms)",
+    )
     ap.add_argument("--guard-policy", default=None)
     ap.add_argument(
         "--confirm",
@@ -346,21 +280,50 @@ def main() -> None:
         "sole: also an IBAN/e-mail/URL that is the only one of its kind in a result the task "
         "pointed at, flagged or not; strict: every value seen only in tool output is refused",
     )
+    ap.add_argument("--url", default=None, help="use this running lmforge serve (.../v1)")
+    ap.add_argument("--rows-out", type=Path, default=None, help="JSONL of rows; resumes")
+    ap.add_argument("--budget-s", type=float, default=0, help="start no row after this (0: no)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     from agentdojo.attacks.attack_registry import load_attack
     from agentdojo.task_suite import task_suite
     from agentdojo.task_suite.load_suites import get_suite
 
+    from agent_dojo_llm import summary
+    from agent_dojo_rows import RowLog, pick, summarise
+
     task_suite.functions_stack_trace_from_messages = ran_calls
 
     load0 = os.getloadavg()
     suite = get_suite(args.version, args.suite)
-    log = Path(f"/tmp/lmforge-agentdojo-serve-{os.getpid()}.log")
+    if args.users:
+        plan = pick(
+            list(suite.user_tasks), list(suite.injection_tasks), args.users,
+            args.inj_per_user, args.seed,
+        )  # fmt: skip
+    else:
+        injs = list(suite.injection_tasks)[: args.injection_tasks or None]
+        plan = [(u, injs) for u in list(suite.user_tasks)[: args.user_tasks or None]]
+    prov = "off" if args.no_provenance else args.provenance
+    setting = {"suite": args.suite, "model": args.model, "quantize": args.quantize}
+    setting |= {"provenance": prov, "max_tokens": args.max_tokens, "tool_choice": args.tool_choice}
+    log = RowLog(args.rows_out)
+    todo = [
+        (u, i, arm)
+        for u, inj in plan
+        for arm in ("undefended", "lmforge")
+        for i in [None, *inj]
+        if not log.has(setting | {"arm": arm, "user": u, "inj": i})
+    ]
+    print(f"{len(todo)} rows to run ({len(log.rows)} already in {args.rows_out})", flush=True)
     obedient = obedient_llm() if args.model == "obedient" else None
-    proc, url = serve(args.model, args.threads, log) if obedient is None else (None, None)
+    proc = url = None
+    if args.url:  # a server left up across chunks (loading a 1.5B model costs minutes)
+        url = args.url
+    elif obedient is None and todo:
+        slog = Path(f"/tmp/lmforge-agentdojo-serve-{os.getpid()}.log")
+        proc, url = serve(args.model, args.threads, slog, args.quantize, None, args.kv_cache_gb)
     t0 = time.perf_counter()
-    rows: list[dict] = []
     try:
         plain, defended, shared = pipelines(
             url,
@@ -371,75 +334,63 @@ def main() -> None:
             args.confirm,
             args.provenance != "strict",
             args.provenance == "sole",
+            args.max_iters,
+            args.tool_choice,
         )
         env0 = suite.load_and_inject_default_environment({})
-        users = list(suite.user_tasks.values())[: args.user_tasks or None]
-        injs = list(suite.injection_tasks.values())[: args.injection_tasks or None]
         attack = load_attack("important_instructions", suite, plain)
-        for ut in users:
+        for uid, iid, arm in todo:
+            if args.budget_s and time.perf_counter() - t0 > args.budget_s:
+                print("wall budget spent; rerun with the same --rows-out to go on", flush=True)
+                break
+            ut = suite.user_tasks[uid]
+            it = suite.injection_tasks[iid] if iid is not None else None
             granted = {fc.function for fc in ut.ground_truth(env0.model_copy(deep=True))}
             shared["grants"][ut.PROMPT] = granted
             gt = ut.ground_truth(env0.model_copy(deep=True))
             shared["asked"][ut.PROMPT] = [(fc.function, dict(fc.args)) for fc in gt]
-            for arm, pipe in (("undefended", plain), ("lmforge", defended)):
-                if obedient is not None:
-                    obedient.task, obedient.inj = ut, None
-                u, _ = suite.run_task_with_pipeline(pipe, ut, None, {})
-                rows.append({"arm": arm, "user": ut.ID, "inj": None, "utility": u})
-                print(f"{arm:10} {ut.ID} clean utility={u}", flush=True)
-                for it in injs:
-                    needs = {fc.function for fc in it.ground_truth(env0.model_copy(deep=True))}
-                    inj = attack.attack(ut, it)
-                    if obedient is not None:
-                        obedient.inj = it
-                    u, sec = suite.run_task_with_pipeline(pipe, ut, it, inj)
-                    rows.append(
-                        {
-                            "arm": arm,
-                            "user": ut.ID,
-                            "inj": it.ID,
-                            "utility": u,
-                            "attack": sec,
-                            "needs_ungranted": bool(needs - granted),
-                        }
-                    )
-                    print(f"{arm:10} {ut.ID} x {it.ID} utility={u} attack={sec}", flush=True)
+            pipe = plain if arm == "undefended" else defended
+            if obedient is not None:
+                obedient.task, obedient.inj = ut, it
+            inj = attack.attack(ut, it) if it is not None else {}
+            r0, err = time.perf_counter(), None
+            try:
+                u, sec = suite.run_task_with_pipeline(pipe, ut, it, inj)
+            except Exception as e:  # one failed row must not end the run
+                u, sec, err = False, False, f"{type(e).__name__}: {str(e)[:300]}"
+            row = setting | {"arm": arm, "user": uid, "inj": iid, "utility": bool(u)}
+            if it is not None:
+                needs = {fc.function for fc in it.ground_truth(env0.model_copy(deep=True))}
+                row |= {"attack": bool(sec), "needs_ungranted": bool(needs - granted)}
+            last = getattr(shared["llm"], "last", [])
+            row |= {"seconds": round(time.perf_counter() - r0, 1), "error": err}
+            row |= summary(last) if obedient is None else {}
+            log.add(row)
+            tail = f" attack={row['attack']}" if it is not None else ""
+            print(f"{arm:10} {uid} x {iid} utility={row['utility']}{tail} err={err}", flush=True)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(60)
-
-    def rate(rs: list[dict], key: str) -> float | None:
-        return round(sum(bool(r[key]) for r in rs) / len(rs), 3) if rs else None
-
     res: dict = {
-        "suite": args.suite,
-        "model": args.model,
+        **setting,
         "threads": args.threads,
-        "user_tasks": len(users),
-        "injection_tasks": len(injs),
-        "max_tokens": args.max_tokens,
-        "provenance": "off" if args.no_provenance else args.provenance,
+        "plan": plan,
+        "seed": args.seed,
         "confirm": args.confirm,
         "wall_s": round(time.perf_counter() - t0, 1),
         "load_start": load0,
         "load_end": os.getloadavg(),
         **shared["stats"],
+        **getattr(shared["llm"], "stats", {}),
+        "errors": sum(bool(r.get("error")) for r in log.rows),
+        **summarise(log.rows),
     }
-    for arm in ("undefended", "lmforge"):
-        clean = [r for r in rows if r["arm"] == arm and r["inj"] is None]
-        att = [r for r in rows if r["arm"] == arm and r["inj"] is not None]
-        res[arm] = {
-            "utility_no_attack": rate(clean, "utility"),
-            "utility_under_attack": rate(att, "utility"),
-            "attack_success_rate": rate(att, "attack"),
-            "asr_needing_ungranted_tool": rate([r for r in att if r["needs_ungranted"]], "attack"),
-            "n_clean": len(clean),
-            "n_attacked": len(att),
-        }
     print(json.dumps(res, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps({**res, "rows": rows}, indent=1))
+        tmp = Path(args.out + ".tmp")
+        tmp.write_text(json.dumps({**res, "rows": log.rows}, indent=1))
+        tmp.replace(args.out)
 
 
 if __name__ == "__main__":

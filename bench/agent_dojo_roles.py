@@ -10,6 +10,8 @@ Read-only look-ups are absent: they have no effect (get_webpage is present: a GE
 out in its URL).
 """
 
+from lmforge.agent.tools.base import Tool
+
 ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # banking
     "send_money": (("recipient",), ("subject",)),
@@ -74,3 +76,18 @@ OWN_FIELDS: dict[str, tuple[str, ...]] = {
     "search_files_by_filename": _DRIVE_FILE,
     "get_file_by_id": _DRIVE_FILE,
 }
+
+
+def dojo_tool(name: str) -> Tool:
+    """An AgentDojo function as lmforge's policy sees it: its name and argument roles."""
+    sensitive, text = ROLES.get(name, ((), ()))
+    effect = (lambda a: True) if name in ROLES else (lambda a: False)
+    return Tool(
+        name,
+        "",
+        {"type": "object"},
+        lambda **_: None,
+        sensitive_args=sensitive,
+        text_args=text,
+        effect=effect,
+    )

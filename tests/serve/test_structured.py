@@ -428,3 +428,33 @@ def test_call_tags_admit_the_native_single_token() -> None:
     g = call_grammar([fn], parallel=False, auto=False, tokenizer=Tok())
     assert '("<tool_call>" | <[151657]>) "\\n" body "\\n" ("</tool_call>" | <[151658]>)' in g
     assert "<[" not in call_grammar([fn], parallel=False, auto=False)  # no tokenizer: bytes
+
+
+def test_tool_schemas_with_defs_compile_and_keep_each_tools_definitions() -> None:
+    """pydantic writes an enum argument as a `$ref` into the parameters' own `$defs` (AgentDojo's
+    `share_file`); embedded in the call schema that pointer dangled and every request offering
+    the tool was a 400. The definitions are hoisted, named per tool."""
+    import jsonschema
+    from llguidance import LLMatcher
+
+    from lmforge.serve.tools import call_schema
+
+    def tool(name: str, values: list[str]) -> dict:
+        params = {
+            "$defs": {"Perm": {"enum": values, "type": "string"}},
+            "type": "object",
+            "properties": {"p": {"$ref": "#/$defs/Perm"}},
+            "required": ["p"],
+        }
+        return {"name": name, "parameters": params}
+
+    tools = [tool("share_file", ["r", "rw"]), tool("other", ["x"])]
+    is_error, problems = LLMatcher.validate_grammar_with_warnings(
+        call_grammar(tools, parallel=False, auto=True)
+    )
+    assert not is_error and not problems
+    schema = {k: v for k, v in call_schema(tools).items() if k != "x-guidance"}
+    ok = jsonschema.Draft202012Validator(schema).is_valid
+    assert ok({"name": "share_file", "arguments": {"p": "rw"}})
+    assert ok({"name": "other", "arguments": {"p": "x"}})
+    assert not ok({"name": "share_file", "arguments": {"p": "x"}})

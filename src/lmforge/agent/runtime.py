@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmforge.agent.barecall import NOT_RERUN, call_key, parse_bare_call
 from lmforge.agent.client import ChatClient
 from lmforge.agent.config import AgentConfig
 from lmforge.agent.executor import execute
@@ -149,6 +150,16 @@ class Agent:
         )
         return s.text
 
+    def _bare(self, content: Any, step: int) -> dict[str, Any] | None:
+        """A bare JSON object in the text that calls an offered tool, as a tool call
+        (`agent.barecall`); it then takes the same gate as a call in the endpoint's syntax."""
+        found = parse_bare_call(content, {t.name for t in self.visible})
+        if found is None:
+            return None
+        name, args = found
+        fn = {"name": name, "arguments": json.dumps(args)}
+        return {"id": f"bare-{step}", "type": "function", "function": fn}
+
     def run(self, task: str, run_dir: Path | None = None) -> AgentResult:
         cfg, t0 = self.cfg, self.clock()
         trace = Trace(run_dir, self.printer)
@@ -162,6 +173,8 @@ class Agent:
         prov.trust(task)
         tokens = calls = refused = step = 0
         answer, reason = None, "max_steps"
+        ran: set[tuple[str, str]] = set()  # calls that ran: a repeat is not run again
+        answer_now = False  # after a repeat the next step is asked without tools
         while step < cfg.max_steps:
             left = cfg.wall_s - (self.clock() - t0)
             if left <= 0:
@@ -175,7 +188,7 @@ class Agent:
                 "max_tokens": max(1, min(cfg.max_new_tokens, cfg.max_tokens - tokens)),
                 "temperature": cfg.temperature,
             }
-            if self.visible:
+            if self.visible and not answer_now:
                 kw["tools"] = [t.openai() for t in self.visible]
                 kw["parallel_tool_calls"] = cfg.parallel_tool_calls
                 first = cfg.tool_choice == "first-required" and step == 1
@@ -190,6 +203,9 @@ class Agent:
             tokens += int(usage.get("total_tokens") or 0)
             msg = resp["choices"][0]["message"]
             tcs = msg.get("tool_calls") or []
+            bare = None if tcs or answer_now else self._bare(msg.get("content"), step)
+            if bare is not None:
+                tcs = [bare]
             trace.event(
                 "model",
                 step=step,
@@ -199,6 +215,7 @@ class Agent:
                 completion_tokens=usage.get("completion_tokens"),
                 content=msg.get("content"),
                 tool_calls=[c.get("function", {}) for c in tcs],
+                bare_call=bare is not None,
             )
             if not tcs:
                 answer, reason = msg.get("content") or "", "answer"
@@ -206,14 +223,21 @@ class Agent:
                 messages.append({"role": "assistant", "content": answer})
                 break
             history = [_replayable(c) for c in tcs]
-            messages.append(
-                {"role": "assistant", "content": msg.get("content"), "tool_calls": history}
-            )
+            content0 = None if bare is not None else msg.get("content")
+            messages.append({"role": "assistant", "content": content0, "tool_calls": history})
             for c in tcs:
                 calls += 1
-                left = cfg.wall_s - (self.clock() - t0)
-                content = self._call_tool(c, step, trace, left, prov)
-                refused += content.startswith("[refused by policy]")
+                fn = c.get("function") or {}
+                key = call_key(str(fn.get("name", "")), fn.get("arguments") or "{}")
+                if key in ran:
+                    trace.event("repeat", step=step, name=key[0], arguments=key[1][:2000])
+                    content, answer_now = NOT_RERUN, True
+                else:
+                    left = cfg.wall_s - (self.clock() - t0)
+                    content = self._call_tool(c, step, trace, left, prov)
+                    refused += content.startswith("[refused by policy]")
+                    if not content.startswith("[refused by policy]"):
+                        ran.add(key)
                 messages.append({"role": "tool", "tool_call_id": c.get("id"), "content": content})
             if refused >= cfg.max_refusals:
                 reason = "policy"

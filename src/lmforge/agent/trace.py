@@ -14,7 +14,17 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-EVENTS = ("start", "model", "tool_call", "tool_result", "refused", "answer", "stop", "route")
+EVENTS = (
+    "start",
+    "model",
+    "tool_call",
+    "tool_result",
+    "refused",
+    "answer",
+    "stop",
+    "route",
+    "repeat",
+)
 
 
 class Trace:

@@ -59,14 +59,52 @@ def closed(schema: Any) -> Any:
     return out
 
 
+def _hoist(params: dict[str, Any], prefix: str, defs: dict[str, Any]) -> dict[str, Any]:
+    """`params` without its `$defs` / `definitions`, which move into `defs` under `prefix`.
+
+    A tool's parameters are a schema of their own: pydantic writes an enum or a nested model
+    as `{"$ref": "#/$defs/Name"}` pointing at the parameters' root. Embedded under `arguments`
+    of the call schema, that pointer names the call schema's root, where nothing is, and the
+    grammar fails to compile (a 400 for every request offering the tool). So the definitions
+    are hoisted to the root, named per tool (two tools may both define `Status`)."""
+    moved = {
+        f"#/{key}/{name}": f"#/$defs/{prefix}{name}"
+        for key in ("$defs", "definitions")
+        if isinstance(params.get(key), dict)
+        for name in params[key]
+    }
+
+    def fix(x: Any) -> Any:
+        if isinstance(x, list):
+            return [fix(v) for v in x]
+        if not isinstance(x, dict):
+            return x
+        out = {k: fix(v) for k, v in x.items()}
+        ref = out.get("$ref")
+        if isinstance(ref, str):
+            for old, new in moved.items():
+                if ref == old or ref.startswith(old + "/"):
+                    out["$ref"] = new + ref[len(old) :]
+                    break
+        return out
+
+    for key in ("$defs", "definitions"):
+        for name, sub in (params.get(key) or {}).items():
+            defs[f"{prefix}{name}"] = fix(sub)
+    return fix({k: v for k, v in params.items() if k not in ("$defs", "definitions")})
+
+
 def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     """The JSON Schema of one call body: {"name": <one of the tools>, "arguments": {...}}."""
+    defs: dict[str, Any] = {}
     options = [
         {
             "type": "object",
             "properties": {
                 "name": {"const": t["name"]},
-                "arguments": closed(t.get("parameters") or {"type": "object"}),
+                "arguments": _hoist(
+                    closed(t.get("parameters") or {"type": "object"}), f"{t['name']}__", defs
+                ),
             },
             "required": ["name", "arguments"],
             "additionalProperties": False,
@@ -74,7 +112,7 @@ def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
         for t in tools
     ]
     body = options[0] if len(options) == 1 else {"anyOf": options}
-    return {"x-guidance": JSON_DEFAULTS, **body}
+    return {"x-guidance": JSON_DEFAULTS, **body, **({"$defs": defs} if defs else {})}
 
 
 def _tag(text: str, tokenizer: Any) -> str:
