@@ -3,7 +3,9 @@
 # pytest exits 5 when it collects no tests; that is not a failure of the code under test.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/scripts/bootstrap.sh" all,dev || exit $?
+# agentdojo (a bench-only extra, never in `all`) is installed too: tests/agent/test_dojo_bench.py
+# checks the AgentDojo bench's model element against its real classes, and CI skips nothing.
+"$root/scripts/bootstrap.sh" all,dev,agentdojo || exit $?
 # The HTML report and the web console are tested in a real headless browser: Debian's chromium,
 # driven by Playwright (from the dev extra, using that chromium: no browser download). The browser
 # tests fail rather than skip when it is missing; LMFORGE_REQUIRE_BROWSER=0 lets them skip.
