@@ -23,6 +23,7 @@ import time
 
 import torch
 
+from lmforge.engine.cpu import best_time
 from lmforge.engine.kernels import choose, ops
 from lmforge.engine.quant import Int4Linear, Int8Linear
 from lmforge.models.loader import resolve_model_dir
@@ -35,16 +36,6 @@ def shapes(model: str) -> list[tuple[int, int]]:
     d = c.get("head_dim") or h // heads
     kv = c.get("num_key_value_heads") or heads
     return [(h, (heads + 2 * kv) * d), (heads * d, h), (h, 2 * i), (i, h)]
-
-
-def best(layer: torch.nn.Module, x: torch.Tensor, reps: int) -> float:
-    layer(x)
-    out = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        layer(x)
-        out = min(out, time.perf_counter() - t)
-    return out
 
 
 def end_to_end(model: str, rounds: int) -> None:
@@ -112,7 +103,7 @@ def main() -> None:
             for name, which, rows in paths:
                 with ops.int4_batch_rows(rows or 1 << 40):
                     pairs = zip(layers, xs, strict=True)
-                    t[name] = sum(best(lay[which], x, args.reps) for lay, x in pairs)
+                    t[name] = sum(best_time(lay[which], x, args.reps) for lay, x in pairs)
             gops = {k: 2 * m * weights / v / 1e9 for k, v in t.items()}
             cols = "  ".join(f"{k} {v * 1e3:7.3f} ms {gops[k]:4.0f} GOP/s" for k, v in t.items())
             r_old, r_new = t["int4 per-4-row"] / t["int8"], t["int4 many-row"] / t["int8"]

@@ -57,7 +57,9 @@ def has_native_bf16(flags: tuple[str, ...]) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def _time(layer: torch.nn.Module, x: Tensor, reps: int = 5) -> float:
+def best_time(layer: torch.nn.Module, x: Tensor, reps: int = 5) -> float:
+    """Best wall time of `reps` calls after one warm call: the probe's measure, shared with
+    bench/engine_qgemm.py so the bench times kernels the way the dispatch chose them."""
     layer(x)
     best = float("inf")
     for _ in range(reps):
@@ -80,7 +82,7 @@ def measure(mode: str, k: int = 512, n: int = 1024) -> tuple[float, float]:
     with torch.inference_mode():
         for dt in (torch.float32, torch.bfloat16):
             q.set_act_dtype(dt)
-            out.append(sum(_time(q, torch.randn(m, k)) for m in (1, 16)))
+            out.append(sum(best_time(q, torch.randn(m, k)) for m in (1, 16)))
     return out[0], out[1]
 
 
